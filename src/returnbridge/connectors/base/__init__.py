@@ -1,0 +1,1 @@
+"""What every platform connector offers the engine, and the pieces they share."""

@@ -1,0 +1,155 @@
+"""The contract between the engine and a commerce-platform connector.
+
+The engine speaks only these types. A connector translates them to its platform in `mapping.py`
+and talks HTTP in `client.py`. Operations are synchronous (they run inside DBOS steps, in worker
+threads); every failure is one of the classes in `returnbridge.domain.errors`.
+
+New platforms (WooCommerce, BigCommerce, SHOPLINE) implement `OrderConnector`; what a platform
+cannot do natively is declared in `capabilities` so the engine can compensate (for example,
+search refunds by the key written into the note when there is no idempotency key).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+from returnbridge.domain.orders import Location, Order, OrderSummary
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Capability(StrEnum):
+    IDEMPOTENT_REFUNDS = "idempotent_refunds"  # the platform dedupes refunds by our key
+    SUGGESTED_REFUND = "suggested_refund"  # the platform can preview a refund
+    RESTOCK_WITH_REFUND = "restock_with_refund"  # restock happens inside the refund call
+    SEARCH_BY_EMAIL = "search_by_email"
+    SEARCH_BY_NAME = "search_by_name"
+
+
+class OrderQuery(_Frozen):
+    """Ways to find an order; any combination, all given ones must hold."""
+
+    name: str | None = None  # the human order number ("#1001" or "1001")
+    email: str | None = None
+    skus: tuple[str, ...] = ()
+    limit: int = 10
+
+
+RestockKind = Literal["return", "cancel", "none"]
+
+
+class RefundLineCommand(_Frozen):
+    line_id: str
+    quantity: int
+    restock: RestockKind = "none"
+    location_id: str | None = None
+
+
+class TenderCommand(_Frozen):
+    """Money to send back through one original payment (or a new store-credit tender)."""
+
+    amount: int
+    method: str = "original"
+    parent_id: str | None = None
+    gateway: str | None = None
+
+
+class RefundCommand(_Frozen):
+    """One refund to execute on the platform, fully decided by the engine beforehand."""
+
+    order_id: str
+    currency: str
+    idempotency_key: str
+    lines: tuple[RefundLineCommand, ...] = ()
+    shipping_full: bool = False
+    shipping_amount: int | None = None
+    tenders: tuple[TenderCommand, ...] = ()
+    note: str | None = None
+    notify_customer: bool = False
+    expected_total: int | None = None  # our planned total, for cross-checks and logs
+
+
+class RefundedLine(_Frozen):
+    line_id: str
+    quantity: int
+    restock: RestockKind = "none"
+    location_id: str | None = None
+    subtotal: int | None = None
+    tax: int | None = None
+
+
+class PlatformRefund(_Frozen):
+    """A refund as the platform recorded it."""
+
+    id: str
+    order_id: str
+    currency: str
+    total: int
+    created_at: datetime | None = None
+    note: str | None = None
+    idempotency_key: str | None = None
+    lines: tuple[RefundedLine, ...] = ()
+    shipping: int = 0
+
+
+class SuggestedLine(_Frozen):
+    line_id: str
+    quantity: int
+    subtotal: int
+    tax: int
+
+
+class SuggestedTender(_Frozen):
+    amount: int
+    gateway: str | None = None
+    parent_id: str | None = None
+
+
+class SuggestedRefund(_Frozen):
+    """The platform's own calculation of a refund, used to cross-check our plan."""
+
+    currency: str
+    total: int
+    subtotal: int
+    tax: int
+    maximum_refundable: int
+    lines: tuple[SuggestedLine, ...] = ()
+    shipping_amount: int = 0
+    shipping_tax: int = 0
+    tenders: tuple[SuggestedTender, ...] = ()
+
+
+@runtime_checkable
+class OrderConnector(Protocol):
+    """Operations the engine needs from a merchant's commerce platform."""
+
+    platform: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]]
+
+    def get_order(self, order_id: str) -> Order:
+        """Read one order by platform id; `NotFound` when it does not exist."""
+        ...
+
+    def find_orders(self, query: OrderQuery) -> list[OrderSummary]:
+        """Search orders; an empty list when none match."""
+        ...
+
+    def list_locations(self) -> list[Location]: ...
+
+    def suggest_refund(self, command: RefundCommand) -> SuggestedRefund:
+        """The platform's preview of `command` (only with Capability.SUGGESTED_REFUND)."""
+        ...
+
+    def create_refund(self, command: RefundCommand) -> PlatformRefund:
+        """Execute `command` once; repeated calls with the same key return the same refund."""
+        ...
+
+    def list_refunds(self, order_id: str) -> list[PlatformRefund]: ...
+
+    def close(self) -> None: ...
