@@ -1,0 +1,159 @@
+"""The canonical return: what a vendor's event becomes once validated and mapped.
+
+Core: external id, date, status, order reference, items and quantities, reason. Secondary: the
+refund instruction, return shipping, condition and free-form metadata. Goods and money are
+separate: `restock` says whether goods go back to stock, `refund.issue` whether money moves.
+Amounts stay decimal strings here; they become minor units once the order's currency is known.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Channel(StrEnum):
+    """Where the customer asked for the return."""
+
+    TICKET = "ticket"
+    EMAIL = "email"
+    CHAT = "chat"
+    SOCIAL = "social"
+    MARKETPLACE = "marketplace"
+    PHONE = "phone"
+    WEB = "web"
+    API = "api"
+    OTHER = "other"
+
+
+class Condition(StrEnum):
+    NEW = "new"
+    OPENED = "opened"
+    USED = "used"
+    DAMAGED = "damaged"
+    DEFECTIVE = "defective"
+    UNKNOWN = "unknown"
+
+
+class ReturnStatus(StrEnum):
+    """Lifecycle states (DESIGN.md §3); transitions live in `lifecycle.py`."""
+
+    RECEIVED = "received"
+    MATCHED = "matched"
+    PLANNED = "planned"
+    REFUNDED = "refunded"
+    RESTOCKED = "restocked"
+    SYNCED = "synced"
+    NOTIFIED = "notified"
+    COMPLETED = "completed"
+    NEEDS_REVIEW = "needs_review"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OrderReference(_Model):
+    """How the vendor names the original order: a platform id, or clues to look it up."""
+
+    platform_order_id: str | None = Field(default=None, max_length=200)
+    order_number: str | None = Field(default=None, max_length=100, description="e.g. '#1001'")
+    customer_email: str | None = Field(default=None, max_length=320)
+
+    @model_validator(mode="after")
+    def _one_clue(self) -> Self:
+        if not (self.platform_order_id or self.order_number or self.customer_email):
+            raise ValueError(
+                "give at least one of platform_order_id, order_number, customer_email"
+            )
+        return self
+
+
+class ReturnLine(_Model):
+    """Units of one order line coming back (or being refunded)."""
+
+    line_id: str | None = Field(default=None, description="platform line item id")
+    sku: str | None = None
+    quantity: int = Field(ge=1, le=100_000)
+    reason: str | None = Field(default=None, max_length=500)
+    condition: Condition = Condition.UNKNOWN
+    note: str | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _identified(self) -> Self:
+        if not (self.line_id or self.sku):
+            raise ValueError("give line_id or sku")
+        return self
+
+
+class ShippingRefund(_Model):
+    mode: Literal["none", "full", "amount"] = "none"
+    amount: Decimal | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _amount_with_mode(self) -> Self:
+        if (self.mode == "amount") != (self.amount is not None):
+            raise ValueError("amount is required with mode 'amount' and only then")
+        return self
+
+
+class RestockingFee(_Model):
+    type: Literal["percent", "fixed"]
+    rate: Decimal | None = Field(default=None, ge=0, le=1)
+    amount: Decimal | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _value(self) -> Self:
+        if self.type == "percent" and self.rate is None:
+            raise ValueError("a percent fee needs rate (0..1)")
+        if self.type == "fixed" and self.amount is None:
+            raise ValueError("a fixed fee needs amount")
+        return self
+
+
+class RefundInstruction(_Model):
+    """What money the vendor wants moved; `issue=False` means goods only (exchange, policy)."""
+
+    issue: bool = True
+    method: Literal["original", "store_credit"] = "original"
+    shipping: ShippingRefund = ShippingRefund()
+    restocking_fee: RestockingFee | None = None
+    return_label_fee: Decimal | None = Field(default=None, ge=0)
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
+
+
+class ReturnShipping(_Model):
+    carrier: str | None = Field(default=None, max_length=100)
+    tracking_number: str | None = Field(default=None, max_length=200)
+    label_url: str | None = Field(default=None, max_length=2000)
+
+
+class CanonicalReturn(_Model):
+    """A return request as returnbridge understands it, whatever channel it came from."""
+
+    external_id: str = Field(min_length=1, max_length=200)
+    revision: int = Field(default=1, ge=1)
+    channel: Channel = Channel.API
+    requested_at: datetime | None = None
+    status: Literal["requested", "approved", "cancelled"] = "approved"
+    order: OrderReference
+    lines: tuple[ReturnLine, ...] = ()
+    reason: str | None = Field(default=None, max_length=500)
+    restock: bool = True
+    restock_location_id: str | None = None
+    refund: RefundInstruction = RefundInstruction()
+    return_shipping: ReturnShipping | None = None
+    customer_note: str | None = Field(default=None, max_length=2000)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> Self:
+        if not self.lines and self.refund.shipping.mode == "none":
+            raise ValueError("a return needs at least one line or a shipping refund")
+        return self

@@ -1,0 +1,86 @@
+"""The one place the environment is read (variables prefixed RETURNBRIDGE_)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path(".returnbridge")
+
+
+class Settings(BaseSettings):
+    """Gateway settings. Every field can be set as RETURNBRIDGE_<NAME> in the environment.
+
+    With nothing set, the gateway runs embedded: SQLite files under `./.returnbridge/`
+    (`returnbridge.db` for our data, `dbos.sqlite` for workflow state) and a generated
+    credential key kept in `./.returnbridge/secret.key` (mode 0600).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RETURNBRIDGE_", extra="ignore")
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default sqlite file in data_dir"
+    )
+    system_database_url: str | None = Field(
+        default=None,
+        description="DBOS system database; default: the same PostgreSQL database, or a "
+        "separate SQLite file next to the data",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Fernet key for credentials at rest; generated if unset"
+    )
+    admin_key: SecretStr | None = Field(default=None, description="bearer key for admin routes")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    queue_polling_interval: float = 0.2
+    worker_concurrency: int = 8
+    http_timeout: float = 10.0
+    log_level: str = "INFO"
+    app_name: str = "returnbridge"
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self._data_path('returnbridge.db')}"
+
+    @cached_property
+    def resolved_system_database_url(self) -> str:
+        if self.system_database_url:
+            return self.system_database_url
+        url = self.resolved_database_url
+        if url.startswith("sqlite"):
+            return f"sqlite:///{self._data_path('dbos.sqlite')}"
+        return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The credential key: from the environment, or created once in the data dir."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        from cryptography.fernet import Fernet
+
+        path = self._data_path("secret.key")
+        if path.exists():
+            return path.read_text().strip()
+        key = Fernet.generate_key().decode()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return key
+
+    @cached_property
+    def resolved_admin_key(self) -> str:
+        if self.admin_key is not None:
+            return self.admin_key.get_secret_value()
+        return secrets.token_urlsafe(24)
+
+    def _data_path(self, name: str) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return (self.data_dir / name).resolve()
