@@ -12,11 +12,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+# Platform's actual amount already refunded on one component, when known (refund-math §3.3).
+_REFUNDED = AliasChoices("already_refunded", "refunded", "amount_refunded")
+_REFUNDED_SHOP = AliasChoices("already_refunded_shop", "refunded_shop", "amount_refunded_shop")
 
 
 class DiscountAllocation(_Frozen):
@@ -26,6 +31,8 @@ class DiscountAllocation(_Frozen):
     amount_shop: int | None = None
     code: str | None = None
     level: Literal["line", "order"] = "line"
+    already_refunded: int | None = Field(default=None, validation_alias=_REFUNDED)
+    already_refunded_shop: int | None = Field(default=None, validation_alias=_REFUNDED_SHOP)
 
 
 class TaxLine(_Frozen):
@@ -35,12 +42,16 @@ class TaxLine(_Frozen):
     rate: Decimal | None = None
     amount: int | None = None
     amount_shop: int | None = None
+    already_refunded: int | None = Field(default=None, validation_alias=_REFUNDED)
+    already_refunded_shop: int | None = Field(default=None, validation_alias=_REFUNDED_SHOP)
 
 
 class Duty(_Frozen):
     id: str | None = None
     amount: int
     amount_shop: int | None = None
+    already_refunded: int | None = Field(default=None, validation_alias=_REFUNDED)
+    already_refunded_shop: int | None = Field(default=None, validation_alias=_REFUNDED_SHOP)
 
 
 class OrderLine(_Frozen):
@@ -114,6 +125,11 @@ class Order(_Frozen):
     already_refunded_amount: int = 0
     already_refunded_amount_shop: int | None = None
     payments: tuple[Payment, ...] = ()
+    exchange_rate: Decimal | None = Field(
+        default=None,
+        validation_alias=AliasChoices("exchange_rate", "fx_rate", "presentment_to_shop_rate"),
+        description="recorded rate: shop-currency major units per presentment major unit (§3.9)",
+    )
 
     @property
     def is_multi_currency(self) -> bool:

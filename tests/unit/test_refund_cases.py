@@ -1,0 +1,103 @@
+"""Every case of every shared refund case file (refund-math §10), one test per case id.
+
+Files: every `refund_cases*.json` in `<repo>/../shared/research/`, plus any named by the
+`RETURNBRIDGE_REFUND_CASES` environment variable (os.pathsep-separated).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from returnbridge.domain.money import Rounding
+from returnbridge.domain.orders import Order
+from returnbridge.domain.refunds import RefundError, RefundPolicy, RefundRequest, plan_refund
+
+RESEARCH = Path(__file__).resolve().parents[2].parent / "shared" / "research"
+
+
+def _case_files() -> list[Path]:
+    files = sorted(RESEARCH.glob("refund_cases*.json")) if RESEARCH.is_dir() else []
+    extra = os.environ.get("RETURNBRIDGE_REFUND_CASES", "")
+    files += [Path(p) for p in extra.split(os.pathsep) if p.strip()]
+    return files
+
+
+def _cases() -> list[Any]:
+    params = []
+    for path in _case_files():
+        document = json.loads(path.read_text(encoding="utf-8"))
+        for case in document["cases"]:
+            params.append(pytest.param(case, id=f"{path.stem}:{case['id']}"))
+    return params
+
+
+CASES = _cases()
+
+
+def test_case_directory_exists_and_has_cases() -> None:
+    assert RESEARCH.is_dir(), f"shared research directory missing: {RESEARCH}"
+    assert list(RESEARCH.glob("refund_cases*.json")), f"no refund_cases*.json in {RESEARCH}"
+    assert CASES, "no refund cases were loaded"
+
+
+def _match(expected: Any, actual: Any, path: str) -> list[str]:
+    """Differences: every key of `expected` must equal `actual`'s, recursively."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return [f"{path}: expected an object, got {actual!r}"]
+        problems: list[str] = []
+        for key, value in expected.items():
+            if key not in actual:
+                problems.append(f"{path}.{key}: missing (expected {value!r})")
+            else:
+                problems += _match(value, actual[key], f"{path}.{key}")
+        return problems
+    if isinstance(expected, list):
+        if not isinstance(actual, list) or len(actual) != len(expected):
+            return [f"{path}: expected {expected!r}, got {actual!r}"]
+        problems = []
+        for index, (want, got) in enumerate(zip(expected, actual, strict=True)):
+            problems += _match(want, got, f"{path}[{index}]")
+        return problems
+    if expected != actual or isinstance(expected, bool) != isinstance(actual, bool):
+        return [f"{path}: expected {expected!r}, got {actual!r}"]
+    return []
+
+
+def _policy(case: dict[str, Any]) -> RefundPolicy:
+    return RefundPolicy(
+        rounding=Rounding(case.get("rounding", {}).get("mode", "HALF_UP")),
+        on_cap_exceeded=case.get("policy", {}).get("on_cap_exceeded", "reject"),
+    )
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_refund_case(case: dict[str, Any]) -> None:
+    order = Order.model_validate(case["order"])
+    request = RefundRequest.model_validate(case["request"])
+    expected = case["expected"]
+    if expected["status"] == "error":
+        with pytest.raises(RefundError) as caught:
+            plan_refund(order, request, policy=_policy(case))
+        assert caught.value.code == expected["error"], caught.value.message
+        if "field" in expected:
+            assert caught.value.field == expected["field"], caught.value.message
+        return
+    breakdown = plan_refund(order, request, policy=_policy(case)).to_breakdown()
+    problems = _match(expected, breakdown, "expected")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.values[0].get("rounding", {}).get("mode_sensitive") is False]
+)
+def test_mode_insensitive_case_agrees_under_the_other_rounding_mode(case: Any) -> None:
+    """§10 `mode_sensitive: false`: the other rounding mode gives the same outcome."""
+    other = {"HALF_UP": "HALF_EVEN", "HALF_EVEN": "HALF_UP"}[case["rounding"]["mode"]]
+    flipped = {**case, "rounding": {**case["rounding"], "mode": other}}
+    test_refund_case(flipped)
