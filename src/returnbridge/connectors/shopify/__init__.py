@@ -1,0 +1,1 @@
+"""Shopify connector: GraphQL Admin API 2026-01."""
