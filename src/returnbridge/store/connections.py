@@ -1,0 +1,103 @@
+"""Connections: a tenant's accounts on platforms. Credentials are encrypted at rest."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from returnbridge.domain.errors import DomainError
+from returnbridge.store.clock import Clock, utc_now
+from returnbridge.store.crypto import CredentialCipher
+from returnbridge.store.errors import RecordNotFoundError
+from returnbridge.store.ids import IdSource, new_id
+from returnbridge.store.tables import Connection
+
+PLATFORMS: Final = frozenset({"shopify", "woocommerce", "bigcommerce", "shopline", "loop"})
+
+
+def create_connection(
+    session: Session,
+    tenant_id: str,
+    *,
+    platform: str,
+    name: str,
+    base_url: str,
+    credentials: dict[str, Any],
+    cipher: CredentialCipher,
+    settings: dict[str, Any] | None = None,
+    ids: IdSource = new_id,
+    clock: Clock = utc_now,
+) -> Connection:
+    """Store a new connection with its credentials encrypted by ``cipher``."""
+    if platform not in PLATFORMS:
+        raise DomainError(
+            "UNKNOWN_PLATFORM",
+            f"unknown platform {platform!r}; expected one of {sorted(PLATFORMS)}",
+            field="platform",
+        )
+    connection = Connection(
+        id=ids("con"),
+        tenant_id=tenant_id,
+        platform=platform,
+        name=name,
+        base_url=base_url,
+        credentials_encrypted=cipher.encrypt(credentials),
+        settings=dict(settings or {}),
+        created_at=clock(),
+    )
+    session.add(connection)
+    session.flush()
+    return connection
+
+
+def get_connection(session: Session, connection_id: str, *, tenant_id: str) -> Connection:
+    """The tenant's connection ``connection_id``; raises RecordNotFoundError otherwise."""
+    connection = session.scalar(
+        select(Connection).where(Connection.id == connection_id, Connection.tenant_id == tenant_id)
+    )
+    if connection is None:
+        raise RecordNotFoundError(
+            message="connection not found", kind="connection", id=connection_id
+        )
+    return connection
+
+
+def list_connections(
+    session: Session, tenant_id: str, *, platform: str | None = None
+) -> list[Connection]:
+    """The tenant's connections, oldest first, optionally of one platform."""
+    query = select(Connection).where(Connection.tenant_id == tenant_id)
+    if platform is not None:
+        query = query.where(Connection.platform == platform)
+    return list(session.scalars(query.order_by(Connection.created_at, Connection.id)))
+
+
+def connection_credentials(connection: Connection, *, cipher: CredentialCipher) -> dict[str, Any]:
+    """Decrypt a connection's credentials; call only where they are about to be used."""
+    return cipher.decrypt(connection.credentials_encrypted)
+
+
+def update_connection(
+    session: Session,
+    connection_id: str,
+    *,
+    tenant_id: str,
+    cipher: CredentialCipher | None = None,
+    credentials: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+    base_url: str | None = None,
+) -> Connection:
+    """Replace a connection's credentials (needs ``cipher``), settings or base URL."""
+    connection = get_connection(session, connection_id, tenant_id=tenant_id)
+    if credentials is not None:
+        if cipher is None:
+            raise ValueError("a cipher is required to store new credentials")
+        connection.credentials_encrypted = cipher.encrypt(credentials)
+    if settings is not None:
+        connection.settings = dict(settings)
+    if base_url is not None:
+        connection.base_url = base_url
+    session.flush()
+    return connection

@@ -1,0 +1,87 @@
+"""Engines and migrations: one place that knows how to talk to SQLite and PostgreSQL.
+
+SQLite (the embedded default) runs in WAL mode with foreign keys on and a busy timeout, and
+starts write transactions with ``BEGIN IMMEDIATE`` so concurrent writers queue on the busy
+timeout instead of failing when a read transaction tries to upgrade. PostgreSQL gets a small
+pre-pinged pool.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_BEGIN_OPTION = "sqlite_begin"
+"""Execution option naming the SQLite BEGIN mode; ``"DEFERRED"`` suits read-only sessions."""
+
+
+def create_engine_for(url: str, **engine_kwargs: Any) -> Engine:
+    """An engine configured for the backend named by ``url`` (``sqlite:///...`` or PostgreSQL)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, **engine_kwargs)
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_size": 5,
+        "max_overflow": 10,
+        "pool_recycle": 1800,
+    }
+    options.update(engine_kwargs)
+    return create_engine(url, **options)
+
+
+def _sqlite_engine(url: str, **engine_kwargs: Any) -> Engine:
+    connect_args = dict(engine_kwargs.pop("connect_args", {}))
+    # Hand transaction control to SQLAlchemy (pysqlite's own BEGIN handling breaks SAVEPOINT).
+    connect_args.setdefault("isolation_level", None)
+    connect_args.setdefault("check_same_thread", False)
+    connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+    engine = create_engine(url, connect_args=connect_args, **engine_kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            if make_url(url).database not in (None, "", ":memory:"):
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "IMMEDIATE")
+        if mode not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
+            raise ValueError(f"unknown SQLite BEGIN mode {mode!r}")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded attributes after commit, so returned rows stay readable."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config built in code: works from an installed package, no alembic.ini needed."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # ConfigParser interpolation would choke on "%" in passwords.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def migrate(url: str, *, revision: str = "head") -> None:
+    """Bring the database at ``url`` up to ``revision`` (default: the latest schema)."""
+    command.upgrade(alembic_config(url), revision)

@@ -1,0 +1,192 @@
+"""Refunds: one row per idempotency key, created before the first platform call.
+
+The key (``rb-{return_id}-{revision}-{n}``) is fixed by the engine before the first attempt;
+``begin_refund`` with the same key returns the same row, so a retried step never creates a
+second refund record. Flush only; the caller commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from returnbridge.domain.errors import DomainError
+from returnbridge.domain.money import Money
+from returnbridge.store.clock import Clock, utc_now
+from returnbridge.store.errors import IdempotencyConflictError, RecordNotFoundError
+from returnbridge.store.ids import IdSource, new_id
+from returnbridge.store.returns import get_return
+from returnbridge.store.tables import Refund
+
+PENDING: Final = "pending"
+SUCCEEDED: Final = "succeeded"
+FAILED: Final = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class BeginRefundResult:
+    """The refund row for the key, and whether this call created it."""
+
+    refund: Refund
+    created: bool
+
+
+def begin_refund(
+    session: Session,
+    tenant_id: str,
+    *,
+    return_id: str,
+    connection_id: str,
+    idempotency_key: str,
+    order_id: str,
+    amount: Money,
+    plan: dict[str, Any],
+    ids: IdSource = new_id,
+    clock: Clock = utc_now,
+) -> BeginRefundResult:
+    """Record a pending refund under ``idempotency_key``, or return the one already recorded.
+
+    The existing row is returned as stored (its amount and plan are not overwritten). A key
+    already used by another return, or by another tenant, raises IdempotencyConflictError.
+    """
+    get_return(session, return_id, tenant_id=tenant_id)
+    existing = _by_key(session, tenant_id, idempotency_key=idempotency_key, return_id=return_id)
+    if existing is not None:
+        return BeginRefundResult(existing, created=False)
+    now = clock()
+    refund = Refund(
+        id=ids("rfd"),
+        tenant_id=tenant_id,
+        return_id=return_id,
+        connection_id=connection_id,
+        idempotency_key=idempotency_key,
+        order_id=order_id,
+        currency=amount.currency,
+        amount=amount.minor,
+        plan=plan,
+        status=PENDING,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(refund)
+            session.flush()
+    except IntegrityError:
+        existing = _by_key(session, tenant_id, idempotency_key=idempotency_key, return_id=return_id)
+        if existing is None:
+            raise
+        return BeginRefundResult(existing, created=False)
+    return BeginRefundResult(refund, created=True)
+
+
+def _by_key(
+    session: Session, tenant_id: str, *, idempotency_key: str, return_id: str
+) -> Refund | None:
+    refund = session.scalar(
+        select(Refund)
+        .where(Refund.idempotency_key == idempotency_key)
+        .execution_options(populate_existing=True)
+    )
+    if refund is None:
+        return None
+    if refund.tenant_id != tenant_id or refund.return_id != return_id:
+        raise IdempotencyConflictError(
+            message="refund idempotency key already used for another return",
+            idempotency_key=idempotency_key,
+        )
+    return refund
+
+
+def get_refund(session: Session, refund_id: str, *, tenant_id: str) -> Refund:
+    """The tenant's refund ``refund_id``; raises RecordNotFoundError otherwise."""
+    refund = session.scalar(
+        select(Refund)
+        .where(Refund.id == refund_id, Refund.tenant_id == tenant_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if refund is None:
+        raise RecordNotFoundError(message="refund not found", kind="refund", id=refund_id)
+    return refund
+
+
+def refund_by_key(session: Session, tenant_id: str, *, idempotency_key: str) -> Refund | None:
+    """The tenant's refund recorded under ``idempotency_key``, or None."""
+    return session.scalar(
+        select(Refund).where(
+            Refund.tenant_id == tenant_id, Refund.idempotency_key == idempotency_key
+        )
+    )
+
+
+def complete_refund(
+    session: Session,
+    refund_id: str,
+    *,
+    tenant_id: str,
+    platform_refund_id: str,
+    amount: Money | None = None,
+    clock: Clock = utc_now,
+) -> Refund:
+    """Mark the refund as made on the platform (also from ``failed``, when reconcile finds it).
+
+    ``amount`` records what the platform actually refunded when it differs from the plan.
+    Completing twice with the same platform id is a no-op; with a different one it is an error.
+    """
+    refund = get_refund(session, refund_id, tenant_id=tenant_id)
+    if refund.status == SUCCEEDED:
+        if refund.platform_refund_id != platform_refund_id:
+            raise DomainError(
+                "REFUND_ALREADY_COMPLETED",
+                "refund already completed with a different platform refund id",
+                refund_id=refund_id,
+            )
+        return refund
+    if amount is not None:
+        if amount.currency != refund.currency:
+            raise DomainError(
+                "CURRENCY_MISMATCH",
+                f"refund is in {refund.currency}, platform reported {amount.currency}",
+                field="amount",
+            )
+        refund.amount = amount.minor
+    refund.status = SUCCEEDED
+    refund.platform_refund_id = platform_refund_id
+    refund.failure_reason = None
+    refund.updated_at = clock()
+    session.flush()
+    return refund
+
+
+def fail_refund(
+    session: Session, refund_id: str, *, tenant_id: str, reason: str, clock: Clock = utc_now
+) -> Refund:
+    """Mark the refund as failed (permanently, for this attempt); a succeeded one cannot fail."""
+    refund = get_refund(session, refund_id, tenant_id=tenant_id)
+    if refund.status == SUCCEEDED:
+        raise DomainError(
+            "REFUND_ALREADY_COMPLETED",
+            "a refund that succeeded on the platform cannot be marked failed",
+            refund_id=refund_id,
+        )
+    refund.status = FAILED
+    refund.failure_reason = reason
+    refund.updated_at = clock()
+    session.flush()
+    return refund
+
+
+def refunds_for_return(session: Session, return_id: str, *, tenant_id: str) -> list[Refund]:
+    """The return's refunds, oldest first."""
+    return list(
+        session.scalars(
+            select(Refund)
+            .where(Refund.return_id == return_id, Refund.tenant_id == tenant_id)
+            .order_by(Refund.created_at, Refund.id)
+        )
+    )

@@ -1,0 +1,574 @@
+"""Returns: idempotent ingest, status transitions with a timeline, cursor-paginated listing.
+
+Every function takes the tenant and never reads or writes another tenant's rows. Functions
+flush but never commit: the caller owns the transaction, so a status change and its timeline
+event (or a return, its revision and its "received" event) commit or roll back together.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from returnbridge.domain.errors import DomainError
+from returnbridge.domain.money import Money
+from returnbridge.store.clock import Clock, utc_now
+from returnbridge.store.errors import (
+    IdempotencyConflictError,
+    RecordNotFoundError,
+    TransitionForbiddenError,
+)
+from returnbridge.store.ids import IdSource, new_id
+from returnbridge.store.tables import Return, ReturnRevision, TimelineEvent
+
+INITIAL_STATUS: Final = "received"
+MAX_PAGE_SIZE: Final = 200
+
+IngestOutcome = Literal["created", "new_revision", "stale_revision", "duplicate"]
+TransitionCheck = Callable[[str, str], bool]
+"""``allowed(from_status, to_status)``: the lifecycle's rule, owned by the domain."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What ``ingest_return`` did.
+
+    ``outcome``: ``created`` (new return), ``new_revision`` (a later revision replaced the
+    current payload), ``stale_revision`` (an older revision arrived late: kept in history, not
+    applied) or ``duplicate`` (already stored: nothing written). ``payload_matches`` is False
+    when a duplicate delivery carried a different payload than the stored revision.
+    """
+
+    record: Return
+    revision: ReturnRevision
+    outcome: IngestOutcome
+    payload_matches: bool = True
+
+    @property
+    def is_duplicate(self) -> bool:
+        return self.outcome == "duplicate"
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnPage:
+    """One page of returns and the opaque cursor for the next one (None at the end)."""
+
+    items: list[Return]
+    next_cursor: str | None
+
+
+def payload_hash(payload: dict[str, Any]) -> str:
+    """SHA-256 hex of the payload's canonical JSON (sorted keys, no whitespace)."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def ingest_return(
+    session: Session,
+    tenant_id: str,
+    *,
+    connection_id: str,
+    channel: str,
+    source: str,
+    external_id: str,
+    revision: int,
+    idempotency_key: str,
+    payload: dict[str, Any],
+    order_ref: dict[str, Any] | None = None,
+    currency: str | None = None,
+    actor: str = "api",
+    ids: IdSource = new_id,
+    clock: Clock = utc_now,
+) -> IngestResult:
+    """Store a return revision exactly once, or return what is already stored.
+
+    A duplicate is the same tenant with the same ``idempotency_key``, or the same
+    ``external_id`` and ``revision``. Safe under concurrent duplicate deliveries: the unique
+    constraints decide, the loser's savepoint is rolled back and the winner's row is re-read.
+    Reusing an idempotency key for a different external id or revision raises
+    IdempotencyConflictError.
+    """
+    if revision < 0:
+        raise DomainError("INVALID_REVISION", "revision must be >= 0", field="revision")
+    digest = payload_hash(payload)
+    existing = _find_duplicate(
+        session,
+        tenant_id,
+        idempotency_key=idempotency_key,
+        external_id=external_id,
+        revision=revision,
+        digest=digest,
+    )
+    if existing is not None:
+        return existing
+    # Two attempts: a concurrent first insert of a *different* revision makes the first fail
+    # with no duplicate to return; the second attempt then adds a revision to the winner's row.
+    for attempt in range(2):
+        try:
+            with session.begin_nested():
+                return _insert_revision(
+                    session,
+                    tenant_id,
+                    connection_id=connection_id,
+                    channel=channel,
+                    source=source,
+                    external_id=external_id,
+                    revision=revision,
+                    idempotency_key=idempotency_key,
+                    payload=payload,
+                    digest=digest,
+                    order_ref=order_ref or {},
+                    currency=currency,
+                    actor=actor,
+                    ids=ids,
+                    now=clock(),
+                )
+        except IntegrityError:
+            existing = _find_duplicate(
+                session,
+                tenant_id,
+                idempotency_key=idempotency_key,
+                external_id=external_id,
+                revision=revision,
+                digest=digest,
+            )
+            if existing is not None:
+                return existing
+            if attempt == 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _find_duplicate(
+    session: Session,
+    tenant_id: str,
+    *,
+    idempotency_key: str,
+    external_id: str,
+    revision: int,
+    digest: str,
+) -> IngestResult | None:
+    by_key = session.scalar(
+        select(ReturnRevision)
+        .where(
+            ReturnRevision.tenant_id == tenant_id,
+            ReturnRevision.idempotency_key == idempotency_key,
+        )
+        .execution_options(populate_existing=True)
+    )
+    if by_key is not None:
+        record = _load(session, by_key.return_id, tenant_id=tenant_id)
+        if record.external_id != external_id or by_key.revision != revision:
+            raise IdempotencyConflictError(
+                message="idempotency key already used for a different return or revision",
+                idempotency_key=idempotency_key,
+                return_id=record.id,
+            )
+        return IngestResult(
+            record, by_key, "duplicate", payload_matches=by_key.payload_hash == digest
+        )
+    row = session.execute(
+        select(Return, ReturnRevision)
+        .join(ReturnRevision, ReturnRevision.return_id == Return.id)
+        .where(
+            Return.tenant_id == tenant_id,
+            Return.external_id == external_id,
+            ReturnRevision.revision == revision,
+        )
+        .execution_options(populate_existing=True)
+    ).first()
+    if row is None:
+        return None
+    record, stored = row.tuple()
+    return IngestResult(record, stored, "duplicate", payload_matches=stored.payload_hash == digest)
+
+
+def _insert_revision(
+    session: Session,
+    tenant_id: str,
+    *,
+    connection_id: str,
+    channel: str,
+    source: str,
+    external_id: str,
+    revision: int,
+    idempotency_key: str,
+    payload: dict[str, Any],
+    digest: str,
+    order_ref: dict[str, Any],
+    currency: str | None,
+    actor: str,
+    ids: IdSource,
+    now: datetime,
+) -> IngestResult:
+    record = session.scalar(
+        select(Return)
+        .where(Return.tenant_id == tenant_id, Return.external_id == external_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    outcome: IngestOutcome
+    if record is None:
+        outcome = "created"
+        record = Return(
+            id=ids("ret"),
+            tenant_id=tenant_id,
+            connection_id=connection_id,
+            channel=channel,
+            source=source,
+            external_id=external_id,
+            revision=revision,
+            status=INITIAL_STATUS,
+            idempotency_key=idempotency_key,
+            payload_hash=digest,
+            order_ref=order_ref,
+            candidates=[],
+            payload=payload,
+            currency=currency,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(record)
+        event = _event(
+            record,
+            at=now,
+            from_status=None,
+            to_status=INITIAL_STATUS,
+            event="received",
+            actor=actor,
+            data={"revision": revision},
+        )
+    else:
+        applied = revision > record.revision
+        outcome = "new_revision" if applied else "stale_revision"
+        event = _event(
+            record,
+            at=now,
+            from_status=record.status,
+            to_status=record.status,
+            event="revision_received",
+            actor=actor,
+            data={"revision": revision, "previous_revision": record.revision, "applied": applied},
+        )
+        if applied:
+            record.revision = revision
+            record.idempotency_key = idempotency_key
+            record.payload = payload
+            record.payload_hash = digest
+            record.order_ref = order_ref
+            record.channel = channel
+            record.currency = currency if currency is not None else record.currency
+            record.updated_at = now
+    stored = ReturnRevision(
+        id=ids("rev"),
+        return_id=record.id,
+        tenant_id=tenant_id,
+        revision=revision,
+        idempotency_key=idempotency_key,
+        payload=payload,
+        payload_hash=digest,
+        created_at=now,
+    )
+    session.add_all([stored, event])
+    session.flush()
+    return IngestResult(record, stored, outcome)
+
+
+def _event(
+    record: Return,
+    *,
+    at: datetime,
+    from_status: str | None,
+    to_status: str | None,
+    event: str,
+    actor: str,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> TimelineEvent:
+    return TimelineEvent(
+        return_id=record.id,
+        tenant_id=record.tenant_id,
+        at=at,
+        from_status=from_status,
+        to_status=to_status,
+        event=event,
+        actor=actor,
+        reason=reason,
+        data=dict(data or {}),
+    )
+
+
+def _load(session: Session, return_id: str, *, tenant_id: str, lock: bool = False) -> Return:
+    query = select(Return).where(Return.id == return_id, Return.tenant_id == tenant_id)
+    if lock:
+        query = query.with_for_update()
+    record = session.scalar(query.execution_options(populate_existing=True))
+    if record is None:
+        raise RecordNotFoundError(message="return not found", kind="return", id=return_id)
+    return record
+
+
+def get_return(session: Session, return_id: str, *, tenant_id: str) -> Return:
+    """The tenant's return ``return_id``; raises RecordNotFoundError otherwise."""
+    return _load(session, return_id, tenant_id=tenant_id)
+
+
+def find_return(session: Session, tenant_id: str, *, external_id: str) -> Return | None:
+    """The tenant's return with the ISV's ``external_id``, or None."""
+    return session.scalar(
+        select(Return).where(Return.tenant_id == tenant_id, Return.external_id == external_id)
+    )
+
+
+def return_revisions(session: Session, return_id: str, *, tenant_id: str) -> list[ReturnRevision]:
+    """Every stored revision of a return, lowest revision first."""
+    return list(
+        session.scalars(
+            select(ReturnRevision)
+            .where(ReturnRevision.return_id == return_id, ReturnRevision.tenant_id == tenant_id)
+            .order_by(ReturnRevision.revision)
+        )
+    )
+
+
+def record_transition(
+    session: Session,
+    return_id: str,
+    *,
+    tenant_id: str,
+    to_status: str,
+    event: str,
+    actor: str,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+    allowed: TransitionCheck | None = None,
+    clock: Clock = utc_now,
+) -> TimelineEvent:
+    """Move a return to ``to_status`` and append the timeline event, in the caller's transaction.
+
+    The row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite transactions are
+    already serialised) so concurrent transitions see each other. When ``allowed`` is given and
+    says no, raises TransitionForbiddenError and writes nothing.
+    """
+    record = _load(session, return_id, tenant_id=tenant_id, lock=True)
+    from_status = record.status
+    if allowed is not None and not allowed(from_status, to_status):
+        raise TransitionForbiddenError(
+            message=f"a return cannot move from {from_status!r} to {to_status!r}",
+            return_id=return_id,
+            from_status=from_status,
+            to_status=to_status,
+        )
+    now = clock()
+    record.status = to_status
+    record.updated_at = now
+    entry = _event(
+        record,
+        at=now,
+        from_status=from_status,
+        to_status=to_status,
+        event=event,
+        actor=actor,
+        reason=reason,
+        data=data,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def record_event(
+    session: Session,
+    return_id: str,
+    *,
+    tenant_id: str,
+    event: str,
+    actor: str,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+    clock: Clock = utc_now,
+) -> TimelineEvent:
+    """Append a timeline event that does not change status (e.g. ``step_skipped``)."""
+    record = _load(session, return_id, tenant_id=tenant_id)
+    entry = _event(
+        record,
+        at=clock(),
+        from_status=record.status,
+        to_status=record.status,
+        event=event,
+        actor=actor,
+        reason=reason,
+        data=data,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def timeline(session: Session, return_id: str, *, tenant_id: str) -> list[TimelineEvent]:
+    """A return's timeline in the order it was written (insertion order, not clock order)."""
+    _load(session, return_id, tenant_id=tenant_id)
+    return list(
+        session.scalars(
+            select(TimelineEvent)
+            .where(TimelineEvent.return_id == return_id, TimelineEvent.tenant_id == tenant_id)
+            .order_by(TimelineEvent.id)
+        )
+    )
+
+
+def set_candidates(
+    session: Session,
+    return_id: str,
+    *,
+    tenant_id: str,
+    candidates: Sequence[dict[str, Any]],
+    clock: Clock = utc_now,
+) -> Return:
+    """Store the candidate orders found when matching was ambiguous (or none)."""
+    record = _load(session, return_id, tenant_id=tenant_id, lock=True)
+    record.candidates = [dict(candidate) for candidate in candidates]
+    record.updated_at = clock()
+    session.flush()
+    return record
+
+
+def set_matched_order(
+    session: Session,
+    return_id: str,
+    *,
+    tenant_id: str,
+    order_id: str,
+    order_name: str | None = None,
+    clock: Clock = utc_now,
+) -> Return:
+    """Record which platform order the return belongs to."""
+    record = _load(session, return_id, tenant_id=tenant_id, lock=True)
+    record.matched_order_id = order_id
+    record.matched_order_name = order_name
+    record.updated_at = clock()
+    session.flush()
+    return record
+
+
+def set_refund_total(
+    session: Session,
+    return_id: str,
+    *,
+    tenant_id: str,
+    total: Money | None,
+    clock: Clock = utc_now,
+) -> Return:
+    """Store the planned refund total (minor units + currency), or clear it."""
+    record = _load(session, return_id, tenant_id=tenant_id, lock=True)
+    record.refund_total = None if total is None else total.minor
+    if total is not None:
+        record.currency = total.currency
+    record.updated_at = clock()
+    session.flush()
+    return record
+
+
+def set_workflow_id(
+    session: Session, return_id: str, *, tenant_id: str, workflow_id: str, clock: Clock = utc_now
+) -> Return:
+    """Remember the durable workflow driving the return's current revision."""
+    record = _load(session, return_id, tenant_id=tenant_id, lock=True)
+    record.workflow_id = workflow_id
+    record.updated_at = clock()
+    session.flush()
+    return record
+
+
+def list_returns(
+    session: Session,
+    tenant_id: str,
+    *,
+    status: str | Sequence[str] | None = None,
+    channel: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    newest_first: bool = False,
+) -> ReturnPage:
+    """A page of the tenant's returns ordered by (created_at, id), oldest first by default.
+
+    ``created_from`` is inclusive, ``created_to`` exclusive. ``cursor`` is the previous page's
+    ``next_cursor``; it carries its direction, so it must be used with the same filters.
+    """
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise DomainError("INVALID_LIMIT", f"limit must be 1..{MAX_PAGE_SIZE}", field="limit")
+    query = select(Return).where(Return.tenant_id == tenant_id)
+    if isinstance(status, str):
+        query = query.where(Return.status == status)
+    elif status is not None:
+        query = query.where(Return.status.in_(list(status)))
+    if channel is not None:
+        query = query.where(Return.channel == channel)
+    if created_from is not None:
+        query = query.where(Return.created_at >= created_from)
+    if created_to is not None:
+        query = query.where(Return.created_at < created_to)
+    if cursor is not None:
+        after_at, after_id, newest_first = decode_cursor(cursor)
+        if newest_first:
+            query = query.where(
+                or_(
+                    Return.created_at < after_at,
+                    and_(Return.created_at == after_at, Return.id < after_id),
+                )
+            )
+        else:
+            query = query.where(
+                or_(
+                    Return.created_at > after_at,
+                    and_(Return.created_at == after_at, Return.id > after_id),
+                )
+            )
+    order = (
+        (Return.created_at.desc(), Return.id.desc())
+        if newest_first
+        else (Return.created_at.asc(), Return.id.asc())
+    )
+    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
+    items = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = encode_cursor(last.created_at, last.id, newest_first=newest_first)
+    return ReturnPage(items, next_cursor)
+
+
+def encode_cursor(created_at: datetime, return_id: str, *, newest_first: bool) -> str:
+    """An opaque page cursor pointing just after ``(created_at, return_id)``."""
+    body = json.dumps(
+        {"at": created_at.isoformat(), "id": return_id, "desc": newest_first},
+        separators=(",", ":"),
+    )
+    return base64.urlsafe_b64encode(body.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str, bool]:
+    """Unpack a cursor from ``encode_cursor``; raises DomainError INVALID_CURSOR if malformed."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        body = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        at = datetime.fromisoformat(body["at"])
+        return_id = body["id"]
+        descending = body["desc"]
+        if at.tzinfo is None or not isinstance(return_id, str) or not isinstance(descending, bool):
+            raise TypeError("bad cursor fields")
+    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeError) as exc:
+        raise DomainError("INVALID_CURSOR", "malformed page cursor", field="cursor") from exc
+    return at, return_id, descending

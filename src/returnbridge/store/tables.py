@@ -1,0 +1,212 @@
+"""The storage schema: SQLAlchemy 2 typed ORM tables, identical on SQLite and PostgreSQL.
+
+Every row of tenant data carries ``tenant_id``; repositories filter on it in every query.
+Money is a BigInteger of minor units beside a currency column. Timestamps are timezone-aware
+UTC (stored naive-UTC on SQLite, ``timestamptz`` on PostgreSQL, always read back aware).
+``versions/0001_initial.py`` mirrors this module; a test checks there is no drift.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend; naive datetimes are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where a timezone-aware UTC one is required")
+        value = value.astimezone(UTC)
+        # SQLite has no timezone type: keep UTC wall time, which also sorts correctly as text.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base for all returnbridge tables."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
+
+
+class Tenant(Base):
+    """One merchant of the ISV; owns every other row."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return f"Tenant(id={self.id!r}, name={self.name!r})"
+
+
+class Connection(Base):
+    """A tenant's account on a platform; credentials are a Fernet token, never plaintext."""
+
+    __tablename__ = "connections"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    base_url: Mapped[str] = mapped_column(String(500))
+    credentials_encrypted: Mapped[str] = mapped_column(Text)
+    settings: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return (
+            f"Connection(id={self.id!r}, tenant_id={self.tenant_id!r}, "
+            f"platform={self.platform!r}, name={self.name!r})"
+        )
+
+
+class Return(Base):
+    """A canonical return request, one row per (tenant, external id); holds the latest revision."""
+
+    __tablename__ = "returns"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        # One row per external id; revisions are unique per return in return_revisions.
+        UniqueConstraint("tenant_id", "external_id"),
+        Index("ix_returns_tenant_id_status", "tenant_id", "status"),
+        Index("ix_returns_tenant_id_created_at_id", "tenant_id", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(200))
+    revision: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    order_ref: Mapped[dict[str, Any]]
+    matched_order_id: Mapped[str | None] = mapped_column(String(255))
+    matched_order_name: Mapped[str | None] = mapped_column(String(255))
+    candidates: Mapped[list[Any]]
+    payload: Mapped[dict[str, Any]]
+    refund_total: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    workflow_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return (
+            f"Return(id={self.id!r}, tenant_id={self.tenant_id!r}, "
+            f"external_id={self.external_id!r}, revision={self.revision}, status={self.status!r})"
+        )
+
+
+class ReturnRevision(Base):
+    """Every revision of a return as received, including the idempotency key it came with."""
+
+    __tablename__ = "return_revisions"
+    __table_args__ = (
+        UniqueConstraint("return_id", "revision"),
+        UniqueConstraint("tenant_id", "idempotency_key"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    return_id: Mapped[str] = mapped_column(ForeignKey("returns.id"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    revision: Mapped[int] = mapped_column(Integer)
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any]]
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class TimelineEvent(Base):
+    """One entry in a return's timeline: what happened, when, who did it and why."""
+
+    __tablename__ = "timeline_events"
+    __table_args__ = (Index("ix_timeline_events_return_id_id", "return_id", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    return_id: Mapped[str] = mapped_column(ForeignKey("returns.id"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    at: Mapped[datetime]
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str | None] = mapped_column(String(32))
+    event: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]]
+
+
+class Refund(Base):
+    """An executed (or in-flight) refund; the idempotency key is fixed before the first attempt."""
+
+    __tablename__ = "refunds"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    return_id: Mapped[str] = mapped_column(ForeignKey("returns.id"), index=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    platform_refund_id: Mapped[str | None] = mapped_column(String(255))
+    order_id: Mapped[str] = mapped_column(String(255))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    plan: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return (
+            f"Refund(id={self.id!r}, return_id={self.return_id!r}, amount={self.amount}, "
+            f"currency={self.currency!r}, status={self.status!r})"
+        )

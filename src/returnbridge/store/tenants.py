@@ -1,0 +1,71 @@
+"""Tenants and their API keys. Only the SHA-256 of a key is stored; the plaintext is shown once."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from returnbridge.store.clock import Clock, utc_now
+from returnbridge.store.errors import RecordNotFoundError
+from returnbridge.store.ids import IdSource, new_id
+from returnbridge.store.tables import Tenant
+
+API_KEY_PREFIX = "rbk_"
+
+
+def new_api_key() -> str:
+    """A fresh random bearer key (256 bits of entropy)."""
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_key(api_key: str) -> str:
+    """The stored form of a bearer key: lowercase sha256 hex."""
+    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
+
+
+def create_tenant(
+    session: Session,
+    name: str,
+    *,
+    ids: IdSource = new_id,
+    clock: Clock = utc_now,
+    key_source: Callable[[], str] = new_api_key,
+) -> tuple[Tenant, str]:
+    """Create a tenant; returns it with its plaintext API key, which is not stored anywhere."""
+    api_key = key_source()
+    tenant = Tenant(
+        id=ids("ten"), name=name, api_key_hash=hash_api_key(api_key), created_at=clock()
+    )
+    session.add(tenant)
+    session.flush()
+    return tenant, api_key
+
+
+def tenant_by_api_key(session: Session, api_key: str) -> Tenant | None:
+    """The tenant owning ``api_key``, or None. Lookup is by hash, so timing leaks nothing useful."""
+    if not api_key:
+        return None
+    return session.scalar(select(Tenant).where(Tenant.api_key_hash == hash_api_key(api_key)))
+
+
+def get_tenant(session: Session, tenant_id: str) -> Tenant:
+    """The tenant with ``tenant_id``; raises RecordNotFoundError."""
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise RecordNotFoundError(message="tenant not found", kind="tenant", id=tenant_id)
+    return tenant
+
+
+def rotate_api_key(
+    session: Session, tenant_id: str, *, key_source: Callable[[], str] = new_api_key
+) -> str:
+    """Replace a tenant's API key; the old one stops working. Returns the new plaintext key."""
+    tenant = get_tenant(session, tenant_id)
+    api_key = key_source()
+    tenant.api_key_hash = hash_api_key(api_key)
+    session.flush()
+    return api_key
