@@ -162,7 +162,7 @@ class JsonHttpClient:
     def post_json(
         self, path: str, payload: Mapping[str, Any], *, writes: bool = False
     ) -> JsonResponse:
-        """POST `payload` to `path`; `writes` marks calls whose failure may hide a committed write."""
+        """POST `payload` to `path`; `writes`: a failure may hide a committed write."""
         url = f"{self.base_url}/{path.lstrip('/')}"
         request_id = self._new_request_id()
         headers = {

@@ -1,0 +1,499 @@
+"""Pure translation between Shopify GraphQL JSON and the domain models.
+
+Main money figures are the presentment (customer) currency; for multi-currency orders the shop
+currency goes into the `*_shop` twins. Decimal strings are parsed exactly into minor units and
+outbound amounts are formatted from minor units: no floats anywhere. GIDs are kept as ids.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from returnbridge.connectors.base.connector import (
+    OrderQuery,
+    PlatformRefund,
+    RefundCommand,
+    RefundedLine,
+    RefundLineCommand,
+    RestockKind,
+    SuggestedLine,
+    SuggestedRefund,
+    SuggestedTender,
+    TenderCommand,
+)
+from returnbridge.domain.errors import DomainError
+from returnbridge.domain.money import exponent, format_minor, parse_minor
+from returnbridge.domain.orders import (
+    DiscountAllocation,
+    Location,
+    Order,
+    OrderLine,
+    OrderSummary,
+    Payment,
+    ShippingLine,
+    TaxLine,
+)
+
+Json = Mapping[str, Any]
+
+PLATFORM = "shopify"
+RESTOCK_TYPES: Mapping[RestockKind, str] = {
+    "return": "RETURN",
+    "cancel": "CANCEL",
+    "none": "NO_RESTOCK",
+}
+_RESTOCK_KINDS: Mapping[str, RestockKind] = {v: k for k, v in RESTOCK_TYPES.items()}
+_PAYMENT_KINDS = frozenset({"SALE", "CAPTURE"})
+_CLOSED_LOOP_METHODS: Mapping[str, str] = {
+    "gift_card": "gift_card",
+    "shopify_store_credit": "store_credit",
+    "store_credit": "store_credit",
+    "manual": "manual",
+}
+_SEARCH_SPECIAL = re.compile(r"[\s:()\"\\']")
+
+
+# -- money -------------------------------------------------------------------------------------
+
+
+def _money(value: Json | None, *, field: str) -> tuple[int, str]:
+    if not isinstance(value, Mapping):
+        raise DomainError("INVALID_PLATFORM_DATA", f"{field}: missing money", field=field)
+    currency = str(value["currencyCode"])
+    return parse_minor(str(value["amount"]), currency, field=field), currency
+
+
+def presentment(bag: Json | None, *, field: str = "amount") -> int:
+    """Minor units of a MoneyBag's presentment money."""
+    return _money(bag.get("presentmentMoney") if bag else None, field=field)[0]
+
+
+def shop(bag: Json | None, *, field: str = "amount") -> int:
+    """Minor units of a MoneyBag's shop money."""
+    return _money(bag.get("shopMoney") if bag else None, field=field)[0]
+
+
+def _sum(bags: Iterable[Json | None], *, field: str) -> tuple[int, int]:
+    total, total_shop = 0, 0
+    for bag in bags:
+        total += presentment(bag, field=field)
+        total_shop += shop(bag, field=field)
+    return total, total_shop
+
+
+def _nodes(connection: Json | None) -> list[Json]:
+    if not isinstance(connection, Mapping):
+        return []
+    nodes = connection.get("nodes")
+    if isinstance(nodes, list):
+        return [n for n in nodes if isinstance(n, Mapping)]
+    edges = connection.get("edges") or []
+    return [
+        e["node"] for e in edges if isinstance(e, Mapping) and isinstance(e.get("node"), Mapping)
+    ]
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _id(value: Any) -> str | None:
+    return str(value["id"]) if isinstance(value, Mapping) and value.get("id") else None
+
+
+# -- orders ------------------------------------------------------------------------------------
+
+
+def _tax_lines(items: Iterable[Json], *, multi: bool, field: str) -> tuple[TaxLine, ...]:
+    lines = []
+    for item in items:
+        rate = item.get("rate")
+        lines.append(
+            TaxLine(
+                title=str(item.get("title") or ""),
+                # A rate is a ratio, not money; Shopify sends a JSON float, read via its repr.
+                rate=Decimal(str(rate)) if rate is not None else None,
+                amount=presentment(item.get("priceSet"), field=field),
+                amount_shop=shop(item.get("priceSet"), field=field) if multi else None,
+            )
+        )
+    return tuple(lines)
+
+
+def _cancelled_quantities(refunds: Sequence[Json]) -> dict[str, int]:
+    """Units per line refunded with restockType CANCEL, i.e. removed before fulfilment."""
+    cancelled: dict[str, int] = defaultdict(int)
+    for refund in refunds:
+        for item in _nodes(refund.get("refundLineItems")):
+            line_id = _id(item.get("lineItem"))
+            if line_id and item.get("restockType") == "CANCEL":
+                cancelled[line_id] += int(item.get("quantity") or 0)
+    return cancelled
+
+
+def _order_line(node: Json, *, multi: bool, cancelled: int) -> OrderLine:
+    quantity = int(node["quantity"])
+    refundable = int(node.get("refundableQuantity", quantity))
+    unfulfilled = int(node.get("unfulfilledQuantity", 0))
+    price = node.get("originalUnitPriceSet")
+    allocations = []
+    for allocation in node.get("discountAllocations") or ():
+        application = allocation.get("discountApplication") or {}
+        bag = allocation.get("allocatedAmountSet")
+        allocations.append(
+            DiscountAllocation(
+                amount=presentment(bag, field="discountAllocations"),
+                amount_shop=shop(bag, field="discountAllocations") if multi else None,
+                code=application.get("code"),
+                level="order" if application.get("allocationMethod") == "ACROSS" else "line",
+            )
+        )
+    return OrderLine(
+        id=str(node["id"]),
+        sku=node.get("sku") or None,
+        title=str(node.get("title") or node.get("name") or ""),
+        variant_id=_id(node.get("variant")),
+        quantity=quantity,
+        unit_price=presentment(price, field="originalUnitPriceSet"),
+        unit_price_shop=shop(price, field="originalUnitPriceSet") if multi else None,
+        discount_allocations=tuple(allocations),
+        tax_lines=_tax_lines(node.get("taxLines") or (), multi=multi, field="taxLines"),
+        already_returned_quantity=max(quantity - refundable, 0),
+        # unfulfilledQuantity also drops when unfulfilled units are cancelled by a refund;
+        # those units were never shipped, so they do not count as fulfilled.
+        fulfilled_quantity=min(max(quantity - unfulfilled - cancelled, 0), quantity),
+    )
+
+
+def _shipping_refunds(refunds: Sequence[Json]) -> dict[str, tuple[int, int, int, int]]:
+    """Per shipping line id: (refunded, refunded_shop, tax, tax_shop)."""
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for refund in refunds:
+        for item in _nodes(refund.get("refundShippingLines")):
+            line_id = _id(item.get("shippingLine"))
+            if not line_id:
+                continue
+            entry = totals[line_id]
+            entry[0] += presentment(item.get("subtotalAmountSet"), field="refundShippingLines")
+            entry[1] += shop(item.get("subtotalAmountSet"), field="refundShippingLines")
+            entry[2] += presentment(item.get("taxAmountSet"), field="refundShippingLines")
+            entry[3] += shop(item.get("taxAmountSet"), field="refundShippingLines")
+    return {k: (v[0], v[1], v[2], v[3]) for k, v in totals.items()}
+
+
+def _shipping_line(
+    node: Json, index: int, *, multi: bool, refunded: Mapping[str, tuple[int, int, int, int]]
+) -> ShippingLine:
+    line_id = str(node.get("id") or f"shipping-{index}")
+    discount, discount_shop = _sum(
+        (a.get("allocatedAmountSet") for a in node.get("discountAllocations") or ()),
+        field="shippingLines.discountAllocations",
+    )
+    done, done_shop, done_tax, done_tax_shop = refunded.get(line_id, (0, 0, 0, 0))
+    price = node.get("originalPriceSet")
+    return ShippingLine(
+        id=line_id,
+        title=str(node.get("title") or ""),
+        price=presentment(price, field="shippingLines.originalPriceSet"),
+        price_shop=shop(price, field="shippingLines.originalPriceSet") if multi else None,
+        discount=discount,
+        discount_shop=discount_shop if multi else None,
+        tax_lines=_tax_lines(node.get("taxLines") or (), multi=multi, field="shippingLines"),
+        already_refunded=done,
+        already_refunded_shop=done_shop if multi else None,
+        already_refunded_tax=done_tax,
+        already_refunded_tax_shop=done_tax_shop if multi else None,
+    )
+
+
+def _payment_method(gateway: str | None) -> str:
+    return _CLOSED_LOOP_METHODS.get((gateway or "").lower(), "card")
+
+
+def _payments(transactions: Sequence[Json]) -> tuple[Payment, ...]:
+    """Successful SALE/CAPTURE transactions, each with what REFUND children gave back."""
+    refunded: dict[str, int] = defaultdict(int)
+    for tx in transactions:
+        parent = _id(tx.get("parentTransaction"))
+        if tx.get("kind") == "REFUND" and tx.get("status") == "SUCCESS" and parent:
+            refunded[parent] += presentment(tx.get("amountSet"), field="transactions")
+    payments = []
+    for tx in transactions:
+        if tx.get("kind") in _PAYMENT_KINDS and tx.get("status") == "SUCCESS":
+            tx_id = str(tx["id"])
+            gateway = tx.get("gateway")
+            payments.append(
+                Payment(
+                    id=tx_id,
+                    method=_payment_method(gateway),
+                    gateway=gateway,
+                    amount=presentment(tx.get("amountSet"), field="transactions"),
+                    refunded=refunded.get(tx_id, 0),
+                )
+            )
+    return tuple(payments)
+
+
+def order_from_shopify(order: Json, refunds: Sequence[Json] = ()) -> Order:
+    """A Shopify `Order` (Order.graphql) plus its refunds (OrderRefunds.graphql) as an `Order`."""
+    currency = str(order["presentmentCurrencyCode"])
+    shop_currency = str(order["currencyCode"])
+    multi = currency != shop_currency
+    cancelled = _cancelled_quantities(refunds)
+    refunded_shipping = _shipping_refunds(refunds)
+    lines = tuple(
+        _order_line(node, multi=multi, cancelled=cancelled.get(str(node["id"]), 0))
+        for node in _nodes(order.get("lineItems"))
+    )
+    shipping = tuple(
+        _shipping_line(node, i, multi=multi, refunded=refunded_shipping)
+        for i, node in enumerate(_nodes(order.get("shippingLines")))
+    )
+    received = order.get("totalReceivedSet")
+    refunded = order.get("totalRefundedSet")
+    return Order(
+        id=str(order["id"]),
+        name=order.get("name"),
+        email=order.get("email"),
+        created_at=_timestamp(order.get("createdAt")),
+        platform=PLATFORM,
+        currency=currency,
+        currency_exponent=exponent(currency),
+        shop_currency=shop_currency,
+        taxes_included=bool(order.get("taxesIncluded")),
+        line_items=lines,
+        shipping_lines=shipping,
+        amount_paid=presentment(received, field="totalReceivedSet"),
+        amount_paid_shop=shop(received, field="totalReceivedSet") if multi else None,
+        already_refunded_amount=presentment(refunded, field="totalRefundedSet"),
+        already_refunded_amount_shop=shop(refunded, field="totalRefundedSet") if multi else None,
+        payments=_payments([t for t in order.get("transactions") or () if isinstance(t, Mapping)]),
+    )
+
+
+def order_summary_from_shopify(node: Json) -> OrderSummary:
+    total = node.get("totalPriceSet")
+    skus = tuple(str(line["sku"]) for line in _nodes(node.get("lineItems")) if line.get("sku"))
+    return OrderSummary(
+        id=str(node["id"]),
+        name=node.get("name"),
+        email=node.get("email"),
+        created_at=_timestamp(node.get("createdAt")),
+        currency=node.get("presentmentCurrencyCode"),
+        total=presentment(total, field="totalPriceSet") if total else None,
+        skus=skus,
+    )
+
+
+def location_from_shopify(node: Json) -> Location:
+    return Location(id=str(node["id"]), name=str(node["name"]), active=bool(node["isActive"]))
+
+
+# -- search ------------------------------------------------------------------------------------
+
+
+def normalise_order_name(name: str) -> str:
+    """Comparable form of an order name: "#1001", "1001" and " #1001 " are equal."""
+    return name.strip().lstrip("#").casefold()
+
+
+def _term(key: str, value: str) -> str:
+    if _SEARCH_SPECIAL.search(value):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{key}:"{escaped}"'
+    return f"{key}:{value}"
+
+
+def search_query(query: OrderQuery) -> str:
+    """Shopify search syntax for an `OrderQuery`: all given filters must hold."""
+    terms: list[str] = []
+    if query.name:
+        name = query.name.strip()
+        bare = name.lstrip("#")
+        terms.append(
+            _term("name", name)
+            if name.startswith("#")
+            else f"({_term('name', bare)} OR {_term('name', '#' + bare)})"
+        )
+    if query.email:
+        terms.append(_term("email", query.email.strip()))
+    terms.extend(_term("sku", sku) for sku in query.skus)
+    return " AND ".join(terms)
+
+
+def matches(summary: OrderSummary, query: OrderQuery) -> bool:
+    """Exact client-side check of a search hit (Shopify's search is fuzzy)."""
+    if query.name and normalise_order_name(summary.name or "") != normalise_order_name(query.name):
+        return False
+    if query.email and (summary.email or "").casefold() != query.email.strip().casefold():
+        return False
+    return all(sku in summary.skus for sku in query.skus)
+
+
+# -- refunds -----------------------------------------------------------------------------------
+
+
+def _line_input(line: RefundLineCommand) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "lineItemId": line.line_id,
+        "quantity": line.quantity,
+        "restockType": RESTOCK_TYPES[line.restock],
+    }
+    if line.restock == "return":
+        if not line.location_id:
+            raise DomainError(
+                "LOCATION_REQUIRED",
+                f"line {line.line_id}: restock 'return' needs a location_id",
+                field="location_id",
+            )
+        item["locationId"] = line.location_id
+    return item
+
+
+def _tender_input(tender: TenderCommand, *, order_id: str, currency: str) -> dict[str, Any]:
+    if not tender.gateway:
+        raise DomainError(
+            "GATEWAY_REQUIRED",
+            "a refund transaction needs the gateway of its parent payment",
+            field="gateway",
+        )
+    transaction: dict[str, Any] = {
+        "orderId": order_id,
+        "amount": format_minor(tender.amount, currency),
+        "gateway": tender.gateway,
+        "kind": "REFUND",
+    }
+    if tender.parent_id:
+        transaction["parentId"] = tender.parent_id
+    return transaction
+
+
+def refund_input(command: RefundCommand) -> dict[str, Any]:
+    """`RefundInput` for `refundCreate` (amounts in the presentment currency)."""
+    currency = command.currency.upper()
+    value: dict[str, Any] = {
+        "orderId": command.order_id,
+        # The presentment currency: required by Shopify for multi-currency orders and equal
+        # to the only currency otherwise, so always sent.
+        "currency": currency,
+        "notify": command.notify_customer,
+    }
+    if command.note:
+        value["note"] = command.note
+    if command.lines:
+        value["refundLineItems"] = [_line_input(line) for line in command.lines]
+    if command.shipping_full:
+        value["shipping"] = {"fullRefund": True}
+    elif command.shipping_amount is not None:
+        value["shipping"] = {"amount": format_minor(command.shipping_amount, currency)}
+    transactions = []
+    methods = []
+    for tender in command.tenders:
+        if tender.amount == 0:
+            continue
+        if tender.amount < 0:
+            raise DomainError("INVALID_AMOUNT", "tender amounts must be positive", field="amount")
+        if tender.method == "store_credit":
+            amount = {"amount": format_minor(tender.amount, currency), "currencyCode": currency}
+            methods.append({"storeCreditRefund": {"amount": amount}})
+        else:
+            transactions.append(_tender_input(tender, order_id=command.order_id, currency=currency))
+    if transactions:
+        value["transactions"] = transactions
+    if methods:
+        value["refundMethods"] = methods
+    return value
+
+
+def suggested_refund_variables(command: RefundCommand) -> dict[str, Any]:
+    """Variables of SuggestedRefund.graphql for the lines and shipping of `command`."""
+    variables: dict[str, Any] = {
+        "id": command.order_id,
+        "refundLineItems": [_line_input(line) for line in command.lines],
+    }
+    if command.shipping_full:
+        variables["refundShipping"] = True
+    elif command.shipping_amount is not None:
+        variables["shippingAmount"] = format_minor(command.shipping_amount, command.currency)
+    return variables
+
+
+def suggested_refund_from_shopify(suggested: Json) -> SuggestedRefund:
+    amount = suggested.get("amountSet") or {}
+    currency = str((amount.get("presentmentMoney") or {})["currencyCode"])
+    shipping = suggested.get("shipping") or {}
+    lines = tuple(
+        SuggestedLine(
+            line_id=str(_id(item.get("lineItem"))),
+            quantity=int(item["quantity"]),
+            subtotal=presentment(item.get("subtotalSet"), field="refundLineItems.subtotalSet"),
+            tax=presentment(item.get("totalTaxSet"), field="refundLineItems.totalTaxSet"),
+        )
+        for item in suggested.get("refundLineItems") or ()
+    )
+    tenders = tuple(
+        SuggestedTender(
+            amount=presentment(tx.get("amountSet"), field="suggestedTransactions"),
+            gateway=tx.get("gateway"),
+            parent_id=_id(tx.get("parentTransaction")),
+        )
+        for tx in suggested.get("suggestedTransactions") or ()
+    )
+    return SuggestedRefund(
+        currency=currency,
+        total=presentment(amount, field="amountSet"),
+        subtotal=presentment(suggested.get("subtotalSet"), field="subtotalSet"),
+        tax=presentment(suggested.get("totalTaxSet"), field="totalTaxSet"),
+        maximum_refundable=presentment(
+            suggested.get("maximumRefundableSet"), field="maximumRefundableSet"
+        ),
+        lines=lines,
+        shipping_amount=presentment(shipping.get("amountSet"), field="shipping.amountSet")
+        if shipping
+        else 0,
+        shipping_tax=presentment(shipping.get("taxSet"), field="shipping.taxSet")
+        if shipping
+        else 0,
+        tenders=tenders,
+    )
+
+
+def refund_from_shopify(
+    refund: Json, *, order_id: str, idempotency_key: str | None = None
+) -> PlatformRefund:
+    """A Shopify `Refund` (RefundFields) as a `PlatformRefund` in the presentment currency."""
+    total = refund.get("totalRefundedSet") or {}
+    currency = str((total.get("presentmentMoney") or {})["currencyCode"])
+    lines = tuple(
+        RefundedLine(
+            line_id=str(_id(item.get("lineItem"))),
+            quantity=int(item["quantity"]),
+            restock=_RESTOCK_KINDS.get(str(item.get("restockType")), "none"),
+            location_id=_id(item.get("location")),
+            subtotal=presentment(item.get("subtotalSet"), field="refundLineItems.subtotalSet"),
+            tax=presentment(item.get("totalTaxSet"), field="refundLineItems.totalTaxSet"),
+        )
+        for item in _nodes(refund.get("refundLineItems"))
+    )
+    shipping, _ = _sum(
+        (item.get("subtotalAmountSet") for item in _nodes(refund.get("refundShippingLines"))),
+        field="refundShippingLines",
+    )
+    return PlatformRefund(
+        id=str(refund["id"]),
+        order_id=order_id,
+        currency=currency,
+        total=presentment(total, field="totalRefundedSet"),
+        created_at=_timestamp(refund.get("createdAt")),
+        note=refund.get("note"),
+        idempotency_key=idempotency_key,
+        lines=lines,
+        shipping=shipping,
+    )

@@ -1,0 +1,99 @@
+"""Shopify webhook deliveries: HMAC verification and the metadata headers.
+
+Shopify signs the raw request body with the app's client secret: `X-Shopify-Hmac-Sha256` is the
+base64 HMAC-SHA256 digest. Verify on the exact bytes received, before any JSON parsing. During a
+secret rotation Shopify may keep signing with the old secret for a while, so several secrets
+may be given.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from returnbridge.domain.errors import AuthError, DomainError
+
+HMAC_HEADER = "X-Shopify-Hmac-Sha256"
+
+
+def signature(body: bytes, secret: str) -> str:
+    """The `X-Shopify-Hmac-Sha256` value Shopify would send for `body`."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def verify_signature(body: bytes, header: str | None, secrets: str | Iterable[str]) -> bool:
+    """True when `header` is the signature of `body` under one of `secrets` (constant time)."""
+    if not header:
+        return False
+    candidates = [secrets] if isinstance(secrets, str) else list(secrets)
+    received = header.strip().encode("ascii", errors="replace")
+    valid = False
+    for secret in candidates:
+        if secret:
+            # Compare against every secret so timing does not reveal which one matched.
+            valid |= hmac.compare_digest(signature(body, secret).encode("ascii"), received)
+    return valid
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """What the headers of one delivery say (the body is the topic's resource JSON)."""
+
+    topic: str
+    shop_domain: str
+    webhook_id: str | None = None
+    event_id: str | None = None
+    api_version: str | None = None
+    triggered_at: datetime | None = None
+
+    @property
+    def dedupe_key(self) -> str | None:
+        """Same for every retry of one event: the event id, else the delivery id."""
+        return self.event_id or self.webhook_id
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value.strip() or None
+    return None
+
+
+def parse_headers(headers: Mapping[str, str]) -> WebhookDelivery:
+    """Read topic, shop and delivery ids; `DomainError` when topic or shop is missing."""
+    topic = _header(headers, "X-Shopify-Topic")
+    shop_domain = _header(headers, "X-Shopify-Shop-Domain")
+    if not topic or not shop_domain:
+        raise DomainError(
+            "INVALID_WEBHOOK", "missing X-Shopify-Topic or X-Shopify-Shop-Domain header"
+        )
+    triggered = _header(headers, "X-Shopify-Triggered-At")
+    try:
+        triggered_at = (
+            datetime.fromisoformat(triggered.replace("Z", "+00:00")) if triggered else None
+        )
+    except ValueError:
+        triggered_at = None
+    return WebhookDelivery(
+        topic=topic,
+        shop_domain=shop_domain.lower(),
+        webhook_id=_header(headers, "X-Shopify-Webhook-Id"),
+        event_id=_header(headers, "X-Shopify-Event-Id"),
+        api_version=_header(headers, "X-Shopify-API-Version"),
+        triggered_at=triggered_at,
+    )
+
+
+def verify_delivery(
+    body: bytes, headers: Mapping[str, str], secrets: str | Iterable[str]
+) -> WebhookDelivery:
+    """Verify the signature, then parse the headers; `AuthError` on a bad or missing signature."""
+    if not verify_signature(body, _header(headers, HMAC_HEADER), secrets):
+        raise AuthError("INVALID_SIGNATURE", "webhook signature does not match")
+    return parse_headers(headers)
