@@ -533,6 +533,8 @@ class _Side:
             return value
         if twin is not None:
             return twin
+        if value == 0:
+            return 0
         if self.rate is None:
             raise DomainError(
                 "MISSING_SHOP_AMOUNT",
