@@ -1,4 +1,4 @@
-"""Every GraphQL document the Shopify connector sends is valid against the official 2026-01 schema."""
+"""Every GraphQL document the Shopify connector sends validates against the official schema."""
 
 from __future__ import annotations
 

@@ -163,7 +163,7 @@ class JsonHttpClient:
         self, path: str, payload: Mapping[str, Any], *, writes: bool = False
     ) -> JsonResponse:
         """POST `payload` to `path`; `writes`: a failure may hide a committed write."""
-        url = f"{self.base_url}/{path.lstrip('/')}"
+        url = f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
         request_id = self._new_request_id()
         headers = {
             **self._headers,
