@@ -1,0 +1,182 @@
+"""Refund records: one per idempotency key, also when retried concurrently."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from returnbridge.domain.errors import DomainError
+from returnbridge.domain.money import Money
+from returnbridge.store import refunds, returns
+from returnbridge.store.errors import IdempotencyConflictError, RecordNotFoundError
+from returnbridge.store.refunds import BeginRefundResult
+from returnbridge.store.tables import Refund
+
+if TYPE_CHECKING:
+    from conftest import SeededTenant
+
+
+def new_return(session: Session, seeded: SeededTenant, external_id: str = "RMA-1") -> str:
+    result = returns.ingest_return(
+        session,
+        seeded.tenant_id,
+        connection_id=seeded.connection_id,
+        channel="helpdesk",
+        source="api",
+        external_id=external_id,
+        revision=1,
+        idempotency_key=external_id,
+        payload={"lines": []},
+    )
+    session.commit()
+    return result.record.id
+
+
+def begin(
+    session: Session, seeded: SeededTenant, return_id: str, key: str, minor: int = 2500
+) -> BeginRefundResult:
+    return refunds.begin_refund(
+        session,
+        seeded.tenant_id,
+        return_id=return_id,
+        connection_id=seeded.connection_id,
+        idempotency_key=key,
+        order_id="gid://shopify/Order/1",
+        amount=Money(minor, "USD"),
+        plan={"lines": [{"line_id": "1", "quantity": 1, "amount": minor}]},
+    )
+
+
+def refund_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Refund)) or 0
+
+
+def test_begin_refund_is_idempotent_on_its_key(
+    session: Session, seed_tenant: Callable[[str], SeededTenant]
+) -> None:
+    seeded = seed_tenant("Acme")
+    return_id = new_return(session, seeded)
+    key = f"rb-{return_id}-1-1"
+    first = begin(session, seeded, return_id, key)
+    session.commit()
+    retry = begin(session, seeded, return_id, key, minor=2400)
+    session.commit()
+
+    assert first.created
+    assert not retry.created
+    assert retry.refund.id == first.refund.id
+    assert (retry.refund.amount, retry.refund.currency, retry.refund.status) == (
+        2500,
+        "USD",
+        "pending",
+    )
+    assert refund_count(session) == 1
+
+
+def test_key_used_by_another_return_is_a_conflict(
+    session: Session, seed_tenant: Callable[[str], SeededTenant]
+) -> None:
+    seeded = seed_tenant("Acme")
+    first_return, second_return = new_return(session, seeded, "A"), new_return(session, seeded, "B")
+    begin(session, seeded, first_return, "rb-key")
+    session.commit()
+    with pytest.raises(IdempotencyConflictError):
+        begin(session, seeded, second_return, "rb-key")
+
+
+def test_refunds_are_scoped_to_their_tenant(
+    session: Session, seed_tenant: Callable[[str], SeededTenant]
+) -> None:
+    acme, globex = seed_tenant("Acme"), seed_tenant("Globex")
+    acme_return, globex_return = new_return(session, acme), new_return(session, globex)
+    refund = begin(session, acme, acme_return, "rb-acme").refund
+    session.commit()
+
+    with pytest.raises(RecordNotFoundError):
+        begin(session, globex, acme_return, "rb-globex")
+    session.rollback()
+    with pytest.raises(IdempotencyConflictError):
+        begin(session, globex, globex_return, "rb-acme")
+    session.rollback()
+    with pytest.raises(RecordNotFoundError):
+        refunds.complete_refund(
+            session, refund.id, tenant_id=globex.tenant_id, platform_refund_id="r1"
+        )
+    assert refunds.refunds_for_return(session, acme_return, tenant_id=globex.tenant_id) == []
+    assert refunds.refund_by_key(session, globex.tenant_id, idempotency_key="rb-acme") is None
+    assert [
+        r.id for r in refunds.refunds_for_return(session, acme_return, tenant_id=acme.tenant_id)
+    ] == [refund.id]
+
+
+def test_complete_and_fail_follow_the_refund_outcome(
+    session: Session, seed_tenant: Callable[[str], SeededTenant]
+) -> None:
+    seeded = seed_tenant("Acme")
+    return_id = new_return(session, seeded)
+    first = begin(session, seeded, return_id, "rb-1").refund
+    second = begin(session, seeded, return_id, "rb-2").refund
+
+    failed = refunds.fail_refund(session, first.id, tenant_id=seeded.tenant_id, reason="declined")
+    assert (failed.status, failed.failure_reason) == ("failed", "declined")
+    # Reconcile found the refund on the platform after all: failed -> succeeded is allowed.
+    done = refunds.complete_refund(
+        session,
+        first.id,
+        tenant_id=seeded.tenant_id,
+        platform_refund_id="gid://shopify/Refund/9",
+        amount=Money(2400, "USD"),
+    )
+    assert (done.status, done.amount, done.failure_reason) == ("succeeded", 2400, None)
+    again = refunds.complete_refund(
+        session, first.id, tenant_id=seeded.tenant_id, platform_refund_id="gid://shopify/Refund/9"
+    )
+    assert again.status == "succeeded"
+    with pytest.raises(DomainError):
+        refunds.complete_refund(
+            session, first.id, tenant_id=seeded.tenant_id, platform_refund_id="another"
+        )
+    with pytest.raises(DomainError):
+        refunds.fail_refund(session, first.id, tenant_id=seeded.tenant_id, reason="late error")
+    with pytest.raises(DomainError):
+        refunds.complete_refund(
+            session,
+            second.id,
+            tenant_id=seeded.tenant_id,
+            platform_refund_id="r2",
+            amount=Money(100, "EUR"),
+        )
+    session.commit()
+    listed = refunds.refunds_for_return(session, return_id, tenant_id=seeded.tenant_id)
+    assert [(r.id, r.status) for r in listed] == [(first.id, "succeeded"), (second.id, "pending")]
+
+
+def test_concurrent_begin_with_one_key_records_one_refund(
+    session_maker: sessionmaker[Session], seed_tenant: Callable[[str], SeededTenant]
+) -> None:
+    seeded = seed_tenant("Acme")
+    with session_maker() as session:
+        return_id = new_return(session, seeded)
+    workers = 5
+    barrier = threading.Barrier(workers)
+
+    def attempt(_: int) -> BeginRefundResult:
+        with session_maker() as session:
+            barrier.wait(timeout=30)
+            result = begin(session, seeded, return_id, "rb-shared")
+            session.commit()
+            return result
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(attempt, range(workers)))
+
+    assert sorted(r.created for r in results) == [False] * (workers - 1) + [True]
+    assert len({r.refund.id for r in results}) == 1
+    with session_maker() as session:
+        assert refund_count(session) == 1
