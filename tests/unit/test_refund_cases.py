@@ -98,6 +98,31 @@ def test_refund_case(case: dict[str, Any]) -> None:
 )
 def test_mode_insensitive_case_agrees_under_the_other_rounding_mode(case: Any) -> None:
     """§10 `mode_sensitive: false`: the other rounding mode gives the same outcome."""
-    other = {"HALF_UP": "HALF_EVEN", "HALF_EVEN": "HALF_UP"}[case["rounding"]["mode"]]
+    other = _other_mode(case)
     flipped = {**case, "rounding": {**case["rounding"], "mode": other}}
     test_refund_case(flipped)
+
+
+def _other_mode(case: dict[str, Any]) -> str:
+    return {"HALF_UP": "HALF_EVEN", "HALF_EVEN": "HALF_UP"}[case["rounding"]["mode"]]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        c
+        for c in CASES
+        if c.values[0].get("rounding", {}).get("mode_sensitive")
+        and f"total_under_{_other_mode(c.values[0])}" in c.values[0]["rounding"]
+    ],
+)
+def test_mode_sensitive_case_total_under_the_other_rounding_mode(case: dict[str, Any]) -> None:
+    """§10 `total_under_<other mode>`: the total the other rounding mode must give."""
+    other = _other_mode(case)
+    policy = _policy({**case, "rounding": {"mode": other}})
+    plan = plan_refund(
+        Order.model_validate(case["order"]),
+        RefundRequest.model_validate(case["request"]),
+        policy=policy,
+    )
+    assert plan.total == case["rounding"][f"total_under_{other}"]
