@@ -193,12 +193,15 @@ def test_order_uses_presentment_money_with_shop_twins() -> None:
     assert order.created_at.tzinfo is not None
 
 
-def test_quantities_count_refunds_and_cancelled_units() -> None:
+def test_quantities_leave_refundable_units_split_into_shipped_and_unshipped() -> None:
     order = mapping.order_from_shopify(order_json(), [refund_json()])
     tee, mug = order.line_items
     assert (tee.already_returned_quantity, tee.fulfilled_quantity) == (1, 3)
-    # Mug: 2 ordered, 1 cancelled before shipping (unfulfilledQuantity dropped with it), 1 open.
-    assert (mug.already_returned_quantity, mug.fulfilled_quantity) == (1, 0)
+    # Mug: 2 ordered, 1 cancelled before shipping (unfulfilledQuantity dropped with it), 1 open:
+    # no shipped unit is left to return and one unshipped unit is left to cancel.
+    assert (mug.already_returned_quantity, mug.fulfilled_quantity) == (1, 1)
+    assert mug.fulfilled_quantity - mug.already_returned_quantity == 0
+    assert mug.quantity - mug.fulfilled_quantity == 1
 
 
 def test_shipping_keeps_discount_tax_and_what_was_refunded() -> None:

@@ -127,18 +127,7 @@ def _tax_lines(items: Iterable[Json], *, multi: bool, field: str) -> tuple[TaxLi
     return tuple(lines)
 
 
-def _cancelled_quantities(refunds: Sequence[Json]) -> dict[str, int]:
-    """Units per line refunded with restockType CANCEL, i.e. removed before fulfilment."""
-    cancelled: dict[str, int] = defaultdict(int)
-    for refund in refunds:
-        for item in _nodes(refund.get("refundLineItems")):
-            line_id = _id(item.get("lineItem"))
-            if line_id and item.get("restockType") == "CANCEL":
-                cancelled[line_id] += int(item.get("quantity") or 0)
-    return cancelled
-
-
-def _order_line(node: Json, *, multi: bool, cancelled: int) -> OrderLine:
+def _order_line(node: Json, *, multi: bool) -> OrderLine:
     quantity = int(node["quantity"])
     refundable = int(node.get("refundableQuantity", quantity))
     unfulfilled = int(node.get("unfulfilledQuantity", 0))
@@ -166,9 +155,10 @@ def _order_line(node: Json, *, multi: bool, cancelled: int) -> OrderLine:
         discount_allocations=tuple(allocations),
         tax_lines=_tax_lines(node.get("taxLines") or (), multi=multi, field="taxLines"),
         already_returned_quantity=max(quantity - refundable, 0),
-        # unfulfilledQuantity also drops when unfulfilled units are cancelled by a refund;
-        # those units were never shipped, so they do not count as fulfilled.
-        fulfilled_quantity=min(max(quantity - unfulfilled - cancelled, 0), quantity),
+        # Units refunded before shipping leave unfulfilledQuantity too, so this counts them as
+        # "fulfilled": that keeps `fulfilled - already_returned` equal to the shipped units still
+        # refundable (refundableQuantity - unfulfilledQuantity), whatever each refund's restock.
+        fulfilled_quantity=min(max(quantity - unfulfilled, 0), quantity),
     )
 
 
@@ -246,12 +236,8 @@ def order_from_shopify(order: Json, refunds: Sequence[Json] = ()) -> Order:
     currency = str(order["presentmentCurrencyCode"])
     shop_currency = str(order["currencyCode"])
     multi = currency != shop_currency
-    cancelled = _cancelled_quantities(refunds)
     refunded_shipping = _shipping_refunds(refunds)
-    lines = tuple(
-        _order_line(node, multi=multi, cancelled=cancelled.get(str(node["id"]), 0))
-        for node in _nodes(order.get("lineItems"))
-    )
+    lines = tuple(_order_line(node, multi=multi) for node in _nodes(order.get("lineItems")))
     shipping = tuple(
         _shipping_line(node, i, multi=multi, refunded=refunded_shipping)
         for i, node in enumerate(_nodes(order.get("shippingLines")))
