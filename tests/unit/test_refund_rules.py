@@ -647,3 +647,44 @@ def test_validation_follows_the_fixed_order(
 def test_shipping_mode_full_alone_is_something_to_refund() -> None:
     plan = _plan(_ORDER, _request(shipping={"mode": "full"}))
     assert plan.total == 500
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "code", "field"),
+    [
+        ({"lines": None}, "NOTHING_TO_REFUND", "request.lines"),
+        ({"lines": ["L1"]}, "INVALID_QUANTITY", "request.lines[0].quantity"),
+        ({"shipping": None, "restocking_fee": 5}, "INVALID_FEE", "request.restocking_fee.type"),
+        ({"shipping": "sometimes"}, "INVALID_AMOUNT", "request.shipping.mode"),
+        ({"refund_duties": "most"}, "INVALID_AMOUNT", "request.refund_duties"),
+        ({"refund_method": "cash"}, "INVALID_AMOUNT", "request.refund_method"),
+    ],
+)
+def test_malformed_requests_parse_and_are_reported_by_the_planner(
+    request_fields: dict[str, Any], code: str, field: str
+) -> None:
+    data: dict[str, Any] = {"currency": "USD", **request_fields}
+    error = _error(_ORDER, RefundRequest.model_validate(data))
+    assert (error.code, error.field) == (code, field), error.message
+
+
+def test_payments_that_cannot_take_the_refund_back_are_reported() -> None:
+    order = _order(
+        _line(unit_price=1500), amount_paid=4000, payments=[{"id": "P1", "amount": 1000}]
+    )
+    error = _error(order, _request(("L1", 1)))
+    assert (error.code, error.field) == ("REFUND_EXCEEDS_CAPTURED", "order.payments")
+
+
+def test_shop_tenders_mirror_the_presentment_tenders() -> None:
+    order = _multi_currency(
+        payments=[
+            {"id": "P1", "method": "card", "amount": 1599},
+            {"id": "P2", "method": "gift_card", "amount": 500},
+        ]
+    )
+    plan = _plan(order, _in("EUR", ("L1", 1), shipping={"mode": "full"}))
+    presentment = plan.to_breakdown()["tenders"]
+    shop = plan.to_breakdown()["shop"]["tenders"]
+    assert [t["payment_id"] for t in presentment] == [t["payment_id"] for t in shop] == ["P2", "P1"]
+    assert sum(t["amount"] for t in shop) == plan.to_breakdown()["shop"]["total"]

@@ -15,7 +15,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from returnbridge.domain.allocation import UnitSplit, largest_remainder
 from returnbridge.domain.errors import DomainError
@@ -68,6 +68,33 @@ class RefundRequest(_Loose):
     return_label_fee_shop: Any = None
     refund_duties: Any = "none"
     refund_method: Any = "original"
+
+    @field_validator("lines", mode="before")
+    @classmethod
+    def _loose_lines(cls, value: Any) -> Any:
+        """Null means no lines; a bare id becomes a line without a quantity (reported later)."""
+        if value is None:
+            return ()
+        if isinstance(value, list | tuple):
+            return [
+                item if isinstance(item, dict | RequestLine) else {"line_id": item}
+                for item in value
+            ]
+        return [{"line_id": value}]
+
+    @field_validator("shipping", mode="before")
+    @classmethod
+    def _loose_shipping(cls, value: Any) -> Any:
+        if value is None:
+            return ShippingRequest()
+        return value if isinstance(value, dict | ShippingRequest) else {"mode": value}
+
+    @field_validator("restocking_fee", mode="before")
+    @classmethod
+    def _loose_fee(cls, value: Any) -> Any:
+        if value is None or isinstance(value, dict | RestockingFeeRequest):
+            return value
+        return {"type": value}
 
 
 class RefundPolicy(_Loose):
@@ -856,7 +883,10 @@ def plan_refund(order: Order, request: RefundRequest, *, policy: RefundPolicy) -
             )
         adjustment = max(cap, 0) - draft.total
     total = draft.total + adjustment
-    tenders = allocate_tenders(total, order.payments, method=valid.method)
+    try:
+        tenders = allocate_tenders(total, order.payments, method=valid.method)
+    except DomainError as exc:
+        raise RefundError(exc.code, exc.message, field=exc.field) from exc
     presentment = _figures(
         draft,
         currency=order.currency,
