@@ -1,0 +1,167 @@
+"""The ``/_sandbox/`` control surface: seed shops, orders and stock, inject faults, read journal.
+
+No authentication: it is for tests, demos and benchmarks on loopback.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from pydantic import Field
+
+from returnbridge.sandbox.shopify.faults import Fault, FaultKind
+from returnbridge.sandbox.shopify.seeding import (
+    InventorySeed,
+    OrderSeed,
+    SeedError,
+    ShopSeed,
+    _Seed,
+    build_order,
+    build_shop,
+    order_state,
+    shop_state,
+)
+from returnbridge.sandbox.shopify.simulator import Simulator
+from returnbridge.sandbox.shopify.state import Shop
+
+
+class FaultSeed(_Seed):
+    """``POST /_sandbox/faults``."""
+
+    kind: FaultKind
+    count: int = Field(default=1, ge=1)
+    operation: str | None = None
+    shop: str | None = None
+    delay: float | None = Field(default=None, ge=0)
+
+
+def _simulator(request: Request) -> Simulator:
+    simulator: Simulator = request.app.state.simulator
+    return simulator
+
+
+SimulatorDep = Annotated[Simulator, Depends(_simulator)]
+router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
+
+
+def _shop(simulator: Simulator, domain: str) -> Shop:
+    shop = simulator.world.shops.get(domain)
+    if shop is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown shop {domain!r}")
+    return shop
+
+
+@router.post("/shops", status_code=status.HTTP_201_CREATED)
+def create_shop(seed: ShopSeed, simulator: SimulatorDep) -> dict[str, Any]:
+    """Create or replace a shop."""
+    shop = build_shop(seed, restore_rate=simulator.restore_rate, bucket_size=simulator.bucket_size)
+    with simulator.world.lock:
+        clash = simulator.world.shop_for_token(seed.access_token)
+        if clash is not None and clash.domain != seed.domain:
+            raise HTTPException(status.HTTP_409_CONFLICT, "access token used by another shop")
+        simulator.put_shop(shop)
+        return shop_state(shop)
+
+
+@router.post("/shops/{domain}/orders", status_code=status.HTTP_201_CREATED)
+def create_order(domain: str, seed: OrderSeed, simulator: SimulatorDep) -> dict[str, Any]:
+    """Seed an order (amounts in its presentment currency)."""
+    with simulator.world.lock:
+        shop = _shop(simulator, domain)
+        try:
+            order = build_order(seed, shop=shop, ids=simulator.world.ids)
+        except SeedError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+        shop.orders[order.id] = order
+        return order_state(order)
+
+
+@router.get("/shops/{domain}/orders/{order_id}")
+def read_order(domain: str, order_id: int, simulator: SimulatorDep) -> dict[str, Any]:
+    """Internal state of an order, refunds included."""
+    with simulator.world.lock:
+        order = _shop(simulator, domain).orders.get(order_id)
+        if order is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown order {order_id}")
+        return order_state(order)
+
+
+@router.post("/shops/{domain}/inventory")
+def set_inventory(domain: str, seed: InventorySeed, simulator: SimulatorDep) -> dict[str, Any]:
+    """Set the available stock of a SKU at a location."""
+    with simulator.world.lock:
+        shop = _shop(simulator, domain)
+        if shop.location(seed.location_id) is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown location {seed.location_id}")
+        shop.stock[(seed.sku, seed.location_id)] = seed.available
+        return seed.model_dump()
+
+
+@router.get("/shops/{domain}/inventory")
+def read_inventory(domain: str, simulator: SimulatorDep) -> dict[str, dict[str, int]]:
+    """Stock per SKU per location id."""
+    with simulator.world.lock:
+        stock: dict[str, dict[str, int]] = {}
+        for (sku, location_id), available in sorted(_shop(simulator, domain).stock.items()):
+            stock.setdefault(sku, {})[str(location_id)] = available
+        return stock
+
+
+@router.post("/reset", status_code=status.HTTP_204_NO_CONTENT)
+def reset(simulator: SimulatorDep) -> Response:
+    """Forget all state: shops, orders, faults, journal."""
+    simulator.reset()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/journal")
+def read_journal(
+    simulator: SimulatorDep, shop: str | None = None, operation: str | None = None
+) -> list[dict[str, Any]]:
+    """Journal entries, oldest first, optionally for one shop and one root field."""
+    return simulator.journal.entries(shop=shop, operation=operation)
+
+
+@router.delete("/journal", status_code=status.HTTP_204_NO_CONTENT)
+def clear_journal(simulator: SimulatorDep) -> Response:
+    """Forget journal entries."""
+    simulator.journal.clear()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/faults", status_code=status.HTTP_201_CREATED)
+def add_fault(seed: FaultSeed, simulator: SimulatorDep) -> dict[str, Any]:
+    """Make the next ``count`` matching GraphQL calls fail in the given way."""
+    simulator.faults.add(
+        Fault(
+            kind=seed.kind,
+            remaining=seed.count,
+            operation=seed.operation,
+            shop=seed.shop,
+            delay=seed.delay,
+        )
+    )
+    return seed.model_dump()
+
+
+@router.get("/faults")
+def list_faults(simulator: SimulatorDep) -> list[dict[str, Any]]:
+    """Faults not yet used up."""
+    return [
+        {
+            "kind": f.kind,
+            "remaining": f.remaining,
+            "operation": f.operation,
+            "shop": f.shop,
+            "delay": f.delay,
+        }
+        for f in simulator.faults.pending()
+    ]
+
+
+@router.delete("/faults", status_code=status.HTTP_204_NO_CONTENT)
+def clear_faults(simulator: SimulatorDep) -> Response:
+    """Drop every pending fault."""
+    simulator.faults.clear()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,245 @@
+"""``POST /admin/api/2026-01/graphql.json``: auth, faults, cost, throttling, execution, journal."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    execute,
+    get_operation_ast,
+    parse,
+    validate,
+)
+
+from returnbridge.sandbox.shopify.cost import actual_cost, requested_cost
+from returnbridge.sandbox.shopify.faults import Fault
+from returnbridge.sandbox.shopify.gids import gid
+from returnbridge.sandbox.shopify.schema import RequestContext, executable_schema
+from returnbridge.sandbox.shopify.simulator import Simulator
+from returnbridge.sandbox.shopify.state import Shop
+
+API_VERSION = "2026-01"
+MAX_SINGLE_QUERY_COST = 1000
+INVALID_TOKEN_BODY = {
+    "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
+}
+BAD_BODY = {"errors": {"query": "Required parameter missing or invalid"}}
+THROTTLED_ERROR = {
+    "message": "Throttled",
+    "extensions": {
+        "code": "THROTTLED",
+        "documentation": "https://shopify.dev/api/usage/rate-limits",
+    },
+}
+_SERVER_ERRORS = {
+    "http_500": (500, "Internal Server Error"),
+    "http_502": (502, "Bad Gateway"),
+    "http_503": (503, "Service Unavailable"),
+}
+
+
+@dataclass
+class _Call:
+    """What the journal will say about one call."""
+
+    shop: str | None = None
+    operation: str | None = None
+    operation_name: str | None = None
+    kind: str | None = None
+    variables: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    effect: str | None = None
+    refund_id: str | None = None
+    throttled: bool = False
+    fault: str | None = None
+
+
+def _respond(
+    simulator: Simulator, call: _Call, body: Any, *, status: int = 200, at: float
+) -> JSONResponse:
+    simulator.journal.record(
+        at=at,
+        shop=call.shop,
+        operation=call.operation,
+        operation_name=call.operation_name,
+        kind=call.kind,
+        variables=call.variables,
+        idempotency_key=call.idempotency_key,
+        http_status=status,
+        effect=call.effect,
+        refund_id=call.refund_id,
+        throttled=call.throttled,
+        fault=call.fault,
+    )
+    return JSONResponse(body, status_code=status)
+
+
+async def _read_body(request: Request) -> dict[str, Any] | None:
+    try:
+        body = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+        return None
+    variables = body.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        return None
+    return body
+
+
+def _root_field(operation: OperationDefinitionNode) -> str | None:
+    for selection in operation.selection_set.selections:
+        if isinstance(selection, FieldNode):
+            return selection.name.value
+    return None
+
+
+def _cost(
+    requested: int, actual: int | None, simulator: Simulator, shop: Shop, now: float
+) -> dict[str, Any]:
+    return {
+        "requestedQueryCost": requested,
+        "actualQueryCost": actual,
+        "throttleStatus": simulator.bucket(shop).status(now=now),
+    }
+
+
+def _execute(
+    simulator: Simulator,
+    shop: Shop,
+    document: DocumentNode,
+    body: dict[str, Any],
+    now: float,
+) -> tuple[ExecutionResult, RequestContext]:
+    context = RequestContext(
+        world=simulator.world, shop=shop, now=simulator.timestamp(now), clock_value=now
+    )
+    with simulator.world.lock:
+        result = execute(
+            executable_schema(),
+            document,
+            context_value=context,
+            variable_values=body.get("variables"),
+            operation_name=body.get("operationName"),
+        )
+    assert isinstance(result, ExecutionResult)
+    return result, context
+
+
+async def graphql_endpoint(request: Request) -> JSONResponse:
+    """Serve one Admin GraphQL call the way the platform would."""
+    simulator: Simulator = request.app.state.simulator
+    now = simulator.clock()
+    call = _Call()
+    body = await _read_body(request)
+    with simulator.world.lock:
+        shop = simulator.world.shop_for_token(request.headers.get("X-Shopify-Access-Token"))
+    if shop is None:
+        return _respond(simulator, call, INVALID_TOKEN_BODY, status=401, at=now)
+    call.shop = shop.domain
+    if body is None:
+        return _respond(simulator, call, BAD_BODY, status=400, at=now)
+    call.operation_name = body.get("operationName")
+    call.variables = body.get("variables")
+    try:
+        document = parse(body["query"])
+    except GraphQLError as error:
+        return _respond(simulator, call, {"errors": [error.formatted]}, at=now)
+    schema = executable_schema()
+    errors = validate(schema, document)
+    operation = get_operation_ast(document, body.get("operationName"))
+    if errors or operation is None:
+        messages = [e.formatted for e in errors] or [
+            {"message": "An operation name is required when several operations are sent."}
+        ]
+        return _respond(simulator, call, {"errors": messages}, at=now)
+    call.kind = operation.operation.value
+    call.operation = _root_field(operation)
+    fault = simulator.faults.take(operation=call.operation, shop=shop.domain)
+    call.fault = fault.kind if fault else None
+    if fault is not None and fault.kind in _SERVER_ERRORS:
+        status, message = _SERVER_ERRORS[fault.kind]
+        return _respond(simulator, call, {"errors": message}, status=status, at=now)
+    fragments = [d for d in document.definitions if isinstance(d, FragmentDefinitionNode)]
+    variables = body.get("variables") or {}
+    requested = requested_cost(schema, operation, fragments, variables)
+    if requested > MAX_SINGLE_QUERY_COST:
+        too_costly = {
+            "message": (
+                f"Query cost is {requested}, which exceeds the single query max cost limit "
+                f"({MAX_SINGLE_QUERY_COST})."
+            ),
+            "extensions": {
+                "code": "MAX_COST_EXCEEDED",
+                "cost": requested,
+                "maxCost": MAX_SINGLE_QUERY_COST,
+            },
+        }
+        extensions = {"cost": _cost(requested, None, simulator, shop, now)}
+        return _respond(simulator, call, {"errors": [too_costly], "extensions": extensions}, at=now)
+    bucket = simulator.bucket(shop)
+    if (fault is not None and fault.kind == "throttled") or not bucket.take(requested, now=now):
+        call.throttled = True
+        extensions = {"cost": _cost(requested, None, simulator, shop, now)}
+        return _respond(
+            simulator, call, {"errors": [THROTTLED_ERROR], "extensions": extensions}, at=now
+        )
+    executed = _Executed(document, body, operation, fragments, requested)
+    return await _run(simulator, call, shop=shop, executed=executed, fault=fault, now=now)
+
+
+@dataclass(frozen=True)
+class _Executed:
+    """A validated operation that was charged ``requested`` points."""
+
+    document: DocumentNode
+    body: dict[str, Any]
+    operation: OperationDefinitionNode
+    fragments: list[FragmentDefinitionNode]
+    requested: int
+
+
+async def _run(
+    simulator: Simulator,
+    call: _Call,
+    *,
+    shop: Shop,
+    executed: _Executed,
+    fault: Fault | None,
+    now: float,
+) -> JSONResponse:
+    schema = executable_schema()
+    variables = executed.body.get("variables") or {}
+    requested = executed.requested
+    if fault is not None and fault.kind == "latency":
+        await anyio.sleep(fault.hold_seconds)
+    result, context = await anyio.to_thread.run_sync(
+        _execute, simulator, shop, executed.document, executed.body, now
+    )
+    call.effect = context.effect
+    call.idempotency_key = context.idempotency_key
+    call.refund_id = gid("Refund", context.refund_id) if context.refund_id else None
+    actual = actual_cost(schema, executed.operation, executed.fragments, variables, result.data)
+    simulator.bucket(shop).give_back(requested - actual, now=now)
+    response: dict[str, Any] = {}
+    if result.errors:
+        response["errors"] = [e.formatted for e in result.errors]
+    response["data"] = result.data
+    extensions: dict[str, Any] = {"cost": _cost(requested, actual, simulator, shop, now)}
+    if context.search_warnings:
+        extensions["search"] = [{"path": [call.operation], "warnings": context.search_warnings}]
+    response["extensions"] = extensions
+    if fault is not None and fault.kind == "timeout_after_commit":
+        await anyio.sleep(fault.hold_seconds)
+    return _respond(simulator, call, response, at=now)

@@ -1,0 +1,346 @@
+"""``refundCreate``: validate a refund request against the order, then commit it.
+
+Validation collects every problem as a ``UserError`` (``field`` path + message) and commits
+nothing when there is one. A committed refund records its lines (with the money computed by
+:mod:`calculation`), its shipping, its REFUND transactions and puts restocked units back in stock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from returnbridge.sandbox.shopify.calculation import (
+    LineRequest,
+    price_lines,
+    shipping_shares,
+)
+from returnbridge.sandbox.shopify.gids import parse_gid
+from returnbridge.sandbox.shopify.money import (
+    AmountError,
+    Bag,
+    convert,
+    format_amount,
+    parse_amount,
+    total,
+)
+from returnbridge.sandbox.shopify.state import (
+    CHARGE_KINDS,
+    Ids,
+    Order,
+    Refund,
+    RefundLine,
+    RefundShipping,
+    Shop,
+    Transaction,
+)
+
+UserError = dict[str, Any]
+
+
+def user_error(path: list[str | int], message: str) -> UserError:
+    """A ``UserError`` as the API answers it (field path elements are strings)."""
+    return {"field": [str(p) for p in path], "message": message}
+
+
+@dataclass
+class _Plan:
+    """A validated request, ready to commit."""
+
+    lines: list[LineRequest] = field(default_factory=list)
+    shipping_full: bool = False
+    shipping_amount: int | None = None
+    transactions: list[tuple[Transaction | None, str, int]] = field(default_factory=list)
+
+
+def _check_currency(order: Order, request: dict[str, Any], errors: list[UserError]) -> None:
+    currency = request.get("currency")
+    shipping = request.get("shipping") or {}
+    moves_money = bool(request.get("transactions")) or shipping.get("amount") is not None
+    if currency is not None and currency != order.presentment_currency:
+        errors.append(
+            user_error(
+                ["currency"],
+                f"Currency must be the order's presentment currency "
+                f"({order.presentment_currency}).",
+            )
+        )
+    elif currency is None and moves_money and order.presentment_currency != order.currency:
+        errors.append(
+            user_error(
+                ["currency"],
+                "Currency is required when refunding amounts on a multi-currency order.",
+            )
+        )
+
+
+def _check_lines(
+    shop: Shop, order: Order, request: dict[str, Any], plan: _Plan, errors: list[UserError]
+) -> None:
+    pending: dict[int, dict[str, int]] = {}
+    for index, item in enumerate(request.get("refundLineItems") or []):
+        path: list[str | int] = ["refundLineItems", index]
+        line_id = parse_gid(item["lineItemId"], "LineItem")
+        line = order.line(line_id) if line_id is not None else None
+        if line is None:
+            errors.append(user_error([*path, "lineItemId"], "Line item does not exist."))
+            continue
+        quantity = item["quantity"]
+        restock = item.get("restockType") or "NO_RESTOCK"
+        used = pending.setdefault(line.id, {"all": 0, "fulfilled": 0, "unfulfilled": 0})
+        refundable = line.quantity - order.refunded_quantity(line) - used["all"]
+        if quantity < 1:
+            errors.append(user_error([*path, "quantity"], "Quantity must be greater than 0."))
+            continue
+        if quantity > refundable:
+            errors.append(
+                user_error(
+                    [*path, "quantity"],
+                    f"Quantity cannot refund more items than were purchased "
+                    f"(refundable: {refundable}).",
+                )
+            )
+            continue
+        location_id = _check_location(shop, item, restock, [*path, "locationId"], errors)
+        if restock == "LEGACY_RESTOCK":
+            errors.append(
+                user_error(
+                    [*path, "restockType"], "LEGACY_RESTOCK is not accepted for new refunds."
+                )
+            )
+            continue
+        if restock == "RETURN":
+            left = order.returnable_fulfilled(line) - used["fulfilled"]
+            if quantity > left:
+                errors.append(
+                    user_error(
+                        [*path, "restockType"],
+                        f"Cannot return {quantity} item(s): only {left} fulfilled item(s) left.",
+                    )
+                )
+                continue
+            used["fulfilled"] += quantity
+        elif restock == "CANCEL":
+            left = order.unfulfilled_quantity(line) - used["unfulfilled"]
+            if quantity > left:
+                errors.append(
+                    user_error(
+                        [*path, "restockType"],
+                        f"Cannot cancel {quantity} item(s): only {left} unfulfilled item(s) left.",
+                    )
+                )
+                continue
+            used["unfulfilled"] += quantity
+        used["all"] += quantity
+        plan.lines.append(LineRequest(line, quantity, restock, location_id))
+
+
+def _check_location(
+    shop: Shop,
+    item: dict[str, Any],
+    restock: str,
+    path: list[str | int],
+    errors: list[UserError],
+) -> int | None:
+    raw = item.get("locationId")
+    if raw is None:
+        if restock == "RETURN":
+            errors.append(user_error(path, "Location is required to restock returned items."))
+            return None
+        if restock == "CANCEL":
+            active = [loc for loc in shop.locations if loc.active]
+            return active[0].id if active else None
+        return None
+    location_id = parse_gid(raw, "Location")
+    location = shop.location(location_id) if location_id is not None else None
+    if location is None or not location.active:
+        errors.append(user_error(path, "Location does not exist or is not active."))
+        return None
+    return location.id
+
+
+def _check_shipping(
+    order: Order, request: dict[str, Any], plan: _Plan, errors: list[UserError]
+) -> None:
+    shipping = request.get("shipping")
+    if not shipping:
+        return
+    if shipping.get("amount") is not None:
+        try:
+            amount = parse_amount(shipping["amount"], order.presentment_currency)
+        except AmountError:
+            errors.append(user_error(["shipping", "amount"], "Amount is invalid."))
+            return
+        if amount < 0:
+            errors.append(user_error(["shipping", "amount"], "Amount must be positive."))
+            return
+        plan.shipping_amount = amount
+    elif shipping.get("fullRefund"):
+        plan.shipping_full = True
+
+
+def _check_transactions(
+    order: Order, request: dict[str, Any], plan: _Plan, errors: list[UserError]
+) -> None:
+    over_refund_ok = bool(request.get("allowOverRefunding"))
+    for index, item in enumerate(request.get("transactions") or []):
+        path: list[str | int] = ["transactions", index]
+        if item["kind"] != "REFUND":
+            errors.append(user_error([*path, "kind"], "Transaction kind must be REFUND."))
+            continue
+        if parse_gid(item["orderId"], "Order") != order.id:
+            errors.append(user_error([*path, "orderId"], "Transaction must belong to the order."))
+            continue
+        try:
+            amount = parse_amount(item["amount"], order.presentment_currency)
+        except AmountError:
+            errors.append(user_error([*path, "amount"], "Amount is invalid."))
+            continue
+        if amount <= 0:
+            errors.append(user_error([*path, "amount"], "Amount must be greater than 0."))
+            continue
+        parent = None
+        if item.get("parentId") is not None:
+            parent_id = parse_gid(item["parentId"], "OrderTransaction")
+            parent = order.transaction(parent_id) if parent_id is not None else None
+            if parent is None or parent.kind not in CHARGE_KINDS or parent.status != "SUCCESS":
+                errors.append(
+                    user_error(
+                        [*path, "parentId"],
+                        "Parent transaction must be a successful sale or capture of the order.",
+                    )
+                )
+                continue
+            if parent.gateway != item["gateway"]:
+                errors.append(
+                    user_error([*path, "gateway"], "Gateway must match the parent transaction.")
+                )
+                continue
+            left = order.refundable_on(parent).presentment - sum(
+                a for p, _, a in plan.transactions if p is parent
+            )
+            if amount > left and not over_refund_ok:
+                errors.append(
+                    user_error(
+                        [*path, "amount"],
+                        f"Amount exceeds what is refundable on the parent transaction "
+                        f"({format_amount(left, order.presentment_currency)}).",
+                    )
+                )
+                continue
+        plan.transactions.append((parent, item["gateway"], amount))
+    asked = sum(a for _, _, a in plan.transactions)
+    available = order.net_payment.presentment
+    if asked > available and not over_refund_ok:
+        errors.append(
+            user_error(
+                ["transactions"],
+                f"Refund amount {format_amount(asked, order.presentment_currency)} is greater "
+                f"than the net payment received "
+                f"{format_amount(available, order.presentment_currency)}.",
+            )
+        )
+
+
+def _check_unsupported(request: dict[str, Any], errors: list[UserError]) -> None:
+    for index, duty in enumerate(request.get("refundDuties") or []):
+        errors.append(user_error(["refundDuties", index, "dutyId"], "Duty does not exist."))
+        del duty
+    if request.get("refundMethods"):
+        errors.append(
+            user_error(["refundMethods"], "Store credit refunds are not supported by the sandbox.")
+        )
+
+
+def create_refund(
+    shop: Shop, order: Order, request: dict[str, Any], *, ids: Ids, now: str
+) -> tuple[Refund | None, list[UserError]]:
+    """Validate and commit a ``RefundInput`` (already coerced by GraphQL) on ``order``."""
+    errors: list[UserError] = []
+    plan = _Plan()
+    _check_currency(order, request, errors)
+    _check_unsupported(request, errors)
+    _check_lines(shop, order, request, plan, errors)
+    _check_shipping(order, request, plan, errors)
+    _check_transactions(order, request, plan, errors)
+    if not errors and not (
+        plan.lines or plan.shipping_full or plan.shipping_amount or plan.transactions
+    ):
+        errors.append(user_error([], "A refund needs line items, shipping or transactions."))
+    if errors:
+        return None, errors
+    return _commit(shop, order, plan, request, ids=ids, now=now), []
+
+
+def _commit(
+    shop: Shop, order: Order, plan: _Plan, request: dict[str, Any], *, ids: Ids, now: str
+) -> Refund:
+    priced = price_lines(order, plan.lines)
+    shipping, _ = shipping_shares(order, full=plan.shipping_full, amount=plan.shipping_amount)
+    refund_lines = []
+    for line in priced:
+        unfulfilled = order.unfulfilled_quantity(line.line)
+        if line.restock_type == "RETURN":
+            from_unfulfilled = 0
+        elif line.restock_type == "CANCEL":
+            from_unfulfilled = line.quantity
+        else:
+            from_unfulfilled = min(line.quantity, max(unfulfilled, 0))
+        refund_lines.append(
+            RefundLine(
+                line_item_id=line.line.id,
+                quantity=line.quantity,
+                restock_type=line.restock_type,
+                location_id=line.location_id,
+                unit_price=line.line.unit_price,
+                subtotal=line.subtotal,
+                tax=line.tax,
+                from_fulfilled=line.quantity - from_unfulfilled,
+                from_unfulfilled=from_unfulfilled,
+            )
+        )
+    transactions = []
+    for parent, gateway, amount in plan.transactions:
+        shop_amount = convert(
+            amount,
+            order.exchange_rate,
+            source=order.presentment_currency,
+            target=order.currency,
+        )
+        if parent is not None and amount == order.refundable_on(parent).presentment:
+            shop_amount = order.refundable_on(parent).shop
+        transactions.append(
+            Transaction(
+                id=ids.next(),
+                kind="REFUND",
+                status="SUCCESS",
+                gateway=gateway,
+                amount=Bag(shop_amount, amount),
+                created_at=now,
+                parent_id=parent.id if parent is not None else None,
+            )
+        )
+    refund = Refund(
+        id=ids.next(),
+        created_at=now,
+        note=request.get("note"),
+        lines=refund_lines,
+        shipping=[
+            RefundShipping(ids.next(), s.shipping_line.id, s.subtotal, s.tax) for s in shipping
+        ],
+        transaction_ids=[t.id for t in transactions],
+    )
+    order.transactions.extend(transactions)
+    order.refunds.append(refund)
+    order.updated_at = now
+    for restocked in refund_lines:
+        sku = next(li.sku for li in order.line_items if li.id == restocked.line_item_id)
+        if restocked.restock_type in {"RETURN", "CANCEL"} and sku and restocked.location_id:
+            key = (sku, restocked.location_id)
+            shop.stock[key] = shop.stock.get(key, 0) + restocked.quantity
+    return refund
+
+
+def refund_total(order: Order, refund: Refund) -> Bag:
+    """Money moved by a refund (its REFUND transactions)."""
+    return total([t.amount for t in order.transactions if t.id in set(refund.transaction_ids)])
