@@ -369,20 +369,21 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _money(value: object, field: str, *, required: bool) -> int | None:
+def _money(value: object, field: str) -> int:
     """A request money field: an integer count of minor units, >= 0 (§3.1 step 3)."""
-    if value is None and not required:
-        return None
-    if not _is_int(value):
+    if not isinstance(value, int) or isinstance(value, bool):
         raise RefundError(
             "INVALID_AMOUNT",
             f"{field} must be an integer of minor units, got {value!r}",
             field=field,
         )
-    assert isinstance(value, int)
     if value < 0:
         raise RefundError("NEGATIVE_AMOUNT", f"{field} must be >= 0, got {value}", field=field)
     return value
+
+
+def _optional_money(value: object, field: str) -> int | None:
+    return None if value is None else _money(value, field)
 
 
 def _rate(value: object, field: str) -> Fraction:
@@ -458,11 +459,9 @@ def _validate_fee(fee: RestockingFeeRequest | None) -> _Fee | None:
     if fee.type == "percent":
         return _Fee(rate=_rate(fee.rate, f"{path}.rate"))
     if fee.type == "fixed":
-        amount = _money(fee.amount, f"{path}.amount", required=True)
-        assert amount is not None
         return _Fee(
-            amount=amount,
-            amount_shop=_money(fee.amount_shop, f"{path}.amount_shop", required=False),
+            amount=_money(fee.amount, f"{path}.amount"),
+            amount_shop=_optional_money(fee.amount_shop, f"{path}.amount_shop"),
         )
     raise RefundError(
         "INVALID_FEE",
@@ -485,17 +484,11 @@ def _validate(order: Order, request: RefundRequest) -> _Valid:
     mode = _enum(ShippingMode, request.shipping.mode, "request.shipping.mode")
     amount, amount_shop = 0, None
     if mode is ShippingMode.AMOUNT:
-        given = _money(request.shipping.amount, "request.shipping.amount", required=True)
-        assert given is not None
-        amount = given
-        amount_shop = _money(
-            request.shipping.amount_shop, "request.shipping.amount_shop", required=False
-        )
+        amount = _money(request.shipping.amount, "request.shipping.amount")
+        amount_shop = _optional_money(request.shipping.amount_shop, "request.shipping.amount_shop")
     restocking = _validate_fee(request.restocking_fee)
-    label = _money(request.return_label_fee, "request.return_label_fee", required=False) or 0
-    label_shop = _money(
-        request.return_label_fee_shop, "request.return_label_fee_shop", required=False
-    )
+    label = _optional_money(request.return_label_fee, "request.return_label_fee") or 0
+    label_shop = _optional_money(request.return_label_fee_shop, "request.return_label_fee_shop")
     duties = _enum(DutiesMode, request.refund_duties or "none", "request.refund_duties")
     method = _enum(RefundMethod, request.refund_method or "original", "request.refund_method")
     if mode is ShippingMode.AMOUNT:
@@ -548,12 +541,12 @@ class _Side:
 
     @classmethod
     def shop_side(cls, order: Order, rounding: Rounding) -> _Side:
-        assert order.shop_currency is not None
+        currency = order.shop_currency or order.currency
         rate = None
         if order.exchange_rate is not None:
-            scale = Fraction(10) ** (exponent(order.shop_currency) - exponent(order.currency))
+            scale = Fraction(10) ** (exponent(currency) - exponent(order.currency))
             rate = Fraction(order.exchange_rate) * scale
-        return cls(currency=order.shop_currency, shop=True, rate=rate, rounding=rounding)
+        return cls(currency=currency, shop=True, rate=rate, rounding=rounding)
 
     def pick(self, value: int, twin: int | None, *, what: str) -> int:
         if not self.shop:
@@ -738,7 +731,7 @@ def _shipping_remaining(shipping: ShippingLine, side: _Side) -> int:
 
 
 def _shipping_refund(
-    order: Order, *, mode: ShippingMode, amount: int | None, side: _Side
+    order: Order, *, mode: ShippingMode, amount: int, side: _Side
 ) -> ShippingRefund:
     """§3.6: none, full (everything left on every line) or amount A spread by largest remainder."""
     if mode is ShippingMode.NONE:
@@ -757,7 +750,6 @@ def _shipping_refund(
     if mode is ShippingMode.FULL:
         shares = [left for _, left, _ in remaining]
     else:
-        assert amount is not None
         shares = largest_remainder(amount, [max(left, 0) for _, left, _ in remaining])
     lines = []
     for (shipping, left, tax_left), share in zip(remaining, shares, strict=True):
