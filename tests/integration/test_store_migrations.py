@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +16,12 @@ from sqlalchemy import Column, Engine, MetaData, String, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from returnbridge.store import tenants
-from returnbridge.store.database import alembic_config, create_engine_for, migrate
+from returnbridge.store.database import (
+    SQLITE_BEGIN_OPTION,
+    alembic_config,
+    create_engine_for,
+    migrate,
+)
 from returnbridge.store.tables import Base
 
 
@@ -100,5 +108,58 @@ def test_sqlite_engine_uses_wal_and_enforces_foreign_keys(db_url: str, db_backen
             assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
             assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
             assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 30_000
+    finally:
+        engine.dispose()
+
+
+def test_concurrent_migrate_calls_in_one_process_take_turns(db_url: str) -> None:
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(lambda _: migrate(db_url), range(3)))
+    engine = create_engine_for(db_url)
+    try:
+        assert schema_diff(engine, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_replicas_migrating_at_once_from_separate_processes_all_succeed(db_url: str) -> None:
+    """Several replicas starting together must not race each other's DDL."""
+    code = "import sys; from returnbridge.store import migrate; migrate(sys.argv[1])"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, db_url], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    failures = []
+    for proc in procs:
+        _, stderr = proc.communicate(timeout=120)
+        if proc.returncode != 0:
+            failures.append(stderr)
+    assert failures == []
+    engine = create_engine_for(db_url)
+    try:
+        assert schema_diff(engine, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_read_only_sessions_can_opt_out_of_immediate_begin(
+    db_url: str, db_backend: str
+) -> None:
+    if db_backend != "sqlite":
+        pytest.skip("SQLite transaction modes only")
+    migrate(db_url)
+    engine = create_engine_for(db_url)
+    reader = engine.execution_options(
+        **{SQLITE_BEGIN_OPTION: "DEFERRED"},
+    )
+    try:
+        with Session(engine) as writer, Session(reader) as read_session:
+            tenants.create_tenant(writer, "Acme")  # holds the write lock until commit
+            assert read_session.scalar(text("SELECT count(*) FROM tenants")) == 0
+            writer.commit()
+            read_session.rollback()
+            assert read_session.scalar(text("SELECT count(*) FROM tenants")) == 1
     finally:
         engine.dispose()

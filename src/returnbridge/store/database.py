@@ -8,6 +8,7 @@ pre-pinged pool.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Alembic's `context` is a module-level proxy: two migrations in one process must not overlap.
+# Separate processes are serialised by the database (advisory lock / BEGIN IMMEDIATE, env.py).
+_MIGRATE_LOCK = threading.Lock()
 SQLITE_BEGIN_OPTION = "sqlite_begin"
 """Execution option naming the SQLite BEGIN mode; ``"DEFERRED"`` suits read-only sessions."""
 
@@ -83,5 +87,10 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str, *, revision: str = "head") -> None:
-    """Bring the database at ``url`` up to ``revision`` (default: the latest schema)."""
-    command.upgrade(alembic_config(url), revision)
+    """Bring the database at ``url`` up to ``revision`` (default: the latest schema).
+
+    Safe to call from several threads or processes at once: they take turns and the later
+    ones find nothing to do.
+    """
+    with _MIGRATE_LOCK:
+        command.upgrade(alembic_config(url), revision)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from logging.config import fileConfig
+
 from alembic import context
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from returnbridge.store.database import create_engine_for
 from returnbridge.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata
+# Arbitrary constant: PostgreSQL advisory lock that makes concurrent `migrate` calls take turns.
+MIGRATION_LOCK_ID = 0x72626D67
+
+if config.config_file_name is not None:
+    # Only the developer CLI (alembic.ini) configures logging; migrate() leaves the app's alone.
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 
 def _configure(**kwargs: object) -> None:
@@ -17,6 +25,8 @@ def _configure(**kwargs: object) -> None:
         target_metadata=target_metadata,
         compare_type=True,
         render_as_batch=True,
+        # SQLite can run DDL inside a transaction too; a failed migration then leaves no trace.
+        transactional_ddl=True,
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -31,6 +41,9 @@ def run_migrations_offline() -> None:
 def _run_on(connection: Connection) -> None:
     _configure(connection=connection)
     with context.begin_transaction():
+        # SQLite's BEGIN IMMEDIATE (see database.py) already serialises concurrent migrators.
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
         context.run_migrations()
 
 
