@@ -25,7 +25,7 @@ from returnbridge.domain.refunds import (
 )
 
 RATES = ["0.05", "0.0825", "0.1", "0.19", "0.07"]
-PROFILE = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROFILE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _half_up(value: Fraction) -> int:
