@@ -99,10 +99,8 @@ def test_timestamps_read_back_timezone_aware_utc(session_maker: sessionmaker[Ses
     assert stored.utcoffset() is not None
 
 
-def test_sqlite_engine_uses_wal_and_enforces_foreign_keys(db_url: str, db_backend: str) -> None:
-    if db_backend != "sqlite":
-        pytest.skip("SQLite pragmas only")
-    engine = create_engine_for(db_url)
+def test_sqlite_engine_uses_wal_and_enforces_foreign_keys(tmp_path: Path) -> None:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'rb.db'}")
     try:
         with engine.connect() as connection:
             assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
@@ -126,9 +124,7 @@ def test_replicas_migrating_at_once_from_separate_processes_all_succeed(db_url: 
     """Several replicas starting together must not race each other's DDL."""
     code = "import sys; from returnbridge.store import migrate; migrate(sys.argv[1])"
     procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", code, db_url], stderr=subprocess.PIPE, text=True
-        )
+        subprocess.Popen([sys.executable, "-c", code, db_url], stderr=subprocess.PIPE, text=True)
         for _ in range(3)
     ]
     failures = []
@@ -144,16 +140,11 @@ def test_replicas_migrating_at_once_from_separate_processes_all_succeed(db_url: 
         engine.dispose()
 
 
-def test_sqlite_read_only_sessions_can_opt_out_of_immediate_begin(
-    db_url: str, db_backend: str
-) -> None:
-    if db_backend != "sqlite":
-        pytest.skip("SQLite transaction modes only")
+def test_sqlite_read_only_sessions_can_opt_out_of_immediate_begin(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'rb.db'}"
     migrate(db_url)
     engine = create_engine_for(db_url)
-    reader = engine.execution_options(
-        **{SQLITE_BEGIN_OPTION: "DEFERRED"},
-    )
+    reader = engine.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
     try:
         with Session(engine) as writer, Session(reader) as read_session:
             tenants.create_tenant(writer, "Acme")  # holds the write lock until commit

@@ -53,7 +53,10 @@ def run_migrations_online() -> None:
     if given is not None:
         _run_on(given)
         return
-    url = config.get_main_option("sqlalchemy.url")
+    # `alembic -x url=postgresql+psycopg://... upgrade head` overrides alembic.ini's URL.
+    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
+        "sqlalchemy.url"
+    )
     if url is None:
         raise RuntimeError("no sqlalchemy.url configured for migrations")
     engine = create_engine_for(url)
