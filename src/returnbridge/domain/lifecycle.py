@@ -9,6 +9,7 @@ Only returns whose money has not moved can be cancelled.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from types import MappingProxyType
 
 from returnbridge.domain.errors import DomainError
@@ -31,7 +32,7 @@ _CANCELLABLE = frozenset({S.RECEIVED, S.MATCHED, S.PLANNED})
 
 def _table() -> dict[S, frozenset[S]]:
     table: dict[S, set[S]] = {state: set() for state in S}
-    for here, nxt in zip(MAIN_PATH, MAIN_PATH[1:], strict=False):
+    for here, nxt in pairwise(MAIN_PATH):
         table[here].add(nxt)
     for state in _UNFINISHED:
         table[state] |= {S.NEEDS_REVIEW, S.FAILED}

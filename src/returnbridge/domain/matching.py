@@ -58,9 +58,7 @@ def decide_match(
         return MatchDecision(survivors[0].id, "single candidate", tuple(survivors))
     if not survivors:
         return MatchDecision(None, "no order matches the reference", tuple(candidates))
-    return MatchDecision(
-        None, f"{len(survivors)} orders match the reference", tuple(survivors)
-    )
+    return MatchDecision(None, f"{len(survivors)} orders match the reference", tuple(survivors))
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,9 +44,8 @@ def round_fraction(value: Fraction, mode: Rounding) -> int:
     magnitude = abs(value)
     whole, rest = divmod(magnitude.numerator, magnitude.denominator)
     twice = 2 * rest
-    if twice > magnitude.denominator:
-        whole += 1
-    elif twice == magnitude.denominator and (mode is Rounding.HALF_UP or whole % 2 == 1):
+    tie = twice == magnitude.denominator
+    if twice > magnitude.denominator or (tie and (mode is Rounding.HALF_UP or whole % 2 == 1)):
         whole += 1
     return sign * whole
 
@@ -56,9 +55,13 @@ def parse_minor(text: str | int | Decimal, currency: str, *, field: str = "amoun
     try:
         value = Decimal(str(text).strip()) if not isinstance(text, Decimal) else text
     except InvalidOperation as exc:
-        raise DomainError("INVALID_AMOUNT", f"{field}: '{text}' is not a decimal amount", field=field) from exc
+        raise DomainError(
+            "INVALID_AMOUNT", f"{field}: '{text}' is not a decimal amount", field=field
+        ) from exc
     if not value.is_finite():
-        raise DomainError("INVALID_AMOUNT", f"{field}: '{text}' is not a finite amount", field=field)
+        raise DomainError(
+            "INVALID_AMOUNT", f"{field}: '{text}' is not a finite amount", field=field
+        )
     scaled = value.scaleb(exponent(currency))
     if scaled != scaled.to_integral_value():
         raise DomainError(
@@ -85,7 +88,9 @@ class Money:
 
     def __post_init__(self) -> None:
         if isinstance(self.minor, bool) or not isinstance(self.minor, int):
-            raise DomainError("INVALID_AMOUNT", f"minor units must be an integer, got {self.minor!r}")
+            raise DomainError(
+                "INVALID_AMOUNT", f"minor units must be an integer, got {self.minor!r}"
+            )
         object.__setattr__(self, "currency", self.currency.upper())
         exponent(self.currency)
 

@@ -25,7 +25,7 @@ _REFUNDED_SHOP = AliasChoices("already_refunded_shop", "refunded_shop", "amount_
 
 
 class DiscountAllocation(_Frozen):
-    """A discount amount already attached to one line (line-level or an allocated order discount)."""
+    """A discount already attached to one line (line-level, or an allocated order discount)."""
 
     amount: int
     amount_shop: int | None = None

@@ -69,9 +69,7 @@ class OrderReference(_Model):
     @model_validator(mode="after")
     def _one_clue(self) -> Self:
         if not (self.platform_order_id or self.order_number or self.customer_email):
-            raise ValueError(
-                "give at least one of platform_order_id, order_number, customer_email"
-            )
+            raise ValueError("give at least one of platform_order_id, order_number, customer_email")
         return self
 
 

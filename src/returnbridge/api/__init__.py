@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): returns, tenants, connections, health and metrics."""

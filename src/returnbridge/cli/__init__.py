@@ -1,0 +1,1 @@
+"""The `returnbridge` command line (Typer + Rich)."""

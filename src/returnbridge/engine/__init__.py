@@ -1,0 +1,1 @@
+"""Durable workflows (DBOS) that carry a return from received to completed, exactly once."""
