@@ -21,7 +21,12 @@ from returnbridge.connectors.shopify.errors import error_from_user_errors
 from returnbridge.domain.errors import NotFound, PermanentError
 from returnbridge.domain.orders import Location, Order, OrderSummary
 
-_MAX_SEARCH = 50
+# Page sizes chosen so every query's requested cost stays under Shopify's 1000-point cap.
+MAX_SEARCH_RESULTS = 25
+MAX_REFUNDS = 7  # per order, read in one call (one more is requested to detect a longer list)
+MAX_REFUND_LINES = 12  # per refund when listing
+CREATED_REFUND_LINES = 100  # per refund in the refundCreate payload
+MAX_TRANSACTIONS = 30  # per order (Order.graphql)
 
 
 class ShopifyConnector:
@@ -59,32 +64,43 @@ class ShopifyConnector:
         return order
 
     def _refund_nodes(self, order_id: str) -> list[Mapping[str, Any]]:
-        order = self._order_node("OrderRefunds", {"id": order_id})
+        variables = {"id": order_id, "refunds": MAX_REFUNDS + 1, "refundLines": MAX_REFUND_LINES}
+        order = self._order_node("OrderRefunds", variables)
         refunds = [r for r in order.get("refunds") or () if isinstance(r, Mapping)]
+        if len(refunds) > MAX_REFUNDS:
+            raise _too_large(order_id, f"more than {MAX_REFUNDS} refunds")
         for refund in refunds:
-            page = (refund.get("refundLineItems") or {}).get("pageInfo") or {}
-            if page.get("hasNextPage"):
-                raise PermanentError(
-                    "ORDER_TOO_LARGE", f"refund {refund.get('id')} has over 100 line items"
-                )
+            if _has_next_page(refund.get("refundLineItems")) or _has_next_page(
+                refund.get("refundShippingLines")
+            ):
+                raise _too_large(order_id, f"refund {refund.get('id')} has too many lines")
         return refunds
 
     def get_order(self, order_id: str) -> Order:
+        """The order and its refunds (two reads; refunds are read second, so never older)."""
         order = self._order_node("Order", {"id": order_id})
-        page = (order.get("lineItems") or {}).get("pageInfo") or {}
-        if page.get("hasNextPage"):
-            raise PermanentError("ORDER_TOO_LARGE", f"order {order_id} has over 100 line items")
+        if _has_next_page(order.get("lineItems")) or _has_next_page(order.get("shippingLines")):
+            raise _too_large(order_id, "too many line items or shipping lines")
+        if len(order.get("transactions") or ()) >= MAX_TRANSACTIONS:
+            raise _too_large(order_id, f"{MAX_TRANSACTIONS} or more transactions")
         return mapping.order_from_shopify(order, self._refund_nodes(order_id))
 
     def find_orders(self, query: OrderQuery) -> list[OrderSummary]:
         search = mapping.search_query(query)
         if not search:
             return []
-        first = max(1, min(query.limit, _MAX_SEARCH))
+        first = max(1, min(query.limit, MAX_SEARCH_RESULTS))
         data = self.client.execute("OrdersSearch", {"query": search, "first": first})
-        nodes = (data.get("orders") or {}).get("nodes") or ()
-        summaries = (mapping.order_summary_from_shopify(n) for n in nodes if isinstance(n, Mapping))
-        return [s for s in summaries if mapping.matches(s, query)][: query.limit]
+        hits = []
+        for node in (data.get("orders") or {}).get("nodes") or ():
+            if not isinstance(node, Mapping):
+                continue
+            summary = mapping.order_summary_from_shopify(node)
+            # SKUs are only checked when every line was read; Shopify already filtered by sku.
+            complete = not _has_next_page(node.get("lineItems"))
+            if mapping.matches(summary, query, check_skus=complete):
+                hits.append(summary)
+        return hits[: query.limit]
 
     def list_locations(self) -> list[Location]:
         locations: list[Location] = []
@@ -114,6 +130,7 @@ class ShopifyConnector:
         variables = {
             "input": mapping.refund_input(command),
             "idempotencyKey": command.idempotency_key,
+            "refundLines": CREATED_REFUND_LINES,
         }
         data = self.client.execute("RefundCreate", variables)
         payload = data.get("refundCreate") or {}
@@ -136,3 +153,16 @@ class ShopifyConnector:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _has_next_page(connection: Any) -> bool:
+    if not isinstance(connection, Mapping):
+        return False
+    page = connection.get("pageInfo")
+    return isinstance(page, Mapping) and bool(page.get("hasNextPage"))
+
+
+def _too_large(order_id: str, what: str) -> PermanentError:
+    return PermanentError(
+        "ORDER_TOO_LARGE", f"order {order_id}: {what}; beyond what one read returns"
+    )

@@ -314,13 +314,13 @@ def search_query(query: OrderQuery) -> str:
     return " AND ".join(terms)
 
 
-def matches(summary: OrderSummary, query: OrderQuery) -> bool:
+def matches(summary: OrderSummary, query: OrderQuery, *, check_skus: bool = True) -> bool:
     """Exact client-side check of a search hit (Shopify's search is fuzzy)."""
     if query.name and normalise_order_name(summary.name or "") != normalise_order_name(query.name):
         return False
     if query.email and (summary.email or "").casefold() != query.email.strip().casefold():
         return False
-    return all(sku in summary.skus for sku in query.skus)
+    return not check_skus or all(sku in summary.skus for sku in query.skus)
 
 
 # -- refunds -----------------------------------------------------------------------------------
