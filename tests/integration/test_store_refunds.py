@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -100,6 +101,11 @@ def test_refunds_are_scoped_to_their_tenant(
 
     with pytest.raises(RecordNotFoundError):
         begin(session, globex, acme_return, "rb-globex")
+    session.rollback()
+    with pytest.raises(RecordNotFoundError):
+        begin(
+            session, dataclasses.replace(acme, connection_id=globex.connection_id), acme_return, "x"
+        )
     session.rollback()
     with pytest.raises(IdempotencyConflictError):
         begin(session, globex, globex_return, "rb-acme")

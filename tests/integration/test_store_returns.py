@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -204,6 +205,16 @@ def test_tenants_never_see_each_others_returns(
     assert returns.get_return(session, theirs.record.id, tenant_id=globex.tenant_id).status == (
         "received"
     )
+
+
+def test_ingest_refuses_another_tenants_connection(
+    session: Session, seed_tenant: Callable[[str], SeededTenant]
+) -> None:
+    acme, globex = seed_tenant("Acme"), seed_tenant("Globex")
+    borrowed = dataclasses.replace(acme, connection_id=globex.connection_id)
+    with pytest.raises(RecordNotFoundError):
+        ingest(session, borrowed)
+    assert counts(session) == (0, 0, 0)
 
 
 def _concurrent_ingest(

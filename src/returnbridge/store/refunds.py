@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from returnbridge.domain.errors import DomainError
 from returnbridge.domain.money import Money
 from returnbridge.store.clock import Clock, utc_now
+from returnbridge.store.connections import get_connection
 from returnbridge.store.errors import IdempotencyConflictError, RecordNotFoundError
 from returnbridge.store.ids import IdSource, new_id
 from returnbridge.store.returns import get_return
@@ -51,9 +52,11 @@ def begin_refund(
     """Record a pending refund under ``idempotency_key``, or return the one already recorded.
 
     The existing row is returned as stored (its amount and plan are not overwritten). A key
-    already used by another return, or by another tenant, raises IdempotencyConflictError.
+    already used by another return, or by another tenant, raises IdempotencyConflictError; a
+    return or connection of another tenant raises RecordNotFoundError.
     """
     get_return(session, return_id, tenant_id=tenant_id)
+    get_connection(session, connection_id, tenant_id=tenant_id)
     existing = _by_key(session, tenant_id, idempotency_key=idempotency_key, return_id=return_id)
     if existing is not None:
         return BeginRefundResult(existing, created=False)

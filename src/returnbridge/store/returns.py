@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from returnbridge.domain.errors import DomainError
 from returnbridge.domain.money import Money
 from returnbridge.store.clock import Clock, utc_now
+from returnbridge.store.connections import get_connection
 from returnbridge.store.errors import (
     IdempotencyConflictError,
     RecordNotFoundError,
@@ -95,11 +96,12 @@ def ingest_return(
     A duplicate is the same tenant with the same ``idempotency_key``, or the same
     ``external_id`` and ``revision``. Safe under concurrent duplicate deliveries: the unique
     constraints decide, the loser's savepoint is rolled back and the winner's row is re-read.
-    Reusing an idempotency key for a different external id or revision raises
-    IdempotencyConflictError.
+    ``connection_id`` must belong to the tenant (RecordNotFoundError otherwise). Reusing an
+    idempotency key for a different external id or revision raises IdempotencyConflictError.
     """
     if revision < 0:
         raise DomainError("INVALID_REVISION", "revision must be >= 0", field="revision")
+    get_connection(session, connection_id, tenant_id=tenant_id)
     digest = payload_hash(payload)
     existing = _find_duplicate(
         session,
