@@ -22,7 +22,13 @@ from returnbridge.connectors.base.connector import (
 )
 from returnbridge.connectors.base.limits import CostLimiter
 from returnbridge.connectors.shopify.connector import ShopifyConnector
-from returnbridge.domain.errors import AuthError, NotFound, Rejected, TransientError
+from returnbridge.domain.errors import (
+    AuthError,
+    NotFound,
+    PermanentError,
+    Rejected,
+    TransientError,
+)
 from returnbridge.sandbox.shopify.app import create_app
 
 DOMAIN = "demo.myshopify.com"
@@ -428,3 +434,16 @@ def test_wrong_token_is_auth_error(sandbox: Sandbox) -> None:
 def test_missing_order_is_not_found(connector: ShopifyConnector) -> None:
     with pytest.raises(NotFound):
         connector.list_refunds("gid://shopify/Order/424242")
+
+
+def test_same_key_with_other_parameters_is_permanent_not_a_second_refund(
+    sandbox: Sandbox, connector: ShopifyConnector
+) -> None:
+    seeded = sandbox.seed_order(taxed_order())
+    first = connector.create_refund(one_tee_refund(seeded, "rb-reused"))
+    changed = one_tee_refund(seeded, "rb-reused", note="a different note")
+    with pytest.raises(PermanentError) as caught:
+        connector.create_refund(changed)
+    assert not isinstance(caught.value, Rejected)
+    assert caught.value.code == "IDEMPOTENCY_KEY_PARAMETER_MISMATCH"
+    assert [r.id for r in connector.list_refunds(seeded["gid"])] == [first.id]
