@@ -240,6 +240,7 @@ async def _run(
     if context.search_warnings:
         extensions["search"] = [{"path": [call.operation], "warnings": context.search_warnings}]
     response["extensions"] = extensions
+    answer = _respond(simulator, call, response, at=now)
     if fault is not None and fault.kind == "timeout_after_commit":
         await anyio.sleep(fault.hold_seconds)
-    return _respond(simulator, call, response, at=now)
+    return answer
