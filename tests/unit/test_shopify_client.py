@@ -285,3 +285,55 @@ def test_empty_query_makes_no_request() -> None:
     recorder = Recorder([])
     assert connector(recorder).find_orders(OrderQuery()) == []
     assert recorder.requests == []
+
+
+def minimal_order(refunded: str) -> dict[str, Any]:
+    def money(amount: str) -> dict[str, Any]:
+        return {
+            "shopMoney": {"amount": amount, "currencyCode": "USD"},
+            "presentmentMoney": {"amount": amount, "currencyCode": "USD"},
+        }
+
+    return {
+        "order": {
+            "id": "gid://shopify/Order/1",
+            "name": "#1001",
+            "email": None,
+            "createdAt": "2026-01-01T00:00:00Z",
+            "currencyCode": "USD",
+            "presentmentCurrencyCode": "USD",
+            "taxesIncluded": False,
+            "totalReceivedSet": money("10.00"),
+            "totalRefundedSet": money(refunded),
+            "lineItems": {"nodes": [], "pageInfo": {"hasNextPage": False}},
+            "shippingLines": {"nodes": [], "pageInfo": {"hasNextPage": False}},
+            "transactions": [],
+        }
+    }
+
+
+NO_REFUNDS = {"order": {"id": "gid://shopify/Order/1", "refunds": []}}
+
+
+def test_get_order_rereads_when_a_refund_lands_between_reads() -> None:
+    recorder = Recorder(
+        [ok(minimal_order("5.00")), ok(NO_REFUNDS), ok(minimal_order("0.00")), ok(NO_REFUNDS)]
+    )
+    order = connector(recorder).get_order("gid://shopify/Order/1")
+    assert order.already_refunded_amount == 0
+    assert len(recorder.requests) == 4
+
+
+def test_get_order_gives_up_when_reads_keep_disagreeing() -> None:
+    recorder = Recorder([ok(minimal_order("5.00")), ok(NO_REFUNDS)] * 2)
+    with pytest.raises(TransientError) as caught:
+        connector(recorder).get_order("gid://shopify/Order/1")
+    assert caught.value.code == "ORDER_CHANGING"
+
+
+def test_get_order_refuses_to_truncate_line_items() -> None:
+    page = minimal_order("0.00")
+    page["order"]["lineItems"]["pageInfo"]["hasNextPage"] = True
+    with pytest.raises(PermanentError) as caught:
+        connector(Recorder([ok(page)])).get_order("gid://shopify/Order/1")
+    assert caught.value.code == "ORDER_TOO_LARGE"

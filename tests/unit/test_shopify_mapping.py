@@ -448,3 +448,8 @@ def test_order_summary_lists_skus_and_total() -> None:
         }
     )
     assert (summary.total, summary.currency, summary.skus) == (8941, "CAD", ("TEE-M",))
+
+
+def test_refunds_match_order_compares_refunded_totals() -> None:
+    assert mapping.refunds_match_order(order_json(), [refund_json()])
+    assert not mapping.refunds_match_order(order_json(), [])

@@ -18,7 +18,7 @@ from returnbridge.connectors.base.limits import CostLimiter
 from returnbridge.connectors.shopify import mapping
 from returnbridge.connectors.shopify.client import ShopifyGraphQLClient
 from returnbridge.connectors.shopify.errors import error_from_user_errors
-from returnbridge.domain.errors import NotFound, PermanentError
+from returnbridge.domain.errors import NotFound, PermanentError, TransientError
 from returnbridge.domain.orders import Location, Order, OrderSummary
 
 # Page sizes chosen so every query's requested cost stays under Shopify's 1000-point cap.
@@ -77,13 +77,25 @@ class ShopifyConnector:
         return refunds
 
     def get_order(self, order_id: str) -> Order:
-        """The order and its refunds (two reads; refunds are read second, so never older)."""
-        order = self._order_node("Order", {"id": order_id})
-        if _has_next_page(order.get("lineItems")) or _has_next_page(order.get("shippingLines")):
-            raise _too_large(order_id, "too many line items or shipping lines")
-        if len(order.get("transactions") or ()) >= MAX_TRANSACTIONS:
-            raise _too_large(order_id, f"{MAX_TRANSACTIONS} or more transactions")
-        return mapping.order_from_shopify(order, self._refund_nodes(order_id))
+        """The order and its refunds, read in two calls and checked to agree.
+
+        A refund landing between the reads would make them disagree (the order's refunded
+        total differs from the refunds' sum); the pair is then read again, once.
+        """
+        for _ in range(2):
+            order = self._order_node("Order", {"id": order_id})
+            if _has_next_page(order.get("lineItems")) or _has_next_page(order.get("shippingLines")):
+                raise _too_large(order_id, "too many line items or shipping lines")
+            if len(order.get("transactions") or ()) >= MAX_TRANSACTIONS:
+                raise _too_large(order_id, f"{MAX_TRANSACTIONS} or more transactions")
+            refunds = self._refund_nodes(order_id)
+            if mapping.refunds_match_order(order, refunds):
+                return mapping.order_from_shopify(order, refunds)
+        raise TransientError(
+            "ORDER_CHANGING",
+            f"order {order_id} changed while it was read; read it again",
+            ambiguous=False,
+        )
 
     def find_orders(self, query: OrderQuery) -> list[OrderSummary]:
         search = mapping.search_query(query)

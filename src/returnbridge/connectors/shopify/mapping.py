@@ -264,6 +264,13 @@ def order_from_shopify(order: Json, refunds: Sequence[Json] = ()) -> Order:
     )
 
 
+def refunds_match_order(order: Json, refunds: Sequence[Json]) -> bool:
+    """Whether the refunds add up to the order's refunded total (both read at one moment)."""
+    refunded = presentment(order.get("totalRefundedSet"), field="totalRefundedSet")
+    listed = sum(presentment(r.get("totalRefundedSet"), field="totalRefundedSet") for r in refunds)
+    return refunded == listed
+
+
 def order_summary_from_shopify(node: Json) -> OrderSummary:
     total = node.get("totalPriceSet")
     skus = tuple(str(line["sku"]) for line in _nodes(node.get("lineItems")) if line.get("sku"))
