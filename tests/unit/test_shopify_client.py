@@ -337,3 +337,16 @@ def test_get_order_refuses_to_truncate_line_items() -> None:
     with pytest.raises(PermanentError) as caught:
         connector(Recorder([ok(page)])).get_order("gid://shopify/Order/1")
     assert caught.value.code == "ORDER_TOO_LARGE"
+
+
+def test_redirect_is_not_followed() -> None:
+    moved = httpx.Response(301, headers={"Location": "https://other.myshopify.com/admin"})
+    with pytest.raises(PermanentError) as caught:
+        connector(Recorder([moved])).list_locations()
+    assert caught.value.code == "UNEXPECTED_REDIRECT"
+
+
+def test_non_json_success_body_is_transient() -> None:
+    with pytest.raises(TransientError) as caught:
+        connector(Recorder([httpx.Response(200, text="<html>maintenance</html>")])).list_locations()
+    assert caught.value.code == "INVALID_JSON"

@@ -198,6 +198,16 @@ class JsonHttpClient:
                 ambiguous=writes,
             ) from None
         request_id = response.headers.get(self._request_id_header) or request_id
+        if 300 <= response.status_code < 400:
+            # Redirects are not followed: a moved shop domain needs a configuration change.
+            location = self.redact(response.headers.get("Location", ""))
+            raise PermanentError(
+                "UNEXPECTED_REDIRECT",
+                f"POST {path} -> HTTP {response.status_code} to {location or 'nowhere'}",
+                status=response.status_code,
+                request_id=request_id,
+                location=location,
+            )
         if response.status_code >= 400:
             excerpt = self.redact(response.text[:_EXCERPT])
             error = error_for_status(
