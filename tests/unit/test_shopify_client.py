@@ -240,7 +240,7 @@ def test_missing_order_is_not_found() -> None:
 
 
 def test_refund_create_sends_key_as_idempotent_variable() -> None:
-    refund = {
+    refund: dict[str, Any] = {
         "id": "gid://shopify/Refund/9",
         "createdAt": "2026-01-01T00:00:00Z",
         "note": None,
