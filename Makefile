@@ -16,7 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/returnbridge demo --serve
+	$(BIN)/returnbridge demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

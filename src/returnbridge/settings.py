@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
@@ -41,6 +42,10 @@ class Settings(BaseSettings):
     queue_polling_interval: float = 0.2
     worker_concurrency: int = 8
     http_timeout: float = 10.0
+    executor_id: str | None = Field(
+        default=None, description="DBOS executor id; set one per worker when scaling out"
+    )
+    step_retry_interval: float = Field(default=1.0, description="first retry wait (s)")
     log_level: str = "INFO"
     app_name: str = "returnbridge"
 
@@ -66,20 +71,31 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value()
         from cryptography.fernet import Fernet
 
-        path = self._data_path("secret.key")
-        if path.exists():
-            return path.read_text().strip()
-        key = Fernet.generate_key().decode()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(key)
-        return key
+        return self._key_file("secret.key", lambda: Fernet.generate_key().decode())
+
+    def _key_file(self, name: str, make: Callable[[], str]) -> str:
+        """Read a key kept in the data dir, creating it (mode 0600) on first use."""
+        path = self._data_path(name)
+        if not path.exists():
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # another process created it first
+            else:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(make())
+        return path.read_text().strip()
 
     @cached_property
     def resolved_admin_key(self) -> str:
+        """The admin bearer key: from the environment, or created once in the data dir."""
         if self.admin_key is not None:
             return self.admin_key.get_secret_value()
-        return secrets.token_urlsafe(24)
+        return self._key_file("admin.key", lambda: secrets.token_urlsafe(32))
+
+    @property
+    def admin_key_path(self) -> Path:
+        return self._data_path("admin.key")
 
     def _data_path(self, name: str) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,36 @@
+"""`create_app(runtime)`: the FastAPI application (OpenAPI at /docs)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from returnbridge.api import routes_admin, routes_returns
+from returnbridge.api.deps import RuntimeDep
+from returnbridge.api.problems import install_problem_handlers
+from returnbridge.engine.runtime import Runtime
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="returnbridge",
+        version="0.1.0",
+        summary="Sync customer returns and refunds, exactly once, into the merchant's platform.",
+    )
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.include_router(routes_returns.router)
+    app.include_router(routes_admin.router)
+
+    @app.get("/health", tags=["ops"])
+    def health(rt: RuntimeDep) -> dict[str, str]:
+        with rt.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

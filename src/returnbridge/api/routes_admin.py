@@ -1,0 +1,59 @@
+"""Admin routes (admin key): create tenants and their platform connections."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from returnbridge.api.deps import AdminDep, RuntimeDep, SessionDep
+from returnbridge.api.problems import ApiProblem
+from returnbridge.api.schemas import ConnectionIn, ConnectionOut, TenantCreated, TenantIn
+from returnbridge.store.connections import create_connection
+from returnbridge.store.errors import RecordNotFoundError
+from returnbridge.store.tenants import create_tenant, get_tenant
+
+router = APIRouter(prefix="/v1/tenants", tags=["admin"])
+
+
+@router.post("", status_code=201, summary="Create a tenant (its API key is shown once)")
+def new_tenant(body: TenantIn, _admin: AdminDep, session: SessionDep) -> TenantCreated:
+    tenant, api_key = create_tenant(session, body.name)
+    session.commit()
+    return TenantCreated(id=tenant.id, name=tenant.name, api_key=api_key)
+
+
+@router.post(
+    "/{tenant_id}/connections",
+    status_code=201,
+    summary="Connect a tenant to a platform (credentials are encrypted at rest)",
+)
+def new_connection(
+    tenant_id: str,
+    body: ConnectionIn,
+    _admin: AdminDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> ConnectionOut:
+    try:
+        get_tenant(session, tenant_id)
+    except RecordNotFoundError as exc:
+        raise ApiProblem(404, "TENANT_NOT_FOUND", f"tenant {tenant_id} not found") from exc
+    connection = create_connection(
+        session,
+        tenant_id,
+        platform=body.platform,
+        name=body.name,
+        base_url=body.base_url,
+        credentials=body.credentials,
+        cipher=runtime.cipher,
+        settings=body.settings,
+    )
+    session.commit()
+    return ConnectionOut(
+        id=connection.id,
+        tenant_id=connection.tenant_id,
+        platform=connection.platform,
+        name=connection.name,
+        base_url=connection.base_url,
+        settings=connection.settings,
+        created_at=connection.created_at,
+    )

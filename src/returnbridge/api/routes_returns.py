@@ -1,0 +1,146 @@
+"""`/v1/returns`: accept return events, read one with its timeline, list with filters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from returnbridge.api.deps import RuntimeDep, SessionDep, TenantDep
+from returnbridge.api.problems import ApiProblem
+from returnbridge.api.schemas import (
+    ReturnAccepted,
+    ReturnEventIn,
+    ReturnOut,
+    ReturnPageOut,
+    return_out,
+)
+from returnbridge.domain.returns import CanonicalReturn, Channel, ReturnStatus
+from returnbridge.engine.ingest import submit_return
+from returnbridge.store import refunds as refund_store
+from returnbridge.store import returns as return_store
+from returnbridge.store.connections import get_connection, list_connections
+from returnbridge.store.errors import IdempotencyConflictError, RecordNotFoundError
+
+router = APIRouter(prefix="/v1/returns", tags=["returns"])
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _connection_id(session: SessionDep, tenant_id: str, wanted: str | None) -> str:
+    if wanted is not None:
+        try:
+            return get_connection(session, wanted, tenant_id=tenant_id).id
+        except RecordNotFoundError as exc:
+            raise ApiProblem(
+                422, "UNKNOWN_CONNECTION", f"connection {wanted} not found", field="connection_id"
+            ) from exc
+    connections = list_connections(session, tenant_id)
+    if len(connections) != 1:
+        raise ApiProblem(
+            422,
+            "CONNECTION_REQUIRED",
+            f"the tenant has {len(connections)} connections: name one in connection_id",
+            field="connection_id",
+        )
+    return connections[0].id
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=ReturnAccepted,
+    response_model_by_alias=True,
+    summary="Accept a return event (idempotent)",
+)
+def create_return(
+    event: ReturnEventIn,
+    request: Request,
+    *,
+    response: Response,
+    tenant: TenantDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> ReturnAccepted:
+    """Store the return and start its workflow before answering 202.
+
+    Duplicates (same `Idempotency-Key`, or same `external_id` + `revision` when no key is
+    sent) answer with the return already stored and `duplicate: true`.
+    """
+    connection_id = _connection_id(session, tenant.id, event.connection_id)
+    session.close()
+    canonical = CanonicalReturn.model_validate(event.model_dump(exclude={"connection_id"}))
+    key = idempotency_key or f"{canonical.external_id}:r{canonical.revision}"
+    try:
+        submitted = submit_return(
+            runtime,
+            tenant.id,
+            connection_id=connection_id,
+            canonical=canonical,
+            idempotency_key=key,
+        )
+    except IdempotencyConflictError as exc:
+        raise ApiProblem(409, "IDEMPOTENCY_KEY_REUSED", exc.message) from exc
+    if submitted.duplicate and not submitted.payload_matches:
+        raise ApiProblem(
+            409,
+            "IDEMPOTENCY_KEY_REUSED",
+            "this key (or external_id + revision) was used with a different payload;"
+            " send a new revision to change a return",
+            return_id=submitted.record.id,
+        )
+    body = return_out(submitted.record, base_url=_base_url(request))
+    response.headers["Location"] = body.url
+    return ReturnAccepted(duplicate=submitted.duplicate, url=body.url, return_=body)
+
+
+@router.get("/{return_id}", summary="A return with its timeline and refunds")
+def get_return(
+    return_id: str, request: Request, tenant: TenantDep, session: SessionDep
+) -> ReturnOut:
+    try:
+        record = return_store.get_return(session, return_id, tenant_id=tenant.id)
+    except RecordNotFoundError as exc:
+        raise ApiProblem(404, "RETURN_NOT_FOUND", f"return {return_id} not found") from exc
+    return return_out(
+        record,
+        base_url=_base_url(request),
+        timeline=return_store.timeline(session, return_id, tenant_id=tenant.id),
+        refunds=refund_store.refunds_for_return(session, return_id, tenant_id=tenant.id),
+    )
+
+
+@router.get("", response_model=ReturnPageOut, summary="List returns (cursor pagination)")
+def list_returns(
+    request: Request,
+    tenant: TenantDep,
+    *,
+    session: SessionDep,
+    status: Annotated[list[ReturnStatus] | None, Query()] = None,
+    channel: Channel | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> ReturnPageOut:
+    for name, value in (("created_from", created_from), ("created_to", created_to)):
+        if value is not None and value.tzinfo is None:
+            raise ApiProblem(422, "VALIDATION_ERROR", f"{name} needs a timezone", field=name)
+    page = return_store.list_returns(
+        session,
+        tenant.id,
+        status=[s.value for s in status] if status else None,
+        channel=channel.value if channel else None,
+        created_from=created_from,
+        created_to=created_to,
+        limit=limit,
+        cursor=cursor,
+    )
+    base = _base_url(request)
+    return ReturnPageOut(
+        items=[return_out(r, base_url=base) for r in page.items], next_cursor=page.next_cursor
+    )

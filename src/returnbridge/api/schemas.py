@@ -1,0 +1,172 @@
+"""Request and response bodies of the API (separate from the storage tables)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from returnbridge.domain.money import format_minor
+from returnbridge.domain.returns import CanonicalReturn
+from returnbridge.store.tables import Refund, Return, TimelineEvent
+
+
+class ReturnEventIn(CanonicalReturn):
+    """A return event from the vendor: the canonical return plus which connection it targets."""
+
+    connection_id: str | None = Field(
+        default=None, description="the tenant's platform connection; optional if it has one"
+    )
+
+
+class MoneyOut(BaseModel):
+    amount: str = Field(description="decimal string in the currency's minor-unit precision")
+    currency: str
+    minor: int
+
+
+class TimelineEventOut(BaseModel):
+    at: datetime
+    event: str
+    from_status: str | None
+    to_status: str | None
+    actor: str
+    reason: str | None
+    data: dict[str, Any]
+
+
+class RefundOut(BaseModel):
+    id: str
+    idempotency_key: str
+    status: str
+    platform_refund_id: str | None
+    order_id: str
+    amount: MoneyOut
+
+
+class ReturnOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    url: str
+    external_id: str
+    revision: int
+    status: str
+    channel: str
+    source: str
+    connection_id: str
+    order_reference: dict[str, Any]
+    matched_order_id: str | None
+    matched_order_name: str | None
+    candidates: list[Any]
+    refund_total: MoneyOut | None
+    workflow_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    return_request: dict[str, Any] = Field(description="the canonical return as stored")
+    timeline: list[TimelineEventOut] | None = None
+    refunds: list[RefundOut] | None = None
+
+
+class ReturnAccepted(BaseModel):
+    duplicate: bool
+    url: str
+    return_: ReturnOut = Field(alias="return")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class ReturnPageOut(BaseModel):
+    items: list[ReturnOut]
+    next_cursor: str | None
+
+
+class TenantIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class TenantCreated(BaseModel):
+    id: str
+    name: str
+    api_key: str = Field(description="shown once; store it now")
+
+
+class ConnectionIn(BaseModel):
+    platform: str = Field(description="shopify (others to come)")
+    name: str = Field(min_length=1, max_length=200)
+    base_url: str = Field(description="e.g. https://my-shop.myshopify.com")
+    credentials: dict[str, Any] = Field(description="e.g. {'access_token': '...'}; encrypted")
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConnectionOut(BaseModel):
+    id: str
+    tenant_id: str
+    platform: str
+    name: str
+    base_url: str
+    settings: dict[str, Any]
+    created_at: datetime
+
+
+def money_out(minor: int | None, currency: str | None) -> MoneyOut | None:
+    if minor is None or currency is None:
+        return None
+    return MoneyOut(amount=format_minor(minor, currency), currency=currency, minor=minor)
+
+
+def return_out(
+    record: Return,
+    *,
+    base_url: str,
+    timeline: list[TimelineEvent] | None = None,
+    refunds: list[Refund] | None = None,
+) -> ReturnOut:
+    return ReturnOut(
+        id=record.id,
+        url=f"{base_url}/v1/returns/{record.id}",
+        external_id=record.external_id,
+        revision=record.revision,
+        status=record.status,
+        channel=record.channel,
+        source=record.source,
+        connection_id=record.connection_id,
+        order_reference=record.order_ref,
+        matched_order_id=record.matched_order_id,
+        matched_order_name=record.matched_order_name,
+        candidates=record.candidates,
+        refund_total=money_out(record.refund_total, record.currency),
+        workflow_id=record.workflow_id,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        return_request=record.payload,
+        timeline=None
+        if timeline is None
+        else [
+            TimelineEventOut(
+                at=e.at,
+                event=e.event,
+                from_status=e.from_status,
+                to_status=e.to_status,
+                actor=e.actor,
+                reason=e.reason,
+                data=e.data,
+            )
+            for e in timeline
+        ],
+        refunds=None
+        if refunds is None
+        else [
+            RefundOut(
+                id=r.id,
+                idempotency_key=r.idempotency_key,
+                status=r.status,
+                platform_refund_id=r.platform_refund_id,
+                order_id=r.order_id,
+                amount=money_out(r.amount, r.currency)
+                or MoneyOut(amount="0", currency="", minor=0),
+            )
+            for r in refunds
+        ],
+    )

@@ -1,0 +1,242 @@
+"""`returnbridge demo`: the gateway and the Shopify sandbox, a seeded store, sample returns.
+
+Starts both servers on loopback, seeds a tenant, a store with two locations and ~20 orders,
+posts ~10 sample returns from different channels through the public API, shows their progress
+live, and ends with a table. With `--once` it exits 0 only if every return reached the status
+it should, every refund has the expected amount, and the sandbox saw exactly one refund per
+refunded return.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from returnbridge.cli import demo_scenarios as scenarios
+from returnbridge.cli.servers import BackgroundServer
+from returnbridge.observability import configure_logging
+from returnbridge.settings import Settings
+
+RESTING = {"completed", "needs_review", "failed", "cancelled"}
+STYLE = {"completed": "green", "needs_review": "yellow", "failed": "red"}
+
+
+@dataclass
+class Tracked:
+    sample: scenarios.Sample
+    return_id: str | None = None
+    duplicate: bool = False
+    body: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.error:
+            return "error"
+        return str((self.body or {}).get("status", "submitted"))
+
+
+def seed_sandbox(sandbox_url: str) -> None:
+    """Create the demo shop, its locations, stock and orders in the sandbox."""
+    with httpx.Client(base_url=sandbox_url, timeout=10) as client:
+        client.post("/_sandbox/reset").raise_for_status()
+        client.post(
+            "/_sandbox/shops",
+            json={
+                "domain": scenarios.SHOP_DOMAIN,
+                "access_token": scenarios.ACCESS_TOKEN,
+                "currency": "USD",
+                "locations": scenarios.LOCATIONS,
+            },
+        ).raise_for_status()
+        for order in scenarios.orders():
+            response = client.post(f"/_sandbox/shops/{scenarios.SHOP_DOMAIN}/orders", json=order)
+            response.raise_for_status()
+
+
+def seed_gateway(settings: Settings, sandbox_url: str) -> tuple[str, str]:
+    """A tenant and its Shopify connection (pointing at the sandbox); returns (tenant, key)."""
+    from returnbridge.engine.runtime import current
+    from returnbridge.store.connections import create_connection
+    from returnbridge.store.tenants import create_tenant
+
+    runtime = current()
+    with runtime.sessions.begin() as session:
+        tenant, api_key = create_tenant(session, "Demo Outfitters")
+        create_connection(
+            session,
+            tenant.id,
+            platform="shopify",
+            name="demo-outfitters",
+            base_url=sandbox_url,
+            credentials={"access_token": scenarios.ACCESS_TOKEN},
+            cipher=runtime.cipher,
+            settings={"restock_location_id": scenarios.RESTOCK_LOCATION},
+        )
+    return tenant.id, api_key
+
+
+def _table(tracked: list[Tracked], *, final: bool = False) -> Table:
+    table = Table(title="returnbridge demo: sample returns" + ("" if final else " (live)"))
+    for column in ("return", "channel", "case", "order", "refund", "restocked", "status"):
+        table.add_column(column)
+    if final:
+        table.add_column("expected")
+    for item in tracked:
+        body = item.body or {}
+        refund = body.get("refund_total") or {}
+        restocked = _restocked_units(body)
+        status = item.status + (" (dup)" if item.duplicate else "")
+        row = [
+            item.sample.event["external_id"],
+            item.sample.event["channel"],
+            item.sample.label,
+            body.get("matched_order_name") or "-",
+            f"{refund.get('amount')} {refund.get('currency')}" if refund else "-",
+            str(restocked) if restocked is not None else "-",
+            f"[{STYLE.get(item.status, 'white')}]{status}[/]",
+        ]
+        if final:
+            row.append(item.sample.expected_status)
+        table.add_row(*row)
+    return table
+
+
+def _restocked_units(body: dict[str, Any]) -> int | None:
+    for event in body.get("timeline") or ():
+        if event.get("event") == "refund_created":
+            return int(event.get("data", {}).get("restocked_units", 0))
+    return None
+
+
+def _submit(api: httpx.Client, tracked: list[Tracked]) -> None:
+    for item in tracked:
+        response = api.post("/v1/returns", json=item.sample.event)
+        if response.status_code != 202:
+            item.error = f"{response.status_code}: {response.text[:200]}"
+            continue
+        body = response.json()
+        item.return_id = body["return"]["id"]
+        item.duplicate = body["duplicate"]
+        item.body = body["return"]
+
+
+def _refresh(api: httpx.Client, tracked: list[Tracked]) -> None:
+    for item in tracked:
+        if item.return_id and item.status not in RESTING:
+            response = api.get(f"/v1/returns/{item.return_id}")
+            if response.status_code == 200:
+                item.body = response.json()
+    for item in tracked:  # resting ones: fetch once more for the full timeline
+        if item.return_id and item.body and "timeline" not in item.body:
+            item.body = api.get(f"/v1/returns/{item.return_id}").json()
+
+
+def _check(tracked: list[Tracked], journal: list[dict[str, Any]]) -> list[str]:
+    """Everything that is not as the scenario says, in words."""
+    problems: list[str] = []
+    for item in tracked:
+        name = item.sample.event["external_id"]
+        if item.status != item.sample.expected_status:
+            problems.append(f"{name}: status {item.status}, expected {item.sample.expected_status}")
+        expected = item.sample.expected_refund
+        refund = (item.body or {}).get("refund_total") or {}
+        if expected is not None and item.status == "completed" and refund.get("amount") != expected:
+            problems.append(f"{name}: refund {refund.get('amount')}, expected {expected}")
+        if item.sample.duplicate_of and not item.duplicate:
+            problems.append(f"{name}: a duplicate delivery was not recognised")
+    created = Counter(
+        str((e.get("variables") or {}).get("idempotencyKey"))
+        for e in journal
+        if e.get("effect") == "refund_created"
+    )
+    doubled = [key for key, count in created.items() if count > 1]
+    if doubled:
+        problems.append(f"refunds created more than once: {doubled}")
+    refunded = {i.return_id for i in tracked if i.status == "completed"}
+    if len(created) != len(refunded):
+        problems.append(f"{len(created)} refunds in the sandbox for {len(refunded)} returns")
+    return problems
+
+
+def run_demo(
+    console: Console,
+    *,
+    port: int,
+    sandbox_port: int,
+    data_dir: Path,
+    once: bool,
+    timeout: float,
+) -> int:
+    from returnbridge.api.app import create_app
+    from returnbridge.engine.runtime import close_runtime, launch_dbos, open_runtime, shutdown_dbos
+    from returnbridge.sandbox.shopify.app import create_app as create_sandbox
+
+    shutil.rmtree(data_dir, ignore_errors=True)
+    settings = Settings(data_dir=data_dir, port=port, log_level="WARNING")
+    configure_logging(settings.log_level)
+    sandbox = BackgroundServer(create_sandbox(), port=sandbox_port).start()
+    console.print(f"Shopify sandbox  {sandbox.url}  (control surface: {sandbox.url}/_sandbox/)")
+    seed_sandbox(sandbox.url)
+    open_runtime(settings)
+    launch_dbos(settings, work=True)
+    gateway = BackgroundServer(create_app(open_runtime_current()), port=port).start()
+    console.print(f"returnbridge API {gateway.url}  (OpenAPI docs: {gateway.url}/docs)")
+    tenant_id, api_key = seed_gateway(settings, sandbox.url)
+    console.print(
+        f"tenant {tenant_id} · store {scenarios.SHOP_DOMAIN} · 2 locations · "
+        f"{len(scenarios.orders())} orders seeded"
+    )
+    tracked = [Tracked(sample) for sample in scenarios.samples()]
+    headers = {"Authorization": f"Bearer {api_key}"}
+    with httpx.Client(base_url=gateway.url, headers=headers, timeout=30) as api:
+        _submit(api, tracked)
+        deadline = time.monotonic() + timeout
+        with Live(_table(tracked), console=console, refresh_per_second=4) as live:
+            while time.monotonic() < deadline:
+                _refresh(api, tracked)
+                live.update(_table(tracked))
+                if all(item.status in RESTING or item.error for item in tracked):
+                    break
+                time.sleep(0.25)
+        _refresh(api, tracked)
+    journal = httpx.get(f"{sandbox.url}/_sandbox/journal", timeout=10).json()
+    console.print(_table(tracked, final=True))
+    problems = _check(tracked, journal)
+    for problem in problems:
+        console.print(f"[red]✗[/] {problem}")
+    if not problems:
+        console.print(f"[green]✓ all {len(tracked)} sample returns ended as expected[/]")
+    console.print(f"try it: curl -H 'Authorization: Bearer {api_key}' {gateway.url}/v1/returns")
+    if once:
+        gateway.stop()
+        shutdown_dbos()
+        close_runtime()
+        sandbox.stop()
+        return 1 if problems else 0
+    console.print("serving; press Ctrl-C to stop")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        gateway.stop()
+        shutdown_dbos()
+        sandbox.stop()
+    return 0
+
+
+def open_runtime_current() -> Any:
+    from returnbridge.engine.runtime import current
+
+    return current()

@@ -1,0 +1,205 @@
+"""`returnbridge` commands: run the gateway, its parts, the sandbox and the demo."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from returnbridge.observability import configure_logging
+from returnbridge.settings import Settings
+
+app = typer.Typer(
+    name="returnbridge",
+    help="Sync customer returns and refunds, exactly once, into the merchant's platform.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+tenants_app = typer.Typer(help="Manage tenants (merchants).", no_args_is_help=True)
+connections_app = typer.Typer(help="Manage platform connections.", no_args_is_help=True)
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(connections_app, name="connections")
+console = Console()
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(help="where embedded data lives (default ./.returnbridge)", show_default=False),
+]
+Port = Annotated[int | None, typer.Option(help="API port (default 8000)", show_default=False)]
+Host = Annotated[str | None, typer.Option(help="API host (default 127.0.0.1)", show_default=False)]
+
+
+def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    settings = Settings(**values)  # type: ignore[arg-type]
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _serve_api(settings: Settings, *, work: bool) -> None:
+    from returnbridge.api.app import create_app
+    from returnbridge.engine.ingest import requeue_received
+    from returnbridge.engine.runtime import launch_dbos, open_runtime, shutdown_dbos
+
+    runtime = open_runtime(settings)
+    launch_dbos(settings, work=work)
+    if work:
+        requeue_received(runtime)
+    console.print(
+        f"[bold]returnbridge[/] API on http://{settings.host}:{settings.port} "
+        f"(docs: /docs) · database {_safe_url(settings.resolved_database_url)} · "
+        f"admin key in {settings.admin_key_path}"
+    )
+    try:
+        uvicorn.run(
+            create_app(runtime), host=settings.host, port=settings.port, log_level="warning"
+        )
+    finally:
+        shutdown_dbos()
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def up(data_dir: DataDir = None, host: Host = None, port: Port = None) -> None:
+    """Run the whole gateway in one process: API + worker (SQLite by default)."""
+    _serve_api(_settings(data_dir, host=host, port=port), work=True)
+
+
+@app.command()
+def api(data_dir: DataDir = None, host: Host = None, port: Port = None) -> None:
+    """Run only the API (it enqueues; workers run the workflows)."""
+    _serve_api(_settings(data_dir, host=host, port=port), work=False)
+
+
+@app.command()
+def worker(data_dir: DataDir = None) -> None:
+    """Run a worker: executes queued workflows and recovers interrupted ones."""
+    from returnbridge.engine.ingest import requeue_received
+    from returnbridge.engine.runtime import launch_dbos, open_runtime, shutdown_dbos
+
+    settings = _settings(data_dir)
+    runtime = open_runtime(settings)
+    launch_dbos(settings, work=True)
+    requeued = requeue_received(runtime)
+    console.print(f"[bold]returnbridge[/] worker running ({requeued} returns re-queued)")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        shutdown_dbos()
+
+
+@app.command()
+def migrate(data_dir: DataDir = None) -> None:
+    """Create or upgrade the database schema."""
+    from returnbridge.store.database import migrate as run
+
+    settings = _settings(data_dir)
+    run(settings.resolved_database_url)
+    console.print(f"migrated {_safe_url(settings.resolved_database_url)}")
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8765,
+    host: Annotated[str, typer.Option(help="host to bind")] = "127.0.0.1",
+    restore_rate: Annotated[float, typer.Option(help="cost points restored per second")] = 100.0,
+) -> None:
+    """Run the Shopify sandbox (GraphQL Admin 2026-01 simulator) on loopback."""
+    from returnbridge.sandbox.shopify.server import serve
+
+    console.print(
+        f"Shopify sandbox on http://{host}:{port} · GraphQL at /admin/api/2026-01/graphql.json"
+        " · control surface under /_sandbox/"
+    )
+    serve(host=host, port=port, restore_rate=restore_rate)
+
+
+@app.command()
+def demo(
+    once: Annotated[
+        bool, typer.Option("--once", help="exit when done: 0 if all as expected")
+    ] = False,
+    port: Annotated[int, typer.Option(help="gateway API port")] = 8000,
+    sandbox_port: Annotated[int, typer.Option(help="Shopify sandbox port")] = 8765,
+    data_dir: Annotated[Path, typer.Option(help="demo data (wiped at start)")] = Path(
+        ".returnbridge/demo"
+    ),
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the returns")] = 180.0,
+) -> None:
+    """Gateway + Shopify sandbox with a seeded store; pushes sample returns through it."""
+    from returnbridge.cli.demo import run_demo
+
+    code = run_demo(
+        console,
+        port=port,
+        sandbox_port=sandbox_port,
+        data_dir=data_dir,
+        once=once,
+        timeout=timeout,
+    )
+    raise typer.Exit(code)
+
+
+@tenants_app.command("create")
+def tenants_create(name: str, data_dir: DataDir = None) -> None:
+    """Create a tenant; prints its API key once."""
+    from returnbridge.engine.runtime import open_runtime
+    from returnbridge.store.tenants import create_tenant
+
+    runtime = open_runtime(_settings(data_dir))
+    with runtime.sessions.begin() as session:
+        tenant, api_key = create_tenant(session, name)
+    console.print(f"tenant {tenant.id} ({tenant.name})\napi key (shown once): {api_key}")
+
+
+@connections_app.command("add")
+def connections_add(
+    tenant_id: str,
+    *,
+    base_url: Annotated[str, typer.Option(help="e.g. https://my-shop.myshopify.com")],
+    access_token: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, help="platform token (encrypted)")
+    ],
+    platform: Annotated[str, typer.Option(help="platform")] = "shopify",
+    name: Annotated[str, typer.Option(help="connection name")] = "main",
+    restock_location_id: Annotated[str | None, typer.Option(help="where returned goods go")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Connect a tenant to a platform store (credentials are encrypted at rest)."""
+    from returnbridge.engine.runtime import open_runtime
+    from returnbridge.store.connections import create_connection
+
+    runtime = open_runtime(_settings(data_dir))
+    settings = {"restock_location_id": restock_location_id} if restock_location_id else {}
+    with runtime.sessions.begin() as session:
+        connection = create_connection(
+            session,
+            tenant_id,
+            platform=platform,
+            name=name,
+            base_url=base_url,
+            credentials={"access_token": access_token},
+            cipher=runtime.cipher,
+            settings=settings,
+        )
+    console.print(f"connection {connection.id} ({platform} {base_url})")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

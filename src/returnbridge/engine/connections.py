@@ -1,0 +1,33 @@
+"""Building a platform connector for a stored connection (one factory per platform)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from returnbridge.connectors.base.connector import OrderConnector
+from returnbridge.domain.errors import PermanentError
+
+ConnectorFactory = Callable[[str, Mapping[str, Any], float], OrderConnector]
+
+
+def _shopify(base_url: str, credentials: Mapping[str, Any], timeout: float) -> OrderConnector:
+    from returnbridge.connectors.shopify.connector import ShopifyConnector
+
+    token = credentials.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise PermanentError("MISSING_CREDENTIALS", "shopify connection has no access_token")
+    return ShopifyConnector(base_url, token, timeout=timeout)
+
+
+FACTORIES: dict[str, ConnectorFactory] = {"shopify": _shopify}
+
+
+def build_connector(
+    platform: str, base_url: str, credentials: Mapping[str, Any], *, timeout: float
+) -> OrderConnector:
+    """A connector for `platform`; unknown platforms are a permanent error."""
+    factory = FACTORIES.get(platform)
+    if factory is None:
+        raise PermanentError("UNSUPPORTED_PLATFORM", f"no connector for platform {platform!r} yet")
+    return factory(base_url, credentials, timeout)

@@ -1,0 +1,107 @@
+"""Accepting a return: store the revision, then start its workflow, before answering.
+
+The store decides duplicates (same key, or same external id and revision); the workflow id is
+derived from the stored revision's key, so a duplicate delivery can never start a second
+workflow. A crash between commit and enqueue is healed by `requeue_received`, run at worker
+start: enqueueing is idempotent by workflow id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
+from sqlalchemy import select
+
+from returnbridge.domain.returns import CanonicalReturn, ReturnStatus
+from returnbridge.engine.runtime import QUEUE_NAME, Runtime
+from returnbridge.engine.workflows import process_return, workflow_id_for
+from returnbridge.observability import RETURNS_RECEIVED
+from returnbridge.store import returns as return_store
+from returnbridge.store.tables import Return, ReturnRevision
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    record: Return
+    duplicate: bool
+    workflow_id: str
+    payload_matches: bool = True
+
+
+def submit_return(
+    runtime: Runtime,
+    tenant_id: str,
+    *,
+    connection_id: str,
+    canonical: CanonicalReturn,
+    idempotency_key: str,
+    source: str = "api",
+) -> Submitted:
+    """Store the return revision and enqueue its workflow (both idempotent)."""
+    payload = canonical.model_dump(mode="json")
+    with runtime.sessions.begin() as session:
+        result = return_store.ingest_return(
+            session,
+            tenant_id,
+            connection_id=connection_id,
+            channel=canonical.channel.value,
+            source=source,
+            external_id=canonical.external_id,
+            revision=canonical.revision,
+            idempotency_key=idempotency_key,
+            payload=payload,
+            order_ref=canonical.order.model_dump(mode="json", exclude_none=True),
+            currency=canonical.refund.currency,
+        )
+        workflow_id = workflow_id_for(tenant_id, result.revision.idempotency_key)
+        record = result.record
+        if result.outcome in ("created", "new_revision"):
+            return_store.set_workflow_id(
+                session, record.id, tenant_id=tenant_id, workflow_id=workflow_id
+            )
+    if result.outcome in ("created", "new_revision"):
+        enqueue(tenant_id, record.id, record.revision, workflow_id, connection_id=connection_id)
+    RETURNS_RECEIVED.labels(
+        channel=canonical.channel.value, duplicate=str(result.is_duplicate).lower()
+    ).inc()
+    return Submitted(
+        record=record,
+        duplicate=result.is_duplicate,
+        workflow_id=workflow_id,
+        payload_matches=result.payload_matches,
+    )
+
+
+def enqueue(
+    tenant_id: str, return_id: str, revision: int, workflow_id: str, *, connection_id: str
+) -> None:
+    """Queue the workflow on the connection's partition; a known workflow id is a no-op."""
+    queue = DBOS.retrieve_queue(QUEUE_NAME)
+    if queue is None:
+        raise RuntimeError(f"queue {QUEUE_NAME!r} is not registered (DBOS not launched?)")
+    with SetWorkflowID(workflow_id), SetEnqueueOptions(queue_partition_key=connection_id):
+        queue.enqueue(process_return, tenant_id, return_id, revision)
+
+
+def requeue_received(runtime: Runtime) -> int:
+    """Enqueue every stored return still `received` (lost between commit and enqueue)."""
+    with runtime.sessions() as session:
+        rows = session.execute(
+            select(Return, ReturnRevision.idempotency_key)
+            .join(
+                ReturnRevision,
+                (ReturnRevision.return_id == Return.id)
+                & (ReturnRevision.revision == Return.revision),
+            )
+            .where(Return.status == ReturnStatus.RECEIVED.value)
+        ).all()
+    for record, key in rows:
+        enqueue(
+            record.tenant_id,
+            record.id,
+            record.revision,
+            workflow_id_for(record.tenant_id, key),
+            connection_id=record.connection_id,
+        )
+    return len(rows)

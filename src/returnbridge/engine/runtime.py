@@ -1,0 +1,112 @@
+"""Process-wide wiring: settings, database, credential cipher and the DBOS runtime.
+
+Workflow steps run in DBOS worker threads and receive only ids; they reach the database and
+connectors through the one `Runtime` installed at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from dbos import DBOS, DBOSConfig
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from returnbridge.connectors.base.connector import OrderConnector
+from returnbridge.engine.connections import build_connector
+from returnbridge.settings import Settings
+from returnbridge.store.connections import connection_credentials
+from returnbridge.store.crypto import CredentialCipher
+from returnbridge.store.database import create_engine_for, migrate, session_factory
+from returnbridge.store.tables import Connection
+
+QUEUE_NAME = "returns"
+
+
+@dataclass
+class Runtime:
+    """Everything a step needs to do its work."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    cipher: CredentialCipher
+    connector_override: Callable[[Connection], OrderConnector] | None = field(default=None)
+
+    def connector(self, connection: Connection) -> OrderConnector:
+        if self.connector_override is not None:
+            return self.connector_override(connection)
+        credentials = connection_credentials(connection, cipher=self.cipher)
+        return build_connector(
+            connection.platform,
+            connection.base_url,
+            credentials,
+            timeout=self.settings.http_timeout,
+        )
+
+
+_current: Runtime | None = None
+
+
+def open_runtime(settings: Settings, *, run_migrations: bool = True) -> Runtime:
+    """Connect to the database (migrating it) and install the process's runtime."""
+    global _current  # noqa: PLW0603 - one runtime per process, installed at start-up
+    url = settings.resolved_database_url
+    if run_migrations:
+        migrate(url)
+    engine = create_engine_for(url)
+    _current = Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        cipher=CredentialCipher(settings.resolved_secret_key),
+    )
+    return _current
+
+
+def current() -> Runtime:
+    if _current is None:
+        raise RuntimeError("returnbridge runtime not opened (call open_runtime first)")
+    return _current
+
+
+def close_runtime() -> None:
+    global _current  # noqa: PLW0603
+    if _current is not None:
+        _current.engine.dispose()
+    _current = None
+
+
+def dbos_config(settings: Settings) -> DBOSConfig:
+    config: DBOSConfig = {
+        "name": settings.app_name,
+        "system_database_url": settings.resolved_system_database_url,
+        "run_migrations": True,
+        "log_level": "WARNING",
+        "max_executor_threads": max(8, settings.worker_concurrency * 2),
+    }
+    if settings.executor_id:
+        config["executor_id"] = settings.executor_id
+    return config
+
+
+def launch_dbos(settings: Settings, *, work: bool) -> None:
+    """Start DBOS; `work=False` (API-only process) enqueues but never runs workflows."""
+    import returnbridge.engine.workflows  # noqa: F401 - registers the workflow and steps
+
+    DBOS(config=dbos_config(settings))
+    if not work:
+        DBOS.listen_queues([])
+    DBOS.launch()
+    DBOS.register_queue(
+        QUEUE_NAME,
+        worker_concurrency=settings.worker_concurrency,
+        partition_concurrency=1,
+        polling_interval_sec=settings.queue_polling_interval,
+        on_conflict="always_update",
+    )
+
+
+def shutdown_dbos() -> None:
+    DBOS.destroy(destroy_registry=False)

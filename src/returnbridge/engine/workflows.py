@@ -1,0 +1,145 @@
+"""The durable workflow: one per return revision, its id derived from the idempotency key.
+
+Steps: match order -> plan -> refund (with restock) -> restock -> sync -> notify -> complete.
+DBOS records each step's result, so a worker that dies resumes at the first unfinished step;
+transient platform errors are retried with backoff inside the step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import structlog
+from dbos import DBOS
+
+from returnbridge.domain.errors import TransientError
+from returnbridge.domain.returns import ReturnStatus
+from returnbridge.engine import steps
+from returnbridge.engine.runtime import current
+from returnbridge.observability import RETURN_OUTCOMES, get_logger
+
+log = get_logger(__name__)
+WORKFLOW_NAME = "process_return"
+_RETRY: dict[str, Any] = {
+    "retries_allowed": True,
+    "max_attempts": 6,
+    "interval_seconds": 0.5,
+    "backoff_rate": 2.0,
+    "should_retry": lambda error: isinstance(error, TransientError),
+}
+
+
+def workflow_id_for(tenant_id: str, idempotency_key: str) -> str:
+    """Deterministic: the same tenant and key always name the same workflow."""
+    digest = hashlib.sha256(f"{tenant_id}\x00{idempotency_key}".encode()).hexdigest()[:32]
+    return f"rb-return-{digest}"
+
+
+def _outcome(result: steps.StepOutcome) -> dict[str, Any]:
+    return {"status": result.status, **result.detail}
+
+
+@DBOS.step(name="match_order", **_RETRY)
+def match_order_step(tenant_id: str, return_id: str) -> dict[str, Any]:
+    return _outcome(steps.match_order(current(), tenant_id, return_id))
+
+
+@DBOS.step(name="plan_refund", **_RETRY)
+def plan_step(tenant_id: str, return_id: str, revision: int) -> dict[str, Any]:
+    return _outcome(steps.plan_return(current(), tenant_id, return_id, revision))
+
+
+@DBOS.step(name="refund", **_RETRY)
+def refund_step(tenant_id: str, return_id: str, revision: int) -> dict[str, Any]:
+    return _outcome(steps.execute_refund(current(), tenant_id, return_id, revision))
+
+
+@DBOS.step(name="restock", **_RETRY)
+def restock_step(tenant_id: str, return_id: str) -> dict[str, Any]:
+    return _outcome(steps.restock(current(), tenant_id, return_id))
+
+
+@DBOS.step(name="sync_returns_system", **_RETRY)
+def sync_step(tenant_id: str, return_id: str) -> dict[str, Any]:
+    return _outcome(
+        steps.skip_to(
+            current(),
+            tenant_id,
+            return_id,
+            ReturnStatus.SYNCED,
+            reason="no returns system connected",
+        )
+    )
+
+
+@DBOS.step(name="notify_customer", **_RETRY)
+def notify_step(tenant_id: str, return_id: str) -> dict[str, Any]:
+    return _outcome(
+        steps.skip_to(
+            current(),
+            tenant_id,
+            return_id,
+            ReturnStatus.NOTIFIED,
+            reason="customer notifications not configured",
+        )
+    )
+
+
+@DBOS.step(name="complete", **_RETRY)
+def complete_step(tenant_id: str, return_id: str) -> dict[str, Any]:
+    return _outcome(steps.complete(current(), tenant_id, return_id))
+
+
+@DBOS.step(name="fail")
+def fail_step(tenant_id: str, return_id: str, reason: str) -> dict[str, Any]:
+    return _outcome(
+        steps.park(
+            current(),
+            tenant_id,
+            return_id,
+            status=ReturnStatus.FAILED,
+            event="retries_exhausted",
+            reason=reason,
+        )
+    )
+
+
+@DBOS.workflow(name=WORKFLOW_NAME)
+def process_return(tenant_id: str, return_id: str, revision: int) -> str:
+    """Carry one return revision to a resting state; returns that state."""
+    structlog.contextvars.bind_contextvars(
+        tenant_id=tenant_id, return_id=return_id, workflow_id=DBOS.workflow_id
+    )
+    try:
+        status = _run(tenant_id, return_id, revision)
+    except Exception as error:  # a step gave up after its retries
+        reason = f"{type(error).__name__}: {getattr(error, 'message', error)}"
+        status = str(fail_step(tenant_id, return_id, reason)["status"])
+    RETURN_OUTCOMES.labels(status=status).inc()
+    log.info("return settled", status=status)
+    structlog.contextvars.clear_contextvars()
+    return status
+
+
+_RESTING = (ReturnStatus.NEEDS_REVIEW, ReturnStatus.FAILED, ReturnStatus.CANCELLED)
+
+
+def _run(tenant_id: str, return_id: str, revision: int) -> str:
+    for result in _walk(tenant_id, return_id, revision):
+        status = str(result["status"])
+        if status in _RESTING:
+            return status
+    return status
+
+
+def _walk(tenant_id: str, return_id: str, revision: int) -> Iterator[dict[str, Any]]:
+    """The steps in order; the caller stops pulling when the return comes to rest."""
+    yield match_order_step(tenant_id, return_id)
+    yield plan_step(tenant_id, return_id, revision)
+    yield refund_step(tenant_id, return_id, revision)
+    yield restock_step(tenant_id, return_id)
+    yield sync_step(tenant_id, return_id)
+    yield notify_step(tenant_id, return_id)
+    yield complete_step(tenant_id, return_id)
