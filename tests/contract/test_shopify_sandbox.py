@@ -459,6 +459,11 @@ def shopify_sandbox_three_orders(shopify_sandbox: httpx.Client) -> httpx.Client:
         ("sku:TEE AND email:bob@example.com", ["#1002"]),
         ("-name:#1001", ["#1002", "#1003"]),
         ("name:#9999", []),
+        ("name:1001 OR name:#1003", ["#1001", "#1003"]),
+        ("(name:1001 OR name:#1001) sku:TEE", ["#1001"]),
+        ("(sku:HAT OR sku:TEE) email:bob@example.com", ["#1002"]),
+        ("NOT name:#1001 NOT name:#1002", ["#1003"]),
+        ("hat", ["#1003"]),
         ("", ["#1001", "#1002", "#1003"]),
     ],
 )
@@ -502,6 +507,14 @@ def test_orders_cursor_pagination_walks_every_order_once(
             break
         after = orders["pageInfo"]["endCursor"]
     assert seen == ["#1001", "#1002", "#1003"]
+
+
+def test_orders_search_with_unbalanced_parentheses_is_an_error(
+    shopify_sandbox: httpx.Client,
+) -> None:
+    body = gql(shopify_sandbox, ORDERS_SEARCH, {"query": "(name:1001", "first": 5})
+    assert body["data"] is None
+    assert "Invalid search query" in body["errors"][0]["message"]
 
 
 def test_orders_without_first_is_an_error(shopify_sandbox_three_orders: httpx.Client) -> None:

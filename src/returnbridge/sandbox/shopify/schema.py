@@ -80,9 +80,12 @@ def _resolve_orders(
     sortKey: str = "PROCESSED_AT",  # noqa: N803 - GraphQL argument
 ) -> dict[str, Any]:
     ctx = _context(info)
-    terms = search.parse_query(query or "")
+    try:
+        expression, terms = search.parse_query(query or "")
+    except search.SearchSyntaxError as exc:
+        raise GraphQLError(f"Invalid search query: {exc}.") from exc
     ctx.search_warnings = search.warnings(terms)
-    orders = [o for o in ctx.shop.orders.values() if search.matches(o, terms)]
+    orders = [o for o in ctx.shop.orders.values() if search.matches(o, expression)]
     orders.sort(key=_SORT_KEYS.get(sortKey, lambda o: (o.id,)))
     if reverse:
         orders.reverse()

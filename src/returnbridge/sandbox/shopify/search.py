@@ -1,10 +1,10 @@
 """The subset of Shopify search syntax that ``orders(query:)`` understands.
 
-Terms are separated by spaces and all must match (``AND`` is accepted and ignored); a term is
-``field:value`` with an optional quoted value, ``-field:value`` negates it, and a bare word is
-a case-insensitive search over name, email and SKUs. Supported fields: ``name`` (``#`` optional),
-``email``, ``sku``, ``id`` (with ``>``, ``>=``, ``<``, ``<=``). Other fields are ignored and
-reported as warnings, as the platform does.
+Terms are ``field:value`` (the value may be quoted) or bare words; terms side by side must all
+match (``AND`` may be written), ``OR`` offers alternatives, ``NOT`` or a leading ``-`` negates, and
+parentheses group. A bare word is a case-insensitive search over name, email and SKUs. Supported
+fields: ``name`` (``#`` optional), ``email``, ``sku``, ``id`` (with ``>``, ``>=``, ``<``, ``<=``).
+Other fields match everything and are reported as warnings, as the platform does.
 """
 
 from __future__ import annotations
@@ -15,29 +15,133 @@ from dataclasses import dataclass
 
 from returnbridge.sandbox.shopify.state import Order
 
-_TOKEN = re.compile(r'(-?)(?:([A-Za-z_][\w.]*):)?(?:"((?:[^"\\]|\\.)*)"|(\S+))')
+_TOKEN = re.compile(
+    r'\(|\)|-?[A-Za-z_][\w.]*:(?:"(?:[^"\\]|\\.)*"|[^\s()]*)|-?"(?:[^"\\]|\\.)*"|[^\s()]+'
+)
 SUPPORTED_FIELDS = frozenset({"name", "email", "sku", "id"})
+
+
+class SearchSyntaxError(ValueError):
+    """A query string the parser cannot read (unbalanced parentheses)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """One search term."""
+    """One ``field:value`` or bare-word term."""
 
     field: str | None
     value: str
-    negated: bool
+
+    def matches(self, order: Order) -> bool:
+        """Whether the order satisfies the term."""
+        return _term_matches(order, self)
 
 
-def parse_query(query: str) -> list[Term]:
-    """Split a search string into terms."""
-    terms = []
-    for match in _TOKEN.finditer(query):
-        negated, field, quoted, bare = match.groups()
-        value = quoted.replace('\\"', '"') if quoted is not None else bare
-        if field is None and value.upper() == "AND":
-            continue
-        terms.append(Term(field.lower() if field else None, value, negated == "-"))
-    return terms
+@dataclass(frozen=True, slots=True)
+class Not:
+    """A negated expression."""
+
+    inner: Expression
+
+    def matches(self, order: Order) -> bool:
+        """Whether the order fails the inner expression."""
+        return not self.inner.matches(order)
+
+
+@dataclass(frozen=True, slots=True)
+class All:
+    """Expressions that must all match."""
+
+    parts: tuple[Expression, ...]
+
+    def matches(self, order: Order) -> bool:
+        """Whether every part matches."""
+        return all(p.matches(order) for p in self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """Alternatives joined by ``OR``."""
+
+    parts: tuple[Expression, ...]
+
+    def matches(self, order: Order) -> bool:
+        """Whether some part matches."""
+        return any(p.matches(order) for p in self.parts)
+
+
+Expression = Term | Not | All | AnyOf
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
+        return text[1:-1].replace('\\"', '"')
+    return text
+
+
+class _Parser:
+    def __init__(self, query: str) -> None:
+        self.tokens = _TOKEN.findall(query)
+        self.position = 0
+        self.terms: list[Term] = []
+
+    def peek(self) -> str | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def take(self) -> str:
+        word = self.tokens[self.position]
+        self.position += 1
+        return str(word)
+
+    def alternatives(self) -> Expression:
+        parts = [self.conjunction()]
+        while self.peek() == "OR":
+            self.take()
+            parts.append(self.conjunction())
+        return parts[0] if len(parts) == 1 else AnyOf(tuple(parts))
+
+    def conjunction(self) -> Expression:
+        parts: list[Expression] = []
+        while (word := self.peek()) is not None and word not in {")", "OR"}:
+            if word == "AND":
+                self.take()
+                continue
+            parts.append(self.unary())
+        return parts[0] if len(parts) == 1 else All(tuple(parts))
+
+    def unary(self) -> Expression:
+        word = self.take()
+        if word == "NOT":
+            return Not(self.unary())
+        if word == "(":
+            inner = self.alternatives()
+            if self.peek() != ")":
+                msg = "unbalanced parentheses"
+                raise SearchSyntaxError(msg)
+            self.take()
+            return inner
+        if word.startswith("-") and len(word) > 1:
+            return Not(self.term(word[1:]))
+        return self.term(word)
+
+    def term(self, word: str) -> Term:
+        field, colon, value = word.partition(":")
+        if colon and not field.startswith('"'):
+            term = Term(field.lower(), _unquote(value))
+        else:
+            term = Term(None, _unquote(word))
+        self.terms.append(term)
+        return term
+
+
+def parse_query(query: str) -> tuple[Expression, list[Term]]:
+    """The expression of a search string and the terms it contains."""
+    parser = _Parser(query)
+    expression = parser.alternatives()
+    if parser.peek() is not None:
+        msg = "unbalanced parentheses"
+        raise SearchSyntaxError(msg)
+    return expression, parser.terms
 
 
 def warnings(terms: list[Term]) -> list[dict[str, str]]:
@@ -85,6 +189,6 @@ def _term_matches(order: Order, term: Term) -> bool:
     return any(value.lstrip("#") in text for text in haystack)
 
 
-def matches(order: Order, terms: list[Term]) -> bool:
-    """Whether the order satisfies every term."""
-    return all(_term_matches(order, t) != t.negated for t in terms)
+def matches(order: Order, expression: Expression | None) -> bool:
+    """Whether the order satisfies the expression (an empty query matches everything)."""
+    return expression is None or expression.matches(order)
