@@ -17,8 +17,11 @@ from graphql import (
     GraphQLSchema,
     build_schema,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 from returnbridge.sandbox.shopify import BackgroundServer
+from returnbridge.sandbox.shopify.money import largest_remainder, unit_share
 from returnbridge.sandbox.shopify.schema import schema_sdl
 from returnbridge.sandbox.shopify.schema_subset import subset_sdl
 
@@ -627,6 +630,91 @@ def test_suggested_full_refund_returns_everything_charged(shopify_sandbox: httpx
     full = suggest(shopify_sandbox, order, full=True)
     assert [li["quantity"] for li in full["refundLineItems"]] == [5, 3]
     assert shop_amount(full["amountSet"]) == "1327.17"
+
+
+def test_taxes_included_order_reports_tax_without_adding_it(shopify_sandbox: httpx.Client) -> None:
+    order = seed_order(
+        shopify_sandbox,
+        {
+            "name": "#3001",
+            "taxes_included": True,
+            "line_items": [
+                {
+                    "sku": "BAG",
+                    "title": "Bag",
+                    "quantity": 2,
+                    "price": "120.00",
+                    "tax_lines": [{"title": "VAT", "rate": "0.2", "price": "40.00"}],
+                }
+            ],
+            "shipping_lines": [
+                {
+                    "title": "Express",
+                    "price": "12.00",
+                    "tax_lines": [{"title": "VAT", "rate": "0.2", "price": "2.00"}],
+                }
+            ],
+        },
+    )
+    assert order["total_price"]["shop"] == "252.00"
+    result = suggest(
+        shopify_sandbox,
+        order,
+        lines=[{"lineItemId": line(order, "BAG")["gid"], "quantity": 1}],
+        shipping=True,
+    )
+    assert shop_amount(result["subtotalSet"]) == "120.0"
+    assert shop_amount(result["totalTaxSet"]) == "22.0"
+    assert shop_amount(result["amountSet"]) == "132.0"
+
+
+def test_zero_decimal_currency_amounts(shopify_sandbox: httpx.Client) -> None:
+    create_shop(shopify_sandbox, domain="tokyo.myshopify.com", token="shpat_jp", currency="JPY")
+    order = seed_order(
+        shopify_sandbox,
+        {
+            "name": "#4001",
+            "line_items": [{"sku": "TEA", "title": "Tea", "quantity": 3, "price": "1000"}],
+        },
+        domain="tokyo.myshopify.com",
+    )
+    data = gql(shopify_sandbox, ORDER_QUERY, {"id": order["gid"]}, token="shpat_jp")
+    received = data["data"]["order"]["totalReceivedSet"]["shopMoney"]
+    assert received == {"amount": "3000.0", "currencyCode": "JPY"}
+    fractional = shopify_sandbox.post(
+        "/_sandbox/shops/tokyo.myshopify.com/orders",
+        json={"name": "#4002", "line_items": [{"title": "x", "quantity": 1, "price": "10.5"}]},
+    )
+    assert fractional.status_code == 422
+
+
+@given(
+    component=st.integers(min_value=0, max_value=10**7),
+    parts=st.lists(st.integers(min_value=1, max_value=7), min_size=1, max_size=8),
+)
+def test_unit_shares_of_successive_refunds_add_up_to_the_component(
+    component: int, parts: list[int]
+) -> None:
+    units = sum(parts)
+    taken = 0
+    shares = []
+    for count in parts:
+        shares.append(unit_share(component, units, taken=taken, count=count))
+        taken += count
+    assert sum(shares) == component
+    single = [unit_share(component, units, taken=i, count=1) for i in range(units)]
+    assert single == sorted(single, reverse=True)  # higher-valued units are consumed first
+    assert max(single) - min(single) <= 1
+
+
+@given(
+    total=st.integers(min_value=0, max_value=10**6),
+    weights=st.lists(st.integers(min_value=0, max_value=10**4), min_size=1, max_size=6),
+)
+def test_largest_remainder_spreads_exactly(total: int, weights: list[int]) -> None:
+    shares = largest_remainder(total, weights)
+    assert sum(shares) == (total if sum(weights) else 0)
+    assert all(share >= 0 for share in shares)
 
 
 def test_suggested_transactions_spread_over_charges_in_order(shopify_sandbox: httpx.Client) -> None:
