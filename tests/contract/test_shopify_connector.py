@@ -265,13 +265,6 @@ def test_find_orders_by_name_email_and_sku(sandbox: Sandbox, connector: ShopifyC
     assert connector.find_orders(OrderQuery(skus=("NO-SUCH-SKU",))) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "sandbox search ignores OR and parentheses, which Shopify's search syntax supports; "
-        "the connector searches a bare number as (name:1001 OR name:#1001)"
-    ),
-)
 def test_find_orders_by_name_without_hash(sandbox: Sandbox, connector: ShopifyConnector) -> None:
     first = sandbox.seed_order(taxed_order("#1001"))
     assert [o.id for o in connector.find_orders(OrderQuery(name="1001"))] == [first["gid"]]

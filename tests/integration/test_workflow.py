@@ -1,0 +1,194 @@
+"""The return workflow end to end on SQLite and PostgreSQL, against the Shopify sandbox.
+
+Each test runs a real gateway (API on loopback, DBOS worker, real database) and asserts on
+what the sandbox journal and state say happened on the "platform".
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dbos import DBOS
+
+from support.gateway import Gateway, Sandbox, gateway_settings, simple_order
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture
+def sandbox(sandbox_server: str) -> Iterator[Sandbox]:
+    shop = Sandbox(sandbox_server)
+    yield shop
+    shop.close()
+
+
+@pytest.fixture
+def gateway(db_url: str, tmp_path: Path, sandbox: Sandbox) -> Iterator[Gateway]:
+    running = Gateway(gateway_settings(db_url, tmp_path), sandbox)
+    yield running
+    running.close()
+
+
+def full_return(order_id: int, external_id: str = "TCK-1", **extra: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "external_id": external_id,
+        "channel": "ticket",
+        "reason": "changed mind",
+        "order": {"platform_order_id": f"gid://shopify/Order/{order_id}"},
+        "lines": [{"sku": "MUG-WHT", "quantity": 3}],
+        "refund": {"shipping": {"mode": "full"}},
+    }
+    event.update(extra)
+    return event
+
+
+def test_return_event_is_refunded_and_restocked_once(gateway: Gateway, sandbox: Sandbox) -> None:
+    sandbox.seed_order(simple_order(2001))
+    response = gateway.post_return(full_return(2001))
+    assert response.status_code == 202, response.text
+    body = gateway.wait_for(response.json()["return"]["id"])
+
+    assert body["status"] == "completed"
+    # 3 x 12.00 - 5.00 discount + 1.55 tax + 5.99 shipping + 0.30 shipping tax
+    assert body["refund_total"] == {"amount": "38.84", "currency": "USD", "minor": 3884}
+    statuses = [e["to_status"] for e in body["timeline"] if e["from_status"] != e["to_status"]]
+    assert statuses == [
+        "received", "matched", "planned", "refunded",
+        "restocked", "synced", "notified", "completed",
+    ]  # fmt: skip
+    created = sandbox.refunds_created()
+    assert len(created) == 1
+    order = sandbox.order(2001)
+    assert order["financial_status"] == "REFUNDED"
+    assert sandbox.inventory()["MUG-WHT"]["2"] == 3
+    assert body["refunds"][0]["status"] == "succeeded"
+
+
+def test_same_event_three_times_one_after_another_is_one_workflow_and_one_refund(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    sandbox.seed_order(simple_order(2002))
+    answers = [gateway.post_return(full_return(2002, "TCK-2")) for _ in range(3)]
+    assert [a.status_code for a in answers] == [202, 202, 202]
+    ids = {a.json()["return"]["id"] for a in answers}
+    assert len(ids) == 1
+    assert [a.json()["duplicate"] for a in answers] == [False, True, True]
+    body = gateway.wait_for(ids.pop())
+    assert body["status"] == "completed"
+    assert len(DBOS.list_workflows(workflow_ids=[body["workflow_id"]])) == 1
+    assert len(DBOS.list_workflows(name="process_return")) == 1
+    assert len(sandbox.refunds_created()) == 1
+
+
+def test_same_event_three_times_concurrently_is_one_workflow_and_one_refund(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    sandbox.seed_order(simple_order(2003))
+    barrier = threading.Barrier(3)
+    answers: list[Any] = []
+
+    def deliver() -> None:
+        barrier.wait()
+        answers.append(gateway.post_return(full_return(2003, "TCK-3"), key="delivery-3"))
+
+    threads = [threading.Thread(target=deliver) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a.status_code for a in answers) == [202, 202, 202]
+    ids = {a.json()["return"]["id"] for a in answers}
+    assert len(ids) == 1
+    assert sorted(a.json()["duplicate"] for a in answers) == [False, True, True]
+    body = gateway.wait_for(ids.pop())
+    assert body["status"] == "completed"
+    assert len(DBOS.list_workflows(name="process_return")) == 1
+    assert len(sandbox.refunds_created()) == 1
+
+
+def test_order_found_by_number_and_partial_return_prorates_discount(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    sandbox.seed_order(simple_order(2004))
+    event = {
+        "external_id": "EML-4",
+        "channel": "email",
+        "order": {"order_number": "#2004", "customer_email": "JANE@example.com"},
+        "lines": [{"sku": "MUG-WHT", "quantity": 1, "condition": "damaged"}],
+    }
+    body = gateway.wait_for(gateway.post_return(event).json()["return"]["id"])
+    assert body["status"] == "completed"
+    assert body["matched_order_name"] == "#2004"
+    # discount 500 over 3 units -> 167/167/166; tax 155 -> 52/52/51: 1200 - 167 + 52
+    assert body["refund_total"]["minor"] == 1085
+    refund = sandbox.refunds_created()
+    assert len(refund) == 1
+
+
+def test_two_candidate_orders_go_to_review_with_candidates(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    sandbox.seed_order(simple_order(2005, email="alex@example.com"))
+    sandbox.seed_order(simple_order(2006, email="alex@example.com"))
+    event = {
+        "external_id": "TEL-5",
+        "channel": "phone",
+        "order": {"customer_email": "alex@example.com"},
+        "lines": [{"sku": "MUG-WHT", "quantity": 1}],
+    }
+    body = gateway.wait_for(gateway.post_return(event).json()["return"]["id"])
+    assert body["status"] == "needs_review"
+    assert sorted(c["name"] for c in body["candidates"]) == ["#2005", "#2006"]
+    assert body["timeline"][-1]["event"] == "order_ambiguous"
+    assert sandbox.refunds_created() == []
+
+
+def test_unknown_order_goes_to_review(gateway: Gateway, sandbox: Sandbox) -> None:
+    event = full_return(2999, "TCK-6")
+    body = gateway.wait_for(gateway.post_return(event).json()["return"]["id"])
+    assert body["status"] == "needs_review"
+    assert body["timeline"][-1]["event"] == "order_not_found"
+
+
+def test_platform_errors_and_ambiguous_timeouts_still_refund_once(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    sandbox.seed_order(simple_order(2007))
+    sandbox.fault("http_503", count=2, operation="refundCreate")
+    sandbox.fault("throttled", count=1, operation="refundCreate")
+    sandbox.fault("timeout_after_commit", count=1, operation="refundCreate", delay=4)
+    body = gateway.wait_for(gateway.post_return(full_return(2007, "TCK-7")).json()["return"]["id"])
+    assert body["status"] == "completed"
+    calls = sandbox.journal("refundCreate")
+    assert len(calls) >= 4  # two 503s, one throttle, the committed-but-timed-out write
+    assert len(sandbox.refunds_created()) == 1
+    assert sandbox.order(2007)["financial_status"] == "REFUNDED"
+
+
+def test_goods_only_return_restocks_without_money(gateway: Gateway, sandbox: Sandbox) -> None:
+    sandbox.seed_order(simple_order(2008))
+    event = full_return(2008, "WEB-8", refund={"issue": False})
+    body = gateway.wait_for(gateway.post_return(event).json()["return"]["id"])
+    assert body["status"] == "completed"
+    assert body["refund_total"]["minor"] == 0
+    assert sandbox.inventory()["MUG-WHT"]["2"] == 3
+    assert sandbox.order(2008)["financial_status"] == "PAID"
+
+
+def test_request_beyond_what_remains_goes_to_review(gateway: Gateway, sandbox: Sandbox) -> None:
+    sandbox.seed_order(simple_order(2009))
+    first = gateway.post_return(
+        full_return(2009, "TCK-9a", lines=[{"sku": "MUG-WHT", "quantity": 2}])
+    )
+    assert gateway.wait_for(first.json()["return"]["id"])["status"] == "completed"
+    second = gateway.post_return(
+        full_return(2009, "TCK-9b", lines=[{"sku": "MUG-WHT", "quantity": 2}])
+    )
+    body = gateway.wait_for(second.json()["return"]["id"])
+    assert body["status"] == "needs_review"
+    assert body["timeline"][-1]["data"]["code"] == "UNRESOLVED_LINE"
+    assert len(sandbox.refunds_created()) == 1
