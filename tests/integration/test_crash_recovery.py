@@ -1,0 +1,169 @@
+"""A worker killed with SIGKILL mid-refund is restarted and completes the return, refunding once.
+
+Real processes: `returnbridge up` (API + worker) runs as a child process on the test's database
+(SQLite file or PostgreSQL); the Shopify sandbox runs in this process. The sandbox commits the
+refund and then holds its answer, so the kill lands after the refund step began and after the
+platform wrote the refund, the most dangerous moment for a double refund.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from returnbridge.cli.servers import free_port
+from returnbridge.store.connections import create_connection
+from returnbridge.store.crypto import CredentialCipher
+from returnbridge.store.database import create_engine_for, migrate, session_factory
+from returnbridge.store.tenants import create_tenant
+from support.gateway import Sandbox, simple_order
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+def _wait(predicate: Callable[[], Any], *, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class GatewayProcess:
+    """`returnbridge up` as a child process with its own environment."""
+
+    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
+        self.env = env
+        self.port = port
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "returnbridge.cli.main", "up", "--port", str(self.port)],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        _wait(self._healthy, timeout=60, what=f"gateway health ({self.log})")
+
+    def _healthy(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"gateway exited: {self.log.read_text()[-3000:]}")
+        try:
+            return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@pytest.fixture
+def sandbox(sandbox_server: str) -> Iterator[Sandbox]:
+    shop = Sandbox(sandbox_server)
+    yield shop
+    shop.close()
+
+
+def test_worker_killed_after_refund_began_completes_with_one_refund(
+    db_url: str, tmp_path: Path, sandbox: Sandbox
+) -> None:
+    key = CredentialCipher.generate_key()
+    migrate(db_url)
+    engine = create_engine_for(db_url)
+    with session_factory(engine).begin() as session:
+        tenant, api_key = create_tenant(session, "Acme")
+        create_connection(
+            session,
+            tenant.id,
+            platform="shopify",
+            name="main",
+            base_url=sandbox.url,
+            credentials={"access_token": sandbox.token},
+            cipher=CredentialCipher(key),
+            settings={"restock_location_id": "gid://shopify/Location/2"},
+        )
+    engine.dispose()
+    sandbox.seed_order(simple_order(3001))
+    # The platform commits the refund, then answers only after 60 s: we kill before that.
+    sandbox.fault("timeout_after_commit", count=1, operation="refundCreate", delay=60)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETURNBRIDGE_")}
+    env |= {
+        "RETURNBRIDGE_DATA_DIR": str(tmp_path / "data"),
+        "RETURNBRIDGE_DATABASE_URL": db_url,
+        "RETURNBRIDGE_SECRET_KEY": key,
+        "RETURNBRIDGE_HTTP_TIMEOUT": "90",
+        "RETURNBRIDGE_QUEUE_POLLING_INTERVAL": "0.1",
+        "RETURNBRIDGE_LOG_LEVEL": "INFO",
+    }
+    if make_url(db_url).get_backend_name() == "sqlite":
+        env["RETURNBRIDGE_SYSTEM_DATABASE_URL"] = f"sqlite:///{tmp_path / 'dbos.sqlite'}"
+    gateway = GatewayProcess(env, free_port(), tmp_path / "gateway.log")
+    gateway.start()
+    try:
+        api = httpx.Client(
+            base_url=gateway.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=10
+        )
+        event = {
+            "external_id": "TCK-CRASH",
+            "channel": "ticket",
+            "order": {"platform_order_id": "gid://shopify/Order/3001"},
+            "lines": [{"sku": "MUG-WHT", "quantity": 3}],
+            "refund": {"shipping": {"mode": "full"}},
+        }
+        accepted = api.post("/v1/returns", json=event)
+        assert accepted.status_code == 202, accepted.text
+        return_id = accepted.json()["return"]["id"]
+
+        _wait(sandbox.refunds_created, timeout=60, what="the refund to be written")
+        assert api.get(f"/v1/returns/{return_id}").json()["status"] == "planned"
+        gateway.kill()
+
+        gateway.port = free_port()
+        gateway.start()
+        api = httpx.Client(
+            base_url=gateway.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=10
+        )
+
+        def settled() -> dict[str, Any] | None:
+            body: dict[str, Any] = api.get(f"/v1/returns/{return_id}").json()
+            return body if body["status"] in {"completed", "needs_review", "failed"} else None
+
+        body = _wait(settled, timeout=90, what="the return to settle after restart")
+        assert body["status"] == "completed", body["timeline"]
+        assert len(sandbox.refunds_created()) == 1
+        assert sandbox.order(3001)["financial_status"] == "REFUNDED"
+        assert [r["status"] for r in body["refunds"]] == ["succeeded"]
+        assert body["refunds"][0]["platform_refund_id"] == sandbox.refunds_created()[0]["refund_id"]
+    finally:
+        gateway.stop()
