@@ -6,7 +6,13 @@ from fastapi import APIRouter
 
 from returnbridge.api.deps import AdminDep, RuntimeDep, SessionDep
 from returnbridge.api.problems import ApiProblem
-from returnbridge.api.schemas import ConnectionIn, ConnectionOut, TenantCreated, TenantIn
+from returnbridge.api.schemas import (
+    ConnectionIn,
+    ConnectionOut,
+    TenantCreated,
+    TenantIn,
+    reject_nul_text,
+)
 from returnbridge.store.connections import create_connection
 from returnbridge.store.errors import RecordNotFoundError
 from returnbridge.store.tenants import create_tenant, get_tenant
@@ -16,6 +22,7 @@ router = APIRouter(prefix="/v1/tenants", tags=["admin"])
 
 @router.post("", status_code=201, summary="Create a tenant (its API key is shown once)")
 def new_tenant(body: TenantIn, _admin: AdminDep, session: SessionDep) -> TenantCreated:
+    reject_nul_text(body)
     tenant, api_key = create_tenant(session, body.name)
     session.commit()
     return TenantCreated(id=tenant.id, name=tenant.name, api_key=api_key)
@@ -33,6 +40,7 @@ def new_connection(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> ConnectionOut:
+    reject_nul_text(body)
     try:
         get_tenant(session, tenant_id)
     except RecordNotFoundError as exc:

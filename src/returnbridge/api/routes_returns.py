@@ -14,6 +14,7 @@ from returnbridge.api.schemas import (
     ReturnEventIn,
     ReturnOut,
     ReturnPageOut,
+    reject_nul_text,
     return_out,
 )
 from returnbridge.domain.returns import CanonicalReturn, Channel, ReturnStatus
@@ -71,6 +72,7 @@ def create_return(
     Duplicates (same `Idempotency-Key`, or same `external_id` + `revision` when no key is
     sent) answer with the return already stored and `duplicate: true`.
     """
+    reject_nul_text(event)
     connection_id = _connection_id(session, tenant.id, event.connection_id)
     session.close()
     canonical = CanonicalReturn.model_validate(event.model_dump(exclude={"connection_id"}))

@@ -7,13 +7,55 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from returnbridge.api.problems import ApiProblem
 from returnbridge.domain.money import format_minor
 from returnbridge.domain.returns import CanonicalReturn
 from returnbridge.store.tables import Refund, Return, TimelineEvent
 
+MAX_REVISION = 2**31 - 1
+"""Revisions are stored as 32-bit integers (PostgreSQL `integer`)."""
+
+
+def _nul_text_path(value: Any, path: str) -> str | None:
+    """Where the first text (or mapping key) holding a NUL character sits, if any."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, BaseModel):
+        value = dict(value)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                return path or "body"
+            found = _nul_text_path(item, here)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _nul_text_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def reject_nul_text(body: BaseModel) -> None:
+    """Refuse NUL characters anywhere in a request body: PostgreSQL cannot store them in text."""
+    field = _nul_text_path(body, "")
+    if field is not None:
+        message = "text must not contain NUL characters"
+        raise ApiProblem(
+            422,
+            "VALIDATION_ERROR",
+            f"{field}: {message}",
+            field=field,
+            errors=[{"field": field, "message": message}],
+        )
+
 
 class ReturnEventIn(CanonicalReturn):
     """A return event from the vendor: the canonical return plus which connection it targets."""
+
+    revision: int = Field(default=1, ge=1, le=MAX_REVISION)
 
     connection_id: str | None = Field(
         default=None, description="the tenant's platform connection; optional if it has one"
@@ -95,7 +137,7 @@ class TenantCreated(BaseModel):
 class ConnectionIn(BaseModel):
     platform: str = Field(description="shopify (others to come)")
     name: str = Field(min_length=1, max_length=200)
-    base_url: str = Field(description="e.g. https://my-shop.myshopify.com")
+    base_url: str = Field(max_length=500, description="e.g. https://my-shop.myshopify.com")
     credentials: dict[str, Any] = Field(description="e.g. {'access_token': '...'}; encrypted")
     settings: dict[str, Any] = Field(default_factory=dict)
 
