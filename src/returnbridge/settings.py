@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     port: int = 8000
     queue_polling_interval: float = 0.2
     worker_concurrency: int = 8
+    connection_concurrency: int = Field(
+        default=1,
+        description="workflows running at once per platform connection (across all workers);"
+        " 1 keeps each store's refunds strictly sequential",
+    )
     http_timeout: float = 10.0
     executor_id: str | None = Field(
         default=None, description="DBOS executor id; set one per worker when scaling out"

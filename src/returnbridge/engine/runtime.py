@@ -102,7 +102,7 @@ def launch_dbos(settings: Settings, *, work: bool) -> None:
     DBOS.register_queue(
         QUEUE_NAME,
         worker_concurrency=settings.worker_concurrency,
-        partition_concurrency=1,
+        partition_concurrency=settings.connection_concurrency,
         polling_interval_sec=settings.queue_polling_interval,
         on_conflict="always_update",
     )
