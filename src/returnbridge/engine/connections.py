@@ -8,26 +8,37 @@ from typing import Any
 from returnbridge.connectors.base.connector import OrderConnector
 from returnbridge.domain.errors import PermanentError
 
-ConnectorFactory = Callable[[str, Mapping[str, Any], float], OrderConnector]
+ConnectorFactory = Callable[[str, Mapping[str, Any], float, dict[str, Any]], OrderConnector]
+"""(base_url, credentials, timeout, state) -> connector; `state` lives as long as the process
+and is private to one connection: the place for its rate limiter, shared by every step."""
 
 
-def _shopify(base_url: str, credentials: Mapping[str, Any], timeout: float) -> OrderConnector:
+def _shopify(
+    base_url: str, credentials: Mapping[str, Any], timeout: float, state: dict[str, Any]
+) -> OrderConnector:
+    from returnbridge.connectors.base.limits import CostLimiter
     from returnbridge.connectors.shopify.connector import ShopifyConnector
 
     token = credentials.get("access_token")
     if not isinstance(token, str) or not token:
         raise PermanentError("MISSING_CREDENTIALS", "shopify connection has no access_token")
-    return ShopifyConnector(base_url, token, timeout=timeout)
+    limiter = state.setdefault("limiter", CostLimiter())
+    return ShopifyConnector(base_url, token, timeout=timeout, limiter=limiter)
 
 
 FACTORIES: dict[str, ConnectorFactory] = {"shopify": _shopify}
 
 
 def build_connector(
-    platform: str, base_url: str, credentials: Mapping[str, Any], *, timeout: float
+    platform: str,
+    base_url: str,
+    credentials: Mapping[str, Any],
+    *,
+    timeout: float,
+    state: dict[str, Any],
 ) -> OrderConnector:
     """A connector for `platform`; unknown platforms are a permanent error."""
     factory = FACTORIES.get(platform)
     if factory is None:
         raise PermanentError("UNSUPPORTED_PLATFORM", f"no connector for platform {platform!r} yet")
-    return factory(base_url, credentials, timeout)
+    return factory(base_url, credentials, timeout, state)

@@ -6,8 +6,9 @@ connectors through the one `Runtime` installed at start-up.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from dbos import DBOS, DBOSConfig
 from sqlalchemy import Engine
@@ -32,17 +33,19 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     cipher: CredentialCipher
-    connector_override: Callable[[Connection], OrderConnector] | None = field(default=None)
+    connection_state: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _state_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def connector(self, connection: Connection) -> OrderConnector:
-        if self.connector_override is not None:
-            return self.connector_override(connection)
         credentials = connection_credentials(connection, cipher=self.cipher)
+        with self._state_lock:
+            state = self.connection_state.setdefault(connection.id, {})
         return build_connector(
             connection.platform,
             connection.base_url,
             credentials,
             timeout=self.settings.http_timeout,
+            state=state,
         )
 
 

@@ -427,8 +427,10 @@ def _cross_check(
 
 
 def _find_by_key(refunds: list[PlatformRefund], key: str) -> PlatformRefund | None:
+    marker = f"{rc.REFUND_NOTE_PREFIX} {key} "
     return next(
-        (r for r in refunds if r.idempotency_key == key or (r.note and key in r.note)), None
+        (r for r in refunds if r.idempotency_key == key or (r.note or "").startswith(marker)),
+        None,
     )
 
 

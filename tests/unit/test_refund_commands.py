@@ -1,0 +1,138 @@
+"""Turning a return and a plan into the platform refund: restock kinds, tenders, cross-check."""
+
+from __future__ import annotations
+
+from returnbridge.connectors.base.connector import SuggestedLine, SuggestedRefund, SuggestedTender
+from returnbridge.domain.matching import resolve_lines
+from returnbridge.domain.orders import Order, OrderLine, Payment, ShippingLine, TaxLine
+from returnbridge.domain.refunds import RefundPolicy, plan_refund
+from returnbridge.domain.returns import CanonicalReturn
+from returnbridge.engine import refund_commands as rc
+
+
+def order(*, fulfilled: int | None = None, returned: int = 0) -> Order:
+    return Order(
+        id="gid://shopify/Order/1",
+        currency="USD",
+        amount_paid=4_000,
+        payments=(Payment(id="gid://shopify/OrderTransaction/9", gateway="bogus", amount=4_000),),
+        line_items=(
+            OrderLine(
+                id="L1",
+                sku="MUG",
+                quantity=3,
+                unit_price=1_200,
+                tax_lines=(TaxLine(title="Tax", amount=150),),
+                fulfilled_quantity=fulfilled,
+                already_returned_quantity=returned,
+            ),
+        ),
+        shipping_lines=(ShippingLine(id="S1", price=250),),
+    )
+
+
+def canonical(**body: object) -> CanonicalReturn:
+    event: dict[str, object] = {
+        "external_id": "X-1",
+        "order": {"order_number": "#1"},
+        "lines": [{"sku": "MUG", "quantity": 3}],
+    }
+    event.update(body)
+    return CanonicalReturn.model_validate(event)
+
+
+def test_refund_key_is_fixed_by_return_and_revision() -> None:
+    assert rc.refund_key("ret_1", 2) == rc.refund_key("ret_1", 2) == "rb-ret_1-2-1"
+
+
+def test_shipped_units_return_to_the_location_and_unshipped_ones_are_cancelled() -> None:
+    choice = rc.RestockChoice(restock=True, location_id="gid://shopify/Location/2")
+    commands = rc.line_commands(order(fulfilled=2), {"L1": 3}, choice=choice)
+    assert [(c.restock, c.quantity, c.location_id) for c in commands] == [
+        ("return", 2, "gid://shopify/Location/2"),
+        ("cancel", 1, None),
+    ]
+
+
+def test_units_already_returned_count_against_the_shipped_ones() -> None:
+    choice = rc.RestockChoice(restock=True, location_id="loc")
+    commands = rc.line_commands(order(fulfilled=2, returned=2), {"L1": 1}, choice=choice)
+    assert [(c.restock, c.quantity) for c in commands] == [("cancel", 1)]
+
+
+def test_refund_only_restocks_nothing() -> None:
+    commands = rc.line_commands(
+        order(), {"L1": 2}, choice=rc.RestockChoice(restock=False, location_id="loc")
+    )
+    assert [(c.restock, c.quantity) for c in commands] == [("none", 2)]
+
+
+def test_command_carries_plan_tenders_and_full_shipping() -> None:
+    the_order = order()
+    ret = canonical(refund={"shipping": {"mode": "full"}})
+    resolved = resolve_lines(the_order, ret.lines)
+    plan = plan_refund(
+        the_order, rc.refund_request(ret, the_order, resolved), policy=RefundPolicy()
+    )
+    command = rc.refund_command(
+        plan,
+        the_order,
+        quantities=rc.merged_quantities(resolved),
+        key="rb-ret_1-1-1",
+        note=rc.refund_note("rb-ret_1-1-1", ret),
+        choice=rc.RestockChoice(restock=True, location_id="loc"),
+        shipping_mode="full",
+    )
+    assert command.shipping_full
+    assert command.expected_total == 3 * 1_200 + 150 + 250
+    assert [(t.amount, t.parent_id) for t in command.tenders] == [
+        (4_000, "gid://shopify/OrderTransaction/9")
+    ]
+    assert command.note is not None
+    assert command.note.startswith("returnbridge rb-ret_1-1-1 ")
+
+
+def test_goods_only_command_moves_no_money() -> None:
+    command = rc.refund_command(
+        None,
+        order(),
+        quantities={"L1": 1},
+        key="k",
+        note="n",
+        choice=rc.RestockChoice(restock=True, location_id="loc"),
+        shipping_mode="none",
+    )
+    assert command.tenders == ()
+    assert command.expected_total == 0
+
+
+def test_suggested_parents_fill_tenders_without_one() -> None:
+    base = rc.refund_command(
+        None, order(), quantities={}, key="k", note="n",
+        choice=rc.RestockChoice(restock=False, location_id=None), shipping_mode="none",
+    )  # fmt: skip
+    command = base.model_copy(update={"tenders": (rc.TenderCommand(amount=500),)})
+    suggested = SuggestedRefund(
+        currency="USD", total=500, subtotal=500, tax=0, maximum_refundable=4_000,
+        tenders=(SuggestedTender(amount=500, gateway="bogus", parent_id="T1"),),
+    )  # fmt: skip
+    filled = rc.with_suggested_tenders(command, suggested)
+    assert [(t.parent_id, t.gateway, t.amount) for t in filled.tenders] == [("T1", "bogus", 500)]
+
+
+def test_any_cent_of_disagreement_is_reported() -> None:
+    the_order = order()
+    ret = canonical(lines=[{"sku": "MUG", "quantity": 1}])
+    resolved = resolve_lines(the_order, ret.lines)
+    plan = plan_refund(
+        the_order, rc.refund_request(ret, the_order, resolved), policy=RefundPolicy()
+    )
+    agreeing = SuggestedRefund(
+        currency="USD", total=1_250, subtotal=1_200, tax=50, maximum_refundable=4_000,
+        lines=(SuggestedLine(line_id="L1", quantity=1, subtotal=1_200, tax=50),),
+    )  # fmt: skip
+    assert rc.disagreements(plan, agreeing) == []
+    off = agreeing.model_copy(
+        update={"lines": (SuggestedLine(line_id="L1", quantity=1, subtotal=1_200, tax=51),)}
+    )
+    assert rc.disagreements(plan, off) == ["line L1: tax ours 50 platform 51"]
