@@ -7,6 +7,8 @@ is checked to be a complete problem+json document.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from returnbridge.api.app import create_app
 from support.gateway import Gateway, Sandbox, gateway_settings, simple_order
 
 pytestmark = pytest.mark.timeout(180)
@@ -221,7 +224,37 @@ def test_body_that_is_not_json_is_422_problem(gateway: Gateway) -> None:
     response = gateway.api.post(
         "/v1/returns", content=b"{not json", headers={"Content-Type": "application/json"}
     )
-    assert_problem(response, 422, "VALIDATION_ERROR")
+    assert assert_problem(response, 422, "VALIDATION_ERROR")["field"] == "body"
+    assert list_ids(gateway) == []
+
+
+def test_body_that_is_not_utf8_is_422_problem_on_the_body(gateway: Gateway) -> None:
+    response = gateway.api.post(
+        "/v1/returns", content=b"\xff\xfe", headers={"Content-Type": "application/json"}
+    )
+    assert assert_problem(response, 422, "VALIDATION_ERROR")["field"] == "body"
+
+
+def test_body_nested_beyond_the_parser_is_400_problem(gateway: Gateway) -> None:
+    depth = 100_000
+    content = '{"metadata": {"x": ' + "[" * depth + "]" * depth + "}}"
+    response = gateway.api.post(
+        "/v1/returns", content=content, headers={"Content-Type": "application/json"}
+    )
+    assert_problem(response, 400, "BAD_REQUEST")
+    assert list_ids(gateway) == []
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_number_in_metadata_is_422_problem(gateway: Gateway, number: str) -> None:
+    content = (
+        '{"external_id": "NAN-1", "order": {"order_number": "#1"},'
+        ' "lines": [{"sku": "A", "quantity": 1}], "metadata": {"score": [1.5, ' + number + "]}}"
+    )
+    response = gateway.api.post(
+        "/v1/returns", content=content, headers={"Content-Type": "application/json"}
+    )
+    assert assert_problem(response, 422, "VALIDATION_ERROR")["field"] == "metadata.score[1]"
     assert list_ids(gateway) == []
 
 
@@ -528,6 +561,17 @@ def test_list_filters_by_creation_time(db_gateway: Gateway) -> None:
     assert list_ids(db_gateway, created_to="2000-01-01T00:00:00+02:00") == []
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("created_from", "0001-01-01T00:00:00+14:00"), ("created_to", "9999-12-31T23:59:59-14:00")],
+)
+def test_list_creation_time_beyond_utc_range_is_422_problem(
+    db_gateway: Gateway, name: str, value: str
+) -> None:
+    response = db_gateway.api.get("/v1/returns", params={name: value})
+    assert assert_problem(response, 422, "VALIDATION_ERROR")["field"] == name
+
+
 @pytest.mark.parametrize("name", ["created_from", "created_to"])
 def test_list_creation_time_without_timezone_is_422_problem(gateway: Gateway, name: str) -> None:
     response = gateway.api.get("/v1/returns", params={name: "2026-01-01T00:00:00"})
@@ -580,6 +624,38 @@ def test_list_malformed_cursor_is_422_problem(gateway: Gateway, cursor: str) -> 
     assert assert_problem(response, 422, "INVALID_CURSOR")["field"] == "cursor"
 
 
+def _cursor(**fields: Any) -> str:
+    raw = json.dumps(fields).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        pytest.param(_cursor(at="0001-01-01T00:00:00+14:00", id="r", desc=False), id="before-utc"),
+        pytest.param(_cursor(at="2026-01-01T00:00:00+00:00", id="r\x00", desc=False), id="nul"),
+    ],
+)
+def test_list_cursor_the_database_cannot_hold_is_422_problem(
+    db_gateway: Gateway, cursor: str
+) -> None:
+    response = db_gateway.api.get("/v1/returns", params={"cursor": cursor})
+    assert assert_problem(response, 422, "INVALID_CURSOR")["field"] == "cursor"
+
+
+def test_nul_character_in_path_or_query_is_422_problem(db_gateway: Gateway) -> None:
+    response = db_gateway.api.get("/v1/returns/ret_%00x")
+    assert assert_problem(response, 422, "VALIDATION_ERROR")["field"] == "return_id"
+    response = db_gateway.api.get("/v1/returns", params={"channel": "web\x00"})
+    assert assert_problem(response, 422, "VALIDATION_ERROR")["field"] == "channel"
+    with _admin_client(db_gateway) as admin:
+        response = admin.post(
+            "/v1/tenants/ten_%00/connections",
+            json={"platform": "shopify", "name": "x", "base_url": "https://x", "credentials": {}},
+        )
+    assert assert_problem(response, 422, "VALIDATION_ERROR")["field"] == "tenant_id"
+
+
 # --- connection choice -----------------------------------------------------------------------
 
 
@@ -611,6 +687,21 @@ def test_unknown_connection_id_is_422_problem(gateway: Gateway) -> None:
 
 
 # --- operations ------------------------------------------------------------------------------
+
+
+def test_unexpected_error_is_500_problem(gateway: Gateway) -> None:
+    """An error no handler expects still leaves as problem+json (and is logged)."""
+    app = create_app(gateway.runtime)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    with httpx.Client(transport=transport, base_url="http://api") as client:
+        response = client.get("/boom")
+    body = assert_problem(response, 500, "INTERNAL_ERROR")
+    assert "boom" not in body["detail"]
 
 
 def test_health_answers_ok(gateway: Gateway) -> None:

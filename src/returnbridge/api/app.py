@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from returnbridge.api import routes_admin, routes_returns
-from returnbridge.api.deps import RuntimeDep
+from returnbridge.api.deps import RuntimeDep, reject_nul_in_url
 from returnbridge.api.problems import install_problem_handlers
 from returnbridge.engine.runtime import Runtime
 
@@ -17,6 +17,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         title="returnbridge",
         version="0.1.0",
         summary="Sync customer returns and refunds, exactly once, into the merchant's platform.",
+        dependencies=[Depends(reject_nul_in_url)],
     )
     app.state.runtime = runtime
     install_problem_handlers(app)

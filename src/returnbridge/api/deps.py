@@ -58,3 +58,16 @@ def require_admin(
 
 
 AdminDep = Annotated[None, Depends(require_admin)]
+
+
+def reject_nul_in_url(request: Request) -> None:
+    """Refuse NUL characters in path and query values: PostgreSQL cannot compare them."""
+    values = [*request.path_params.items(), *request.query_params.multi_items()]
+    for name, value in values:
+        if isinstance(value, str) and "\x00" in value:
+            raise ApiProblem(
+                422,
+                "VALIDATION_ERROR",
+                f"{name}: text must not contain NUL characters",
+                field=name,
+            )

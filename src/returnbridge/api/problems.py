@@ -75,7 +75,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": _field_path(err.get("loc", ())), "message": err.get("msg", "invalid")}
+            {
+                # A JSON syntax error's location is a character offset, not a field.
+                "field": "body"
+                if err.get("type") == "json_invalid"
+                else _field_path(err.get("loc", ())),
+                "message": err.get("msg", "invalid"),
+            }
             for err in exc.errors()
         ]
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
@@ -98,5 +104,12 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+        code = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
+            exc.status_code, "HTTP_ERROR"
+        )
         return problem(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:
+        # Starlette still re-raises the exception after this answer, so it is logged.
+        return problem(500, "INTERNAL_ERROR", "an unexpected error occurred; it has been logged")

@@ -11,7 +11,7 @@ from returnbridge.api.schemas import (
     ConnectionOut,
     TenantCreated,
     TenantIn,
-    reject_nul_text,
+    reject_unstorable,
 )
 from returnbridge.store.connections import create_connection
 from returnbridge.store.errors import RecordNotFoundError
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1/tenants", tags=["admin"])
 
 @router.post("", status_code=201, summary="Create a tenant (its API key is shown once)")
 def new_tenant(body: TenantIn, _admin: AdminDep, session: SessionDep) -> TenantCreated:
-    reject_nul_text(body)
+    reject_unstorable(body)
     tenant, api_key = create_tenant(session, body.name)
     session.commit()
     return TenantCreated(id=tenant.id, name=tenant.name, api_key=api_key)
@@ -40,7 +40,7 @@ def new_connection(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> ConnectionOut:
-    reject_nul_text(body)
+    reject_unstorable(body)
     try:
         get_tenant(session, tenant_id)
     except RecordNotFoundError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -14,7 +14,7 @@ from returnbridge.api.schemas import (
     ReturnEventIn,
     ReturnOut,
     ReturnPageOut,
-    reject_nul_text,
+    reject_unstorable,
     return_out,
 )
 from returnbridge.domain.returns import CanonicalReturn, Channel, ReturnStatus
@@ -50,6 +50,31 @@ def _connection_id(session: SessionDep, tenant_id: str, wanted: str | None) -> s
     return connections[0].id
 
 
+def _instant(name: str, value: datetime | None) -> datetime | None:
+    """A query time in UTC; naive times and times UTC cannot hold are invalid input."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ApiProblem(422, "VALIDATION_ERROR", f"{name} needs a timezone", field=name)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ApiProblem(
+            422, "VALIDATION_ERROR", f"{name} is out of range in UTC", field=name
+        ) from exc
+
+
+def _check_cursor(cursor: str) -> None:
+    """Refuse cursors the store would fail to bind: instants beyond UTC, NUL in the id."""
+    at, return_id, _newest_first = return_store.decode_cursor(cursor)
+    try:
+        at.astimezone(UTC)
+    except OverflowError as exc:
+        raise ApiProblem(422, "INVALID_CURSOR", "malformed page cursor", field="cursor") from exc
+    if "\x00" in return_id:
+        raise ApiProblem(422, "INVALID_CURSOR", "malformed page cursor", field="cursor")
+
+
 @router.post(
     "",
     status_code=202,
@@ -72,7 +97,7 @@ def create_return(
     Duplicates (same `Idempotency-Key`, or same `external_id` + `revision` when no key is
     sent) answer with the return already stored and `duplicate: true`.
     """
-    reject_nul_text(event)
+    reject_unstorable(event)
     connection_id = _connection_id(session, tenant.id, event.connection_id)
     session.close()
     canonical = CanonicalReturn.model_validate(event.model_dump(exclude={"connection_id"}))
@@ -129,16 +154,15 @@ def list_returns(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> ReturnPageOut:
-    for name, value in (("created_from", created_from), ("created_to", created_to)):
-        if value is not None and value.tzinfo is None:
-            raise ApiProblem(422, "VALIDATION_ERROR", f"{name} needs a timezone", field=name)
+    if cursor is not None:
+        _check_cursor(cursor)
     page = return_store.list_returns(
         session,
         tenant.id,
         status=[s.value for s in status] if status else None,
         channel=channel.value if channel else None,
-        created_from=created_from,
-        created_to=created_to,
+        created_from=_instant("created_from", created_from),
+        created_to=_instant("created_to", created_to),
         limit=limit,
         cursor=cursor,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -16,33 +17,38 @@ MAX_REVISION = 2**31 - 1
 """Revisions are stored as 32-bit integers (PostgreSQL `integer`)."""
 
 
-def _nul_text_path(value: Any, path: str) -> str | None:
-    """Where the first text (or mapping key) holding a NUL character sits, if any."""
+def _unstorable(value: Any, path: str) -> tuple[str, str] | None:
+    """The first value JSON or PostgreSQL cannot keep, as (field path, why), if any."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        return (path or "body", "text must not contain NUL characters") if "\x00" in value else None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path or "body", "numbers must be finite")
     if isinstance(value, BaseModel):
         value = dict(value)
     if isinstance(value, dict):
         for key, item in value.items():
-            here = f"{path}.{key}" if path else str(key)
             if isinstance(key, str) and "\x00" in key:
-                return path or "body"
-            found = _nul_text_path(item, here)
+                return (path or "body", "keys must not contain NUL characters")
+            found = _unstorable(item, f"{path}.{key}" if path else str(key))
             if found is not None:
                 return found
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            found = _nul_text_path(item, f"{path}[{index}]")
+            found = _unstorable(item, f"{path}[{index}]")
             if found is not None:
                 return found
     return None
 
 
-def reject_nul_text(body: BaseModel) -> None:
-    """Refuse NUL characters anywhere in a request body: PostgreSQL cannot store them in text."""
-    field = _nul_text_path(body, "")
-    if field is not None:
-        message = "text must not contain NUL characters"
+def reject_unstorable(body: BaseModel) -> None:
+    """Refuse NUL characters and NaN/Infinity anywhere in a request body.
+
+    PostgreSQL cannot store NUL in text, and JSON has no NaN: both would otherwise fail at
+    the database (a 500) or be silently turned into null.
+    """
+    found = _unstorable(body, "")
+    if found is not None:
+        field, message = found
         raise ApiProblem(
             422,
             "VALIDATION_ERROR",

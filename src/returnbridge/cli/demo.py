@@ -24,6 +24,7 @@ from rich.table import Table
 
 from returnbridge.cli import demo_scenarios as scenarios
 from returnbridge.cli.servers import BackgroundServer
+from returnbridge.engine.runtime import Runtime
 from returnbridge.observability import configure_logging
 from returnbridge.settings import Settings
 
@@ -64,13 +65,11 @@ def seed_sandbox(sandbox_url: str) -> None:
             response.raise_for_status()
 
 
-def seed_gateway(settings: Settings, sandbox_url: str) -> tuple[str, str]:
+def seed_gateway(runtime: Runtime, sandbox_url: str) -> tuple[str, str]:
     """A tenant and its Shopify connection (pointing at the sandbox); returns (tenant, key)."""
-    from returnbridge.engine.runtime import current
     from returnbridge.store.connections import create_connection
     from returnbridge.store.tenants import create_tenant
 
-    runtime = current()
     with runtime.sessions.begin() as session:
         tenant, api_key = create_tenant(session, "Demo Outfitters")
         create_connection(
@@ -188,11 +187,11 @@ def run_demo(
     sandbox = BackgroundServer(create_sandbox(), port=sandbox_port).start()
     console.print(f"Shopify sandbox  {sandbox.url}  (control surface: {sandbox.url}/_sandbox/)")
     seed_sandbox(sandbox.url)
-    open_runtime(settings)
+    runtime = open_runtime(settings)
     launch_dbos(settings, work=True)
-    gateway = BackgroundServer(create_app(open_runtime_current()), port=port).start()
+    gateway = BackgroundServer(create_app(runtime), port=port).start()
     console.print(f"returnbridge API {gateway.url}  (OpenAPI docs: {gateway.url}/docs)")
-    tenant_id, api_key = seed_gateway(settings, sandbox.url)
+    tenant_id, api_key = seed_gateway(runtime, sandbox.url)
     console.print(
         f"tenant {tenant_id} · store {scenarios.SHOP_DOMAIN} · 2 locations · "
         f"{len(scenarios.orders())} orders seeded"
@@ -234,9 +233,3 @@ def run_demo(
         shutdown_dbos()
         sandbox.stop()
     return 0
-
-
-def open_runtime_current() -> Any:
-    from returnbridge.engine.runtime import current
-
-    return current()
