@@ -259,6 +259,28 @@ def test_non_finite_number_in_metadata_is_422_problem(gateway: Gateway, number: 
     assert list_ids(gateway) == []
 
 
+@pytest.mark.parametrize(
+    ("refund", "field"),
+    [
+        (
+            {"shipping": {"mode": "amount", "amount": "1e100000"}},
+            "refund.shipping.amount",
+        ),
+        (
+            {"restocking_fee": {"type": "fixed", "amount": "1000000000000000"}},
+            "refund.restocking_fee.amount",
+        ),
+        ({"return_label_fee": "1E+20"}, "refund.return_label_fee"),
+    ],
+)
+def test_amount_too_large_for_minor_units_is_422_problem(
+    gateway: Gateway, refund: dict[str, Any], field: str
+) -> None:
+    response = gateway.post_return(event("BIG-1", refund=refund))
+    assert assert_problem(response, 422, "VALIDATION_ERROR")["field"] == field
+    assert list_ids(gateway) == []
+
+
 def test_body_that_is_a_list_is_422_problem(gateway: Gateway) -> None:
     problem = assert_problem(
         gateway.api.post("/v1/returns", json=[event()]), 422, "VALIDATION_ERROR"
@@ -321,6 +343,15 @@ def test_wrong_api_key_is_401_problem(gateway: Gateway) -> None:
     assert_problem(response, 401, "INVALID_API_KEY")
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert list_ids(gateway) == []
+
+
+def test_bad_key_with_bad_body_is_401_before_validation(gateway: Gateway) -> None:
+    response = httpx.post(
+        f"{gateway.server.url}/v1/returns",
+        json={"surprise": 1},
+        headers={"Authorization": "Bearer rb_not_a_key"},
+    )
+    assert_problem(response, 401, "INVALID_API_KEY")
 
 
 def test_admin_routes_refuse_a_tenant_key(gateway: Gateway) -> None:
@@ -484,6 +515,22 @@ def test_same_external_id_and_revision_without_key_is_one_return(gateway: Gatewa
     assert [first.json()["duplicate"], second.json()["duplicate"]] == [False, True]
     assert second.json()["return"]["id"] == first.json()["return"]["id"]
     assert list_ids(gateway) == [first.json()["return"]["id"]]
+
+
+def test_idempotency_key_reused_for_another_return_is_409_problem(gateway: Gateway) -> None:
+    first = gateway.post_return(event("TCK-305"), key="delivery-305")
+    assert first.status_code == 202, first.text
+    response = gateway.post_return(event("TCK-306"), key="delivery-305")
+    assert_problem(response, 409, "IDEMPOTENCY_KEY_REUSED")
+    assert list_ids(gateway) == [first.json()["return"]["id"]]
+
+
+def test_same_event_under_a_new_key_is_a_duplicate(gateway: Gateway) -> None:
+    first_id = post_ok(gateway, event("TCK-307"))
+    again = gateway.post_return(event("TCK-307"), key="redelivery-307")
+    assert again.status_code == 202, again.text
+    assert again.json()["duplicate"] is True
+    assert again.json()["return"]["id"] == first_id
 
 
 def test_same_external_id_and_revision_with_other_body_is_409_problem(gateway: Gateway) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +17,9 @@ from returnbridge.store.tables import Refund, Return, TimelineEvent
 MAX_REVISION = 2**31 - 1
 """Revisions are stored as 32-bit integers (PostgreSQL `integer`)."""
 
+MAX_AMOUNT_DIGITS = 15
+"""Decimal amounts need fewer integer digits than this; beyond, minor units overflow storage."""
+
 
 def _unstorable(value: Any, path: str) -> tuple[str, str] | None:
     """The first value JSON or PostgreSQL cannot keep, as (field path, why), if any."""
@@ -23,6 +27,8 @@ def _unstorable(value: Any, path: str) -> tuple[str, str] | None:
         return (path or "body", "text must not contain NUL characters") if "\x00" in value else None
     if isinstance(value, float):
         return None if math.isfinite(value) else (path or "body", "numbers must be finite")
+    if isinstance(value, Decimal) and value.is_finite() and value.adjusted() >= MAX_AMOUNT_DIGITS:
+        return (path or "body", f"amounts must be below 10^{MAX_AMOUNT_DIGITS}")
     if isinstance(value, BaseModel):
         value = dict(value)
     if isinstance(value, dict):
@@ -41,10 +47,10 @@ def _unstorable(value: Any, path: str) -> tuple[str, str] | None:
 
 
 def reject_unstorable(body: BaseModel) -> None:
-    """Refuse NUL characters and NaN/Infinity anywhere in a request body.
+    """Refuse NUL characters, NaN/Infinity and absurdly large amounts anywhere in a body.
 
-    PostgreSQL cannot store NUL in text, and JSON has no NaN: both would otherwise fail at
-    the database (a 500) or be silently turned into null.
+    PostgreSQL cannot store NUL in text, JSON has no NaN, and an amount like 1e100000 cannot
+    become minor units: each would otherwise fail later (a 500, a null, a failed workflow).
     """
     found = _unstorable(body, "")
     if found is not None:
