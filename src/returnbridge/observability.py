@@ -28,6 +28,7 @@ def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
     if _configured:
         return
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )

@@ -50,7 +50,6 @@ class Settings(BaseSettings):
     executor_id: str | None = Field(
         default=None, description="DBOS executor id; set one per worker when scaling out"
     )
-    step_retry_interval: float = Field(default=1.0, description="first retry wait (s)")
     log_level: str = "INFO"
     app_name: str = "returnbridge"
 

@@ -192,3 +192,29 @@ def test_request_beyond_what_remains_goes_to_review(gateway: Gateway, sandbox: S
     assert body["status"] == "needs_review"
     assert body["timeline"][-1]["data"]["code"] == "UNRESOLVED_LINE"
     assert len(sandbox.refunds_created()) == 1
+
+
+def test_withdrawn_return_is_cancelled_before_money_moves(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    sandbox.seed_order(simple_order(2010))
+    event = full_return(2010, "TCK-10", status="cancelled")
+    body = gateway.wait_for(gateway.post_return(event).json()["return"]["id"])
+    assert body["status"] == "cancelled"
+    assert body["timeline"][-1]["actor"] == "vendor"
+    assert sandbox.refunds_created() == []
+
+
+def test_requested_return_waits_for_approval_then_completes(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    sandbox.seed_order(simple_order(2011))
+    first = gateway.post_return(full_return(2011, "TCK-11", status="requested"))
+    body = gateway.wait_for(first.json()["return"]["id"])
+    assert body["status"] == "needs_review"
+    assert body["timeline"][-1]["event"] == "awaiting_approval"
+    approved = gateway.post_return(full_return(2011, "TCK-11", status="approved", revision=2))
+    assert approved.json()["return"]["id"] == body["id"]
+    final = gateway.wait_for_status(body["id"], "completed")
+    assert final["revision"] == 2
+    assert len(sandbox.refunds_created()) == 1

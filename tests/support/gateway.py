@@ -170,6 +170,19 @@ class Gateway:
                 raise AssertionError(f"return {return_id} still {body['status']} after {timeout}s")
             time.sleep(0.05)
 
+    def wait_for_status(
+        self, return_id: str, status: str, *, timeout: float = 60.0
+    ) -> dict[str, Any]:
+        """Poll until the return has `status` (for returns that pass through resting states)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            body: dict[str, Any] = self.api.get(f"/v1/returns/{return_id}").json()
+            if body["status"] == status:
+                return body
+            if time.monotonic() > deadline:
+                raise AssertionError(f"return {return_id} still {body['status']}, not {status}")
+            time.sleep(0.05)
+
     def close(self) -> None:
         self.api.close()
         self.server.stop()

@@ -52,6 +52,7 @@ def _serve_api(settings: Settings, *, work: bool) -> None:
     launch_dbos(settings, work=work)
     if work:
         requeue_received(runtime)
+    _ = settings.resolved_admin_key  # create the key file now, so the path printed exists
     console.print(
         f"[bold]returnbridge[/] API on http://{settings.host}:{settings.port} "
         f"(docs: /docs) · database {_safe_url(settings.resolved_database_url)} · "

@@ -177,6 +177,52 @@ def _connector(runtime: Runtime, tenant_id: str, return_id: str) -> OrderConnect
         return runtime.connector(_connection(session, record))
 
 
+# --------------------------------------------------------------------------- admit
+
+
+def admit(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
+    """Honour the vendor's own status: a withdrawn return is cancelled, an unapproved one waits.
+
+    Only an `approved` return moves money. `cancelled` cancels it while that is still allowed
+    (before any money moved); `requested` parks it for a human until an approved revision comes.
+    """
+    with _transaction(runtime) as session:
+        record, canonical = _load(session, tenant_id, return_id)
+        status = record.status
+    if canonical.status == "approved":
+        return StepOutcome("admitted", {"was": status})
+    if canonical.status == "cancelled":
+        if can_transition(status, ReturnStatus.CANCELLED):
+            with _transaction(runtime) as session:
+                return_store.record_transition(
+                    session,
+                    return_id,
+                    tenant_id=tenant_id,
+                    to_status=ReturnStatus.CANCELLED,
+                    event="cancelled",
+                    actor="vendor",
+                    reason="the vendor withdrew the return",
+                    allowed=can_transition,
+                )
+            return StepOutcome(ReturnStatus.CANCELLED, {})
+        return park(
+            runtime,
+            tenant_id,
+            return_id,
+            status=ReturnStatus.NEEDS_REVIEW,
+            event="cancel_too_late",
+            reason=f"the vendor withdrew the return, but it is already {status}",
+        )
+    return park(
+        runtime,
+        tenant_id,
+        return_id,
+        status=ReturnStatus.NEEDS_REVIEW,
+        event="awaiting_approval",
+        reason="the return is only requested: send a revision with status 'approved'",
+    )
+
+
 # --------------------------------------------------------------------------- match
 
 
@@ -453,6 +499,8 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
             event="refund_failed",
             reason=f"no planned refund under {key}",
         )
+    if canonical.status != "approved":
+        return admit(runtime, tenant_id, return_id)
     if not canonical.refund.issue and not (canonical.restock and canonical.lines):
         return _record_refunded(runtime, tenant_id, return_id, stored.id, None, skipped=True)
     try:

@@ -1,6 +1,7 @@
 """The durable workflow: one per return revision, its id derived from the idempotency key.
 
-Steps: match order -> plan -> refund (with restock) -> restock -> sync -> notify -> complete.
+Steps: admit (the vendor's status) -> match order -> plan -> refund (with restock) ->
+restock -> sync -> notify -> complete.
 DBOS records each step's result, so a worker that dies resumes at the first unfinished step;
 transient platform errors are retried with backoff inside the step.
 """
@@ -39,6 +40,11 @@ def workflow_id_for(tenant_id: str, idempotency_key: str) -> str:
 
 def _outcome(result: steps.StepOutcome) -> dict[str, Any]:
     return {"status": result.status, **result.detail}
+
+
+@DBOS.step(name="admit", **_RETRY)
+def admit_step(tenant_id: str, return_id: str) -> dict[str, Any]:
+    return _outcome(steps.admit(current(), tenant_id, return_id))
 
 
 @DBOS.step(name="match_order", **_RETRY)
@@ -136,6 +142,7 @@ def _run(tenant_id: str, return_id: str, revision: int) -> str:
 
 def _walk(tenant_id: str, return_id: str, revision: int) -> Iterator[dict[str, Any]]:
     """The steps in order; the caller stops pulling when the return comes to rest."""
+    yield admit_step(tenant_id, return_id)
     yield match_order_step(tenant_id, return_id)
     yield plan_step(tenant_id, return_id, revision)
     yield refund_step(tenant_id, return_id, revision)

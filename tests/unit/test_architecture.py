@@ -1,0 +1,78 @@
+"""The dependency rules of DESIGN.md §6, checked on the source: arrows point inward."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "returnbridge"
+THIRD_PARTY_ALLOWED_IN_DOMAIN = {"pydantic"}
+
+
+def _imports(package: str) -> list[tuple[Path, str]]:
+    found: list[tuple[Path, str]] = []
+    for path in sorted((SRC / package).rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found.extend((path, alias.name) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.append((path, node.module))
+    return found
+
+
+def test_domain_uses_only_the_standard_library_and_pydantic() -> None:
+    offending = [
+        f"{path.name}: {module}"
+        for path, module in _imports("domain")
+        if not module.startswith("returnbridge.domain")
+        and module.split(".")[0] not in sys.stdlib_module_names
+        and module.split(".")[0] not in THIRD_PARTY_ALLOWED_IN_DOMAIN
+    ]
+    assert offending == []
+
+
+def test_domain_does_no_io() -> None:
+    forbidden = {"socket", "httpx", "sqlalchemy", "os", "time", "random", "datetime.now"}
+    offending = [
+        f"{path.name}: {module}"
+        for path, module in _imports("domain")
+        if module.split(".")[0] in forbidden
+    ]
+    assert offending == []
+
+
+def test_sandbox_imports_nothing_of_ours_outside_itself() -> None:
+    offending = [
+        f"{path.relative_to(SRC)}: {module}"
+        for path, module in _imports("sandbox")
+        if module.startswith("returnbridge") and not module.startswith("returnbridge.sandbox")
+    ]
+    assert offending == []
+
+
+@pytest.mark.parametrize("layer", ["domain", "connectors", "store"])
+def test_inner_layers_never_import_outer_ones(layer: str) -> None:
+    outer = ("returnbridge.engine", "returnbridge.api", "returnbridge.cli", "returnbridge.sandbox")
+    offending = [
+        f"{path.relative_to(SRC)}: {module}"
+        for path, module in _imports(layer)
+        if module.startswith(outer)
+    ]
+    assert offending == []
+
+
+def test_connectors_never_import_each_other() -> None:
+    platforms = [p.name for p in (SRC / "connectors").iterdir() if p.is_dir() and p.name != "base"]
+    offending = [
+        f"{path.relative_to(SRC)}: {module}"
+        for platform in platforms
+        for path, module in _imports(f"connectors/{platform}")
+        for other in platforms
+        if other != platform and module.startswith(f"returnbridge.connectors.{other}")
+    ]
+    assert platforms
+    assert offending == []
