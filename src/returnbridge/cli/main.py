@@ -183,9 +183,11 @@ def connections_add(
     data_dir: DataDir = None,
 ) -> None:
     """Connect a tenant to a platform store (credentials are encrypted at rest)."""
+    from returnbridge.engine.connections import require_supported
     from returnbridge.engine.runtime import open_runtime
     from returnbridge.store.connections import create_connection
 
+    require_supported(platform)
     runtime = open_runtime(_settings(data_dir))
     settings = {"restock_location_id": restock_location_id} if restock_location_id else {}
     with runtime.sessions.begin() as session:

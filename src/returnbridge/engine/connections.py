@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from returnbridge.connectors.base.connector import OrderConnector
-from returnbridge.domain.errors import PermanentError
+from returnbridge.domain.errors import DomainError, PermanentError
 
 ConnectorFactory = Callable[[str, Mapping[str, Any], float, dict[str, Any]], OrderConnector]
 """(base_url, credentials, timeout, state) -> connector; `state` lives as long as the process
@@ -27,6 +27,16 @@ def _shopify(
 
 
 FACTORIES: dict[str, ConnectorFactory] = {"shopify": _shopify}
+
+
+def require_supported(platform: str) -> None:
+    """Refuse, at creation time, a connection no connector can serve yet."""
+    if platform not in FACTORIES:
+        raise DomainError(
+            "UNSUPPORTED_PLATFORM",
+            f"no connector for platform {platform!r} yet; supported: {sorted(FACTORIES)}",
+            field="platform",
+        )
 
 
 def build_connector(
