@@ -187,7 +187,13 @@ def connections_add(
     from returnbridge.engine.runtime import open_runtime
     from returnbridge.store.connections import create_connection
 
-    require_supported(platform)
+    from returnbridge.domain.errors import DomainError
+
+    try:
+        require_supported(platform)
+    except DomainError as exc:
+        console.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(2) from exc
     runtime = open_runtime(_settings(data_dir))
     settings = {"restock_location_id": restock_location_id} if restock_location_id else {}
     with runtime.sessions.begin() as session:
