@@ -183,11 +183,10 @@ def connections_add(
     data_dir: DataDir = None,
 ) -> None:
     """Connect a tenant to a platform store (credentials are encrypted at rest)."""
+    from returnbridge.domain.errors import DomainError
     from returnbridge.engine.connections import require_supported
     from returnbridge.engine.runtime import open_runtime
     from returnbridge.store.connections import create_connection
-
-    from returnbridge.domain.errors import DomainError
 
     try:
         require_supported(platform)
