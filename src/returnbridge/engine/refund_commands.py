@@ -165,13 +165,18 @@ def refund_command(
     )
 
 
+def needs_parent_transactions(command: RefundCommand) -> bool:
+    """True when some tender has no original payment to go back to yet."""
+    return any(not t.parent_id and t.method != "store_credit" for t in command.tenders)
+
+
 def with_suggested_tenders(command: RefundCommand, suggested: SuggestedRefund) -> RefundCommand:
     """Fill parent transactions from the platform's suggestion where our tenders lack them.
 
     Our amounts stay authoritative: each of our tenders takes the next suggested parent with
     room for it; a single suggested parent takes all of them.
     """
-    if all(t.parent_id or t.method == "store_credit" for t in command.tenders):
+    if not needs_parent_transactions(command):
         return command
     parents = [t for t in suggested.tenders if t.parent_id]
     if not parents:

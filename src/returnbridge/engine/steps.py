@@ -511,7 +511,9 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
         order = connector.get_order(stored.order_id)
         planned = _compute(canonical, order, connection)
         command = _command(connector, planned, canonical, connection, key)
-        if planned.plan is not None and Capability.SUGGESTED_REFUND in connector.capabilities:
+        if rc.needs_parent_transactions(command) and (
+            Capability.SUGGESTED_REFUND in connector.capabilities
+        ):
             command = rc.with_suggested_tenders(command, connector.suggest_refund(command))
         refund = connector.create_refund(command)
     except Exception as error:
