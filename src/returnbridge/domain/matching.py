@@ -15,11 +15,11 @@ from returnbridge.domain.returns import OrderReference, ReturnLine
 
 def normalise_order_name(name: str) -> str:
     """'#1001', '1001' and ' #1001 ' all name the same order."""
-    return name.strip().lstrip("#").strip().lower()
+    return name.strip().lstrip("#").strip().casefold()
 
 
 def normalise_email(email: str) -> str:
-    return email.strip().lower()
+    return email.strip().casefold()
 
 
 @dataclass(frozen=True, slots=True)

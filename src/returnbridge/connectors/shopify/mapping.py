@@ -27,6 +27,7 @@ from returnbridge.connectors.base.connector import (
     TenderCommand,
 )
 from returnbridge.domain.errors import DomainError
+from returnbridge.domain.matching import normalise_email, normalise_order_name
 from returnbridge.domain.money import exponent, format_minor, parse_minor
 from returnbridge.domain.orders import (
     DiscountAllocation,
@@ -292,11 +293,6 @@ def location_from_shopify(node: Json) -> Location:
 # -- search ------------------------------------------------------------------------------------
 
 
-def normalise_order_name(name: str) -> str:
-    """Comparable form of an order name: "#1001", "1001" and " #1001 " are equal."""
-    return name.strip().lstrip("#").casefold()
-
-
 def _term(key: str, value: str) -> str:
     if _SEARCH_SPECIAL.search(value):
         escaped = value.replace("\\", "\\\\").replace('"', '\\"')
@@ -325,7 +321,7 @@ def matches(summary: OrderSummary, query: OrderQuery, *, check_skus: bool = True
     """Exact client-side check of a search hit (Shopify's search is fuzzy)."""
     if query.name and normalise_order_name(summary.name or "") != normalise_order_name(query.name):
         return False
-    if query.email and (summary.email or "").casefold() != query.email.strip().casefold():
+    if query.email and normalise_email(summary.email or "") != normalise_email(query.email):
         return False
     return not check_skus or all(sku in summary.skus for sku in query.skus)
 
