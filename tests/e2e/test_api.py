@@ -728,6 +728,21 @@ def test_tenant_with_two_connections_must_name_one(gateway: Gateway, admin: http
     assert named.json()["return"]["connection_id"] == created.json()["id"]
 
 
+def test_tenant_without_connections_must_get_one_first(
+    gateway: Gateway, admin: httpx.Client
+) -> None:
+    created = admin.post("/v1/tenants", json={"name": "Initech"})
+    assert created.status_code == 201, created.text
+    with httpx.Client(
+        base_url=gateway.server.url,
+        headers={"Authorization": f"Bearer {created.json()['api_key']}"},
+    ) as client:
+        response = client.post("/v1/returns", json=event("INI-1"))
+        problem = assert_problem(response, 422, "CONNECTION_REQUIRED")
+        assert problem["field"] == "connection_id"
+        assert client.get("/v1/returns").json()["items"] == []
+
+
 def test_unknown_connection_id_is_422_problem(gateway: Gateway) -> None:
     response = gateway.post_return(event("TCK-401", connection_id="con_nope"))
     assert assert_problem(response, 422, "UNKNOWN_CONNECTION")["field"] == "connection_id"
