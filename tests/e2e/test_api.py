@@ -12,14 +12,19 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import pytest
+from sqlalchemy import create_engine
 
 from returnbridge.api.app import create_app
 from returnbridge.cli.servers import BackgroundServer
 from support.gateway import Gateway, Sandbox, gateway_settings, simple_order
+
+if TYPE_CHECKING:
+    from returnbridge.engine.runtime import Runtime
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -774,6 +779,18 @@ def test_health_answers_ok(gateway: Gateway) -> None:
     response = httpx.get(f"{gateway.server.url}/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_health_is_503_problem_when_the_database_does_not_answer() -> None:
+    unreachable = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/none")
+    runtime = cast("Runtime", SimpleNamespace(engine=unreachable))
+    server = BackgroundServer(create_app(runtime)).start()
+    try:
+        response = httpx.get(f"{server.url}/health")
+    finally:
+        server.stop()
+        unreachable.dispose()
+    assert_problem(response, 503, "DATABASE_UNAVAILABLE")
 
 
 def _received_total(text: str) -> float:

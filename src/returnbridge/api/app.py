@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from returnbridge.api import routes_admin, routes_returns
 from returnbridge.api.deps import RuntimeDep, reject_nul_in_url
-from returnbridge.api.problems import install_problem_handlers
+from returnbridge.api.problems import ApiProblem, install_problem_handlers
 from returnbridge.engine.runtime import Runtime
 
 
@@ -26,8 +27,11 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/health", tags=["ops"])
     def health(rt: RuntimeDep) -> dict[str, str]:
-        with rt.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        try:
+            with rt.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            raise ApiProblem(503, "DATABASE_UNAVAILABLE", "the database does not answer") from exc
         return {"status": "ok"}
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)

@@ -21,6 +21,7 @@ _TITLES = {
     409: "Conflict",
     422: "Invalid input",
     500: "Internal error",
+    503: "Service unavailable",
 }
 
 
