@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
+
+from support.gateway import Gateway, Sandbox, gateway_settings
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -73,3 +76,27 @@ def sandbox_server() -> Iterator[str]:
     server = BackgroundServer().start()
     yield server.url
     server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server: str) -> Iterator[Sandbox]:
+    """A fresh shop (own domain and token) in the shared sandbox."""
+    shop = Sandbox(sandbox_server)
+    yield shop
+    shop.close()
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, sandbox: Sandbox) -> Iterator[Gateway]:
+    """A whole gateway on a SQLite file, for tests where the database does not matter."""
+    running = Gateway(gateway_settings(f"sqlite:///{tmp_path / 'rb.db'}", tmp_path), sandbox)
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def db_gateway(db_url: str, tmp_path: Path, sandbox: Sandbox) -> Iterator[Gateway]:
+    """A whole gateway on each database backend (SQLite file and PostgreSQL)."""
+    running = Gateway(gateway_settings(db_url, tmp_path), sandbox)
+    yield running
+    running.close()

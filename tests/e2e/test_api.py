@@ -11,7 +11,6 @@ import base64
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -21,7 +20,7 @@ from sqlalchemy import create_engine
 
 from returnbridge.api.app import create_app
 from returnbridge.cli.servers import BackgroundServer
-from support.gateway import Gateway, Sandbox, gateway_settings, simple_order
+from support.gateway import Gateway, simple_order
 
 if TYPE_CHECKING:
     from returnbridge.engine.runtime import Runtime
@@ -29,29 +28,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.timeout(180)
 
 PROBLEM_FIELDS = {"type", "title", "status", "code", "detail"}
-
-
-@pytest.fixture
-def sandbox(sandbox_server: str) -> Iterator[Sandbox]:
-    shop = Sandbox(sandbox_server)
-    yield shop
-    shop.close()
-
-
-@pytest.fixture
-def gateway(tmp_path: Path, sandbox: Sandbox) -> Iterator[Gateway]:
-    """A gateway on a SQLite file, for tests where the database does not matter."""
-    running = Gateway(gateway_settings(f"sqlite:///{tmp_path / 'rb.db'}", tmp_path), sandbox)
-    yield running
-    running.close()
-
-
-@pytest.fixture
-def db_gateway(db_url: str, tmp_path: Path, sandbox: Sandbox) -> Iterator[Gateway]:
-    """A gateway on each database backend."""
-    running = Gateway(gateway_settings(db_url, tmp_path), sandbox)
-    yield running
-    running.close()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,13 +85,6 @@ class GatewayProcess:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-
-
-@pytest.fixture
-def sandbox(sandbox_server: str) -> Iterator[Sandbox]:
-    shop = Sandbox(sandbox_server)
-    yield shop
-    shop.close()
 
 
 def test_worker_killed_after_refund_began_completes_with_one_refund(

@@ -7,30 +7,20 @@ what the sandbox journal and state say happened on the "platform".
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from dbos import DBOS
 
-from support.gateway import Gateway, Sandbox, gateway_settings, simple_order
+from support.gateway import Gateway, Sandbox, simple_order
 
 pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture
-def sandbox(sandbox_server: str) -> Iterator[Sandbox]:
-    shop = Sandbox(sandbox_server)
-    yield shop
-    shop.close()
-
-
-@pytest.fixture
-def gateway(db_url: str, tmp_path: Path, sandbox: Sandbox) -> Iterator[Gateway]:
-    running = Gateway(gateway_settings(db_url, tmp_path), sandbox)
-    yield running
-    running.close()
+def gateway(db_gateway: Gateway) -> Gateway:
+    """Every workflow test runs on SQLite and on PostgreSQL."""
+    return db_gateway
 
 
 def full_return(order_id: int, external_id: str = "TCK-1", **extra: Any) -> dict[str, Any]:
