@@ -369,14 +369,15 @@ def test_connection_for_unknown_tenant_is_404_problem(admin: httpx.Client) -> No
     assert_problem(response, 404, "TENANT_NOT_FOUND")
 
 
-def test_connection_for_unknown_platform_is_422_problem(
-    gateway: Gateway, admin: httpx.Client
+@pytest.mark.parametrize("platform", ["magento", "woocommerce"])
+def test_connection_for_a_platform_without_connector_is_422_problem(
+    gateway: Gateway, admin: httpx.Client, platform: str
 ) -> None:
     response = admin.post(
         f"/v1/tenants/{gateway.tenant_id}/connections",
-        json={"platform": "magento", "name": "x", "base_url": "https://x", "credentials": {}},
+        json={"platform": platform, "name": "x", "base_url": "https://x", "credentials": {}},
     )
-    problem = assert_problem(response, 422, "UNKNOWN_PLATFORM")
+    problem = assert_problem(response, 422, "UNSUPPORTED_PLATFORM")
     assert problem["field"] == "platform"
 
 

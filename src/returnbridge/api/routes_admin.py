@@ -13,6 +13,7 @@ from returnbridge.api.schemas import (
     TenantIn,
     reject_unstorable,
 )
+from returnbridge.engine.connections import require_supported
 from returnbridge.store.connections import create_connection
 from returnbridge.store.errors import RecordNotFoundError
 from returnbridge.store.tenants import create_tenant, get_tenant
@@ -45,6 +46,7 @@ def new_connection(
         get_tenant(session, tenant_id)
     except RecordNotFoundError as exc:
         raise ApiProblem(404, "TENANT_NOT_FOUND", f"tenant {tenant_id} not found") from exc
+    require_supported(body.platform)
     connection = create_connection(
         session,
         tenant_id,

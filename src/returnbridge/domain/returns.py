@@ -59,6 +59,11 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+MAX_AMOUNT = Decimal(10) ** 12
+"""No single return moves a trillion of any currency: larger figures are input errors."""
+MAX_REVISION = 2**31 - 1
+
+
 class OrderReference(_Model):
     """How the vendor names the original order: a platform id, or clues to look it up."""
 
@@ -92,7 +97,7 @@ class ReturnLine(_Model):
 
 class ShippingRefund(_Model):
     mode: Literal["none", "full", "amount"] = "none"
-    amount: Decimal | None = Field(default=None, ge=0)
+    amount: Decimal | None = Field(default=None, ge=0, lt=MAX_AMOUNT, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _amount_with_mode(self) -> Self:
@@ -103,8 +108,8 @@ class ShippingRefund(_Model):
 
 class RestockingFee(_Model):
     type: Literal["percent", "fixed"]
-    rate: Decimal | None = Field(default=None, ge=0, le=1)
-    amount: Decimal | None = Field(default=None, ge=0)
+    rate: Decimal | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    amount: Decimal | None = Field(default=None, ge=0, lt=MAX_AMOUNT, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _value(self) -> Self:
@@ -122,7 +127,9 @@ class RefundInstruction(_Model):
     method: Literal["original", "store_credit"] = "original"
     shipping: ShippingRefund = ShippingRefund()
     restocking_fee: RestockingFee | None = None
-    return_label_fee: Decimal | None = Field(default=None, ge=0)
+    return_label_fee: Decimal | None = Field(
+        default=None, ge=0, lt=MAX_AMOUNT, allow_inf_nan=False
+    )
     currency: str | None = Field(default=None, min_length=3, max_length=3)
 
 
@@ -136,7 +143,7 @@ class CanonicalReturn(_Model):
     """A return request as returnbridge understands it, whatever channel it came from."""
 
     external_id: str = Field(min_length=1, max_length=200)
-    revision: int = Field(default=1, ge=1)
+    revision: int = Field(default=1, ge=1, le=MAX_REVISION)
     channel: Channel = Channel.API
     requested_at: datetime | None = None
     status: Literal["requested", "approved", "cancelled"] = "approved"
