@@ -58,8 +58,21 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=answer_headers)
 
 
+# Pydantic names the member of a union that failed ("decimal", "str", "function-after[...]")
+# inside the error location; those are types, not fields, so they are left out of the path.
+_UNION_MEMBER_TAGS = frozenset({"str", "int", "float", "bool", "decimal", "none", "json-or-python"})
+
+
+def _is_union_tag(part: str) -> bool:
+    return part in _UNION_MEMBER_TAGS or "[" in part
+
+
 def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in location if p not in ("body", "query", "path", "header")]
+    parts = [
+        str(p)
+        for p in location
+        if p not in ("body", "query", "path", "header") and not _is_union_tag(str(p))
+    ]
     path = ""
     for part in parts:
         path += f"[{part}]" if part.isdigit() else (f".{part}" if path else part)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 
 class Channel(StrEnum):
@@ -64,12 +65,30 @@ MAX_AMOUNT = Decimal(10) ** 12
 MAX_REVISION = 2**31 - 1
 
 
+def _any_of_required(*names: str) -> dict[str, Any]:
+    """JSON Schema for "at least one of these fields", so the published schema tells the truth."""
+    return {"anyOf": [{"required": [name]} for name in names]}
+
+
+# Optional fields that may be left out but, when present, must carry a value: the JSON schema
+# shows no `null` for them (pydantic's SkipJsonSchema), matching what the validators accept.
+_Id = Annotated[str, Field(min_length=1, max_length=200)]
+_Number = Annotated[str, Field(min_length=1, max_length=100, description="e.g. '#1001'")]
+_Email = Annotated[str, Field(min_length=1, max_length=320)]
+_Amount = Annotated[Decimal, Field(ge=0, lt=MAX_AMOUNT, allow_inf_nan=False)]
+_Rate = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
 class OrderReference(_Model):
     """How the vendor names the original order: a platform id, or clues to look it up."""
 
-    platform_order_id: str | None = Field(default=None, max_length=200)
-    order_number: str | None = Field(default=None, max_length=100, description="e.g. '#1001'")
-    customer_email: str | None = Field(default=None, max_length=320)
+    model_config = ConfigDict(
+        json_schema_extra=_any_of_required("platform_order_id", "order_number", "customer_email")
+    )
+
+    platform_order_id: _Id | SkipJsonSchema[None] = None
+    order_number: _Number | SkipJsonSchema[None] = None
+    customer_email: _Email | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _one_clue(self) -> Self:
@@ -81,8 +100,10 @@ class OrderReference(_Model):
 class ReturnLine(_Model):
     """Units of one order line coming back (or being refunded)."""
 
-    line_id: str | None = Field(default=None, description="platform line item id")
-    sku: str | None = None
+    model_config = ConfigDict(json_schema_extra=_any_of_required("line_id", "sku"))
+
+    line_id: _Id | SkipJsonSchema[None] = Field(default=None, description="platform line item id")
+    sku: _Id | SkipJsonSchema[None] = None
     quantity: int = Field(ge=1, le=100_000)
     reason: str | None = Field(default=None, max_length=500)
     condition: Condition = Condition.UNKNOWN
@@ -96,8 +117,22 @@ class ReturnLine(_Model):
 
 
 class ShippingRefund(_Model):
+    """`amount` goes with mode `amount`, and only with it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"properties": {"mode": {"const": "amount"}}, "required": ["mode", "amount"]},
+                {
+                    "properties": {"mode": {"enum": ["none", "full"]}},
+                    "not": {"required": ["amount"]},
+                },
+            ]
+        }
+    )
+
     mode: Literal["none", "full", "amount"] = "none"
-    amount: Decimal | None = Field(default=None, ge=0, lt=MAX_AMOUNT, allow_inf_nan=False)
+    amount: _Amount | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _amount_with_mode(self) -> Self:
@@ -107,9 +142,20 @@ class ShippingRefund(_Model):
 
 
 class RestockingFee(_Model):
+    """A percent fee needs `rate` (0..1); a fixed fee needs `amount`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"properties": {"type": {"const": "percent"}}, "required": ["type", "rate"]},
+                {"properties": {"type": {"const": "fixed"}}, "required": ["type", "amount"]},
+            ]
+        }
+    )
+
     type: Literal["percent", "fixed"]
-    rate: Decimal | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
-    amount: Decimal | None = Field(default=None, ge=0, lt=MAX_AMOUNT, allow_inf_nan=False)
+    rate: _Rate | SkipJsonSchema[None] = None
+    amount: _Amount | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _value(self) -> Self:
@@ -127,9 +173,7 @@ class RefundInstruction(_Model):
     method: Literal["original", "store_credit"] = "original"
     shipping: ShippingRefund = ShippingRefund()
     restocking_fee: RestockingFee | None = None
-    return_label_fee: Decimal | None = Field(
-        default=None, ge=0, lt=MAX_AMOUNT, allow_inf_nan=False
-    )
+    return_label_fee: Decimal | None = Field(default=None, ge=0, lt=MAX_AMOUNT, allow_inf_nan=False)
     currency: str | None = Field(default=None, min_length=3, max_length=3)
 
 
@@ -141,6 +185,28 @@ class ReturnShipping(_Model):
 
 class CanonicalReturn(_Model):
     """A return request as returnbridge understands it, whatever channel it came from."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["lines"], "properties": {"lines": {"minItems": 1}}},
+                {
+                    "required": ["refund"],
+                    "properties": {
+                        "refund": {
+                            "required": ["shipping"],
+                            "properties": {
+                                "shipping": {
+                                    "required": ["mode"],
+                                    "properties": {"mode": {"enum": ["full", "amount"]}},
+                                }
+                            },
+                        }
+                    },
+                },
+            ]
+        }
+    )
 
     external_id: str = Field(min_length=1, max_length=200)
     revision: int = Field(default=1, ge=1, le=MAX_REVISION)
