@@ -17,8 +17,9 @@ from dbos import DBOS
 
 from returnbridge.domain.errors import TransientError
 from returnbridge.domain.returns import ReturnStatus
-from returnbridge.engine import steps
+from returnbridge.engine import admission, completion, order_matching, refunding
 from returnbridge.engine.runtime import current
+from returnbridge.engine.step_records import StepOutcome, park
 from returnbridge.observability import RETURN_OUTCOMES, get_logger
 
 log = get_logger(__name__)
@@ -38,39 +39,39 @@ def workflow_id_for(tenant_id: str, idempotency_key: str) -> str:
     return f"rb-return-{digest}"
 
 
-def _outcome(result: steps.StepOutcome) -> dict[str, Any]:
+def _outcome(result: StepOutcome) -> dict[str, Any]:
     return {"status": result.status, **result.detail}
 
 
 @DBOS.step(name="admit", **_RETRY)
 def admit_step(tenant_id: str, return_id: str) -> dict[str, Any]:
-    return _outcome(steps.admit(current(), tenant_id, return_id))
+    return _outcome(admission.admit(current(), tenant_id, return_id))
 
 
 @DBOS.step(name="match_order", **_RETRY)
 def match_order_step(tenant_id: str, return_id: str) -> dict[str, Any]:
-    return _outcome(steps.match_order(current(), tenant_id, return_id))
+    return _outcome(order_matching.match_order(current(), tenant_id, return_id))
 
 
 @DBOS.step(name="plan_refund", **_RETRY)
 def plan_step(tenant_id: str, return_id: str, revision: int) -> dict[str, Any]:
-    return _outcome(steps.plan_return(current(), tenant_id, return_id, revision))
+    return _outcome(refunding.plan_return(current(), tenant_id, return_id, revision))
 
 
 @DBOS.step(name="refund", **_RETRY)
 def refund_step(tenant_id: str, return_id: str, revision: int) -> dict[str, Any]:
-    return _outcome(steps.execute_refund(current(), tenant_id, return_id, revision))
+    return _outcome(refunding.execute_refund(current(), tenant_id, return_id, revision))
 
 
 @DBOS.step(name="restock", **_RETRY)
 def restock_step(tenant_id: str, return_id: str) -> dict[str, Any]:
-    return _outcome(steps.restock(current(), tenant_id, return_id))
+    return _outcome(completion.restock(current(), tenant_id, return_id))
 
 
 @DBOS.step(name="sync_returns_system", **_RETRY)
 def sync_step(tenant_id: str, return_id: str) -> dict[str, Any]:
     return _outcome(
-        steps.skip_to(
+        completion.skip_to(
             current(),
             tenant_id,
             return_id,
@@ -83,7 +84,7 @@ def sync_step(tenant_id: str, return_id: str) -> dict[str, Any]:
 @DBOS.step(name="notify_customer", **_RETRY)
 def notify_step(tenant_id: str, return_id: str) -> dict[str, Any]:
     return _outcome(
-        steps.skip_to(
+        completion.skip_to(
             current(),
             tenant_id,
             return_id,
@@ -95,13 +96,13 @@ def notify_step(tenant_id: str, return_id: str) -> dict[str, Any]:
 
 @DBOS.step(name="complete", **_RETRY)
 def complete_step(tenant_id: str, return_id: str) -> dict[str, Any]:
-    return _outcome(steps.complete(current(), tenant_id, return_id))
+    return _outcome(completion.complete(current(), tenant_id, return_id))
 
 
 @DBOS.step(name="fail")
 def fail_step(tenant_id: str, return_id: str, reason: str) -> dict[str, Any]:
     return _outcome(
-        steps.park(
+        park(
             current(),
             tenant_id,
             return_id,

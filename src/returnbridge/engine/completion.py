@@ -1,0 +1,61 @@
+"""The steps after the money: restock, sync, notify and complete."""
+
+from __future__ import annotations
+
+from returnbridge.domain.returns import ReturnStatus
+from returnbridge.engine.runtime import Runtime
+from returnbridge.engine.step_records import (
+    StepOutcome,
+    advance,
+    connection_of,
+    load_return,
+    reached,
+    transaction,
+)
+from returnbridge.store import refunds as refund_store
+
+
+def restock(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
+    """Record the restock; on platforms that restock inside the refund it already happened."""
+    with transaction(runtime) as session:
+        record, canonical = load_return(session, tenant_id, return_id)
+        if reached(record.status, ReturnStatus.RESTOCKED):
+            return StepOutcome(record.status, {})
+        connection = connection_of(session, record)
+        refunds = refund_store.refunds_for_return(session, return_id, tenant_id=tenant_id)
+        done = [r for r in refunds if r.platform_refund_id]
+        if not canonical.restock or not canonical.lines:
+            advance(
+                session,
+                record,
+                ReturnStatus.RESTOCKED,
+                event="step_skipped",
+                reason="no goods to restock (refund only or restock disabled)",
+            )
+        else:
+            advance(
+                session,
+                record,
+                ReturnStatus.RESTOCKED,
+                event="restocked",
+                reason=f"restocked with the {connection.platform} refund",
+                data={"platform_refund_ids": [r.platform_refund_id for r in done]},
+            )
+    return StepOutcome(ReturnStatus.RESTOCKED, {})
+
+
+def skip_to(
+    runtime: Runtime, tenant_id: str, return_id: str, target: ReturnStatus, *, reason: str
+) -> StepOutcome:
+    """Walk a step that does not apply (no returns system, no notification configured)."""
+    with transaction(runtime) as session:
+        record, _ = load_return(session, tenant_id, return_id)
+        advance(session, record, target, event="step_skipped", reason=reason)
+    return StepOutcome(str(target), {})
+
+
+def complete(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
+    with transaction(runtime) as session:
+        record, _ = load_return(session, tenant_id, return_id)
+        advance(session, record, ReturnStatus.COMPLETED, event="completed")
+    return StepOutcome(ReturnStatus.COMPLETED, {})

@@ -1,0 +1,118 @@
+"""The match step: find the return's order on the platform, or hand the choice to a human."""
+
+from __future__ import annotations
+
+from returnbridge.connectors.base.connector import OrderConnector, OrderQuery
+from returnbridge.domain.errors import NotFound
+from returnbridge.domain.matching import decide_match
+from returnbridge.domain.returns import CanonicalReturn, ReturnStatus
+from returnbridge.engine.runtime import Runtime
+from returnbridge.engine.step_records import (
+    StepOutcome,
+    advance,
+    classify,
+    connection_of,
+    load_return,
+    park,
+    reached,
+    transaction,
+)
+from returnbridge.store import returns as return_store
+
+
+def match_order(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
+    """Find the order: by platform id, else by order number / email / SKUs."""
+    with transaction(runtime) as session:
+        record, canonical = load_return(session, tenant_id, return_id)
+        if reached(record.status, ReturnStatus.MATCHED) and record.matched_order_id:
+            return StepOutcome(record.status, {"order_id": record.matched_order_id})
+        connection = connection_of(session, record)
+        connector = runtime.connector(connection)
+    try:
+        return _match(runtime, tenant_id, return_id, canonical, connector)
+    except Exception as error:
+        return classify(runtime, tenant_id, return_id, error, step="match")
+    finally:
+        connector.close()
+
+
+def _match(
+    runtime: Runtime,
+    tenant_id: str,
+    return_id: str,
+    canonical: CanonicalReturn,
+    connector: OrderConnector,
+) -> StepOutcome:
+    reference = canonical.order
+    if reference.platform_order_id:
+        try:
+            order = connector.get_order(reference.platform_order_id)
+        except NotFound:
+            return park(
+                runtime,
+                tenant_id,
+                return_id,
+                status=ReturnStatus.NEEDS_REVIEW,
+                event="order_not_found",
+                reason=f"order {reference.platform_order_id} does not exist on the platform",
+            )
+        return _record_match(runtime, tenant_id, return_id, order.id, order.name, how="id")
+    skus = tuple(line.sku for line in canonical.lines if line.sku)
+    query = OrderQuery(
+        name=reference.order_number,
+        email=reference.customer_email,
+        skus=() if reference.order_number else skus,
+        limit=10,
+    )
+    candidates = connector.find_orders(query)
+    decision = decide_match(reference, candidates, skus=skus)
+    summary = [
+        {
+            "order_id": c.id,
+            "name": c.name,
+            "email": c.email,
+            "created_at": c.created_at.isoformat() if c.created_at else None,
+            "total": c.total,
+            "currency": c.currency,
+        }
+        for c in decision.candidates
+    ]
+    with transaction(runtime) as session:
+        return_store.set_candidates(session, return_id, tenant_id=tenant_id, candidates=summary)
+    if decision.order_id is None:
+        return park(
+            runtime,
+            tenant_id,
+            return_id,
+            status=ReturnStatus.NEEDS_REVIEW,
+            event="order_ambiguous" if summary else "order_not_found",
+            reason=decision.reason,
+            data={"candidates": len(summary)},
+        )
+    name = next((c.name for c in decision.candidates if c.id == decision.order_id), None)
+    return _record_match(runtime, tenant_id, return_id, decision.order_id, name, how="lookup")
+
+
+def _record_match(
+    runtime: Runtime,
+    tenant_id: str,
+    return_id: str,
+    order_id: str,
+    name: str | None,
+    *,
+    how: str,
+) -> StepOutcome:
+    with transaction(runtime) as session:
+        record, _ = load_return(session, tenant_id, return_id)
+        return_store.set_matched_order(
+            session, return_id, tenant_id=tenant_id, order_id=order_id, order_name=name
+        )
+        advance(
+            session,
+            record,
+            ReturnStatus.MATCHED,
+            event="order_matched",
+            reason=f"matched by {how}",
+            data={"order_id": order_id, "order_name": name},
+        )
+    return StepOutcome(ReturnStatus.MATCHED, {"order_id": order_id})

@@ -1,0 +1,277 @@
+"""The plan and refund steps: compute the refund on a fresh order, then make it exactly once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from returnbridge.connectors.base.connector import (
+    Capability,
+    OrderConnector,
+    PlatformRefund,
+    RefundCommand,
+)
+from returnbridge.domain.matching import resolve_lines
+from returnbridge.domain.money import Money
+from returnbridge.domain.orders import Order
+from returnbridge.domain.refunds import RefundPlan, RefundPolicy, plan_refund
+from returnbridge.domain.returns import CanonicalReturn, ReturnStatus
+from returnbridge.engine import refund_commands as rc
+from returnbridge.engine.admission import admit
+from returnbridge.engine.runtime import Runtime
+from returnbridge.engine.step_records import (
+    StepOutcome,
+    advance,
+    classify,
+    connection_of,
+    load_return,
+    park,
+    reached,
+    transaction,
+)
+from returnbridge.observability import REFUNDS_CREATED, get_logger
+from returnbridge.store import refunds as refund_store
+from returnbridge.store import returns as return_store
+from returnbridge.store.tables import Connection
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    order: Order
+    plan: RefundPlan | None
+    quantities: dict[str, int]
+
+
+def _policy(connection: Connection) -> RefundPolicy:
+    settings = connection.settings or {}
+    return RefundPolicy.model_validate(
+        {
+            "rounding": settings.get("rounding", "HALF_UP"),
+            "on_cap_exceeded": settings.get("on_cap_exceeded", "reject"),
+        }
+    )
+
+
+def _compute(canonical: CanonicalReturn, order: Order, connection: Connection) -> _Planned:
+    resolved = resolve_lines(order, canonical.lines)
+    quantities = rc.merged_quantities(resolved)
+    if not canonical.refund.issue:
+        return _Planned(order, None, quantities)
+    request = rc.refund_request(canonical, order, resolved)
+    return _Planned(order, plan_refund(order, request, policy=_policy(connection)), quantities)
+
+
+def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int) -> StepOutcome:
+    """Compute the refund plan on a fresh order and record it with its idempotency key."""
+    with transaction(runtime) as session:
+        record, canonical = load_return(session, tenant_id, return_id)
+        if reached(record.status, ReturnStatus.PLANNED):
+            return StepOutcome(record.status, {})
+        connection = connection_of(session, record)
+        connector = runtime.connector(connection)
+        order_id = record.matched_order_id
+    if order_id is None:
+        return park(
+            runtime,
+            tenant_id,
+            return_id,
+            status=ReturnStatus.NEEDS_REVIEW,
+            event="plan_needs_review",
+            reason="no matched order",
+        )
+    try:
+        order = connector.get_order(order_id)
+        planned = _compute(canonical, order, connection)
+        problems = _cross_check(connector, planned, canonical, return_id, revision)
+    except Exception as error:
+        return classify(runtime, tenant_id, return_id, error, step="plan")
+    finally:
+        connector.close()
+    if problems:
+        return park(
+            runtime,
+            tenant_id,
+            return_id,
+            status=ReturnStatus.NEEDS_REVIEW,
+            event="platform_disagrees",
+            reason="; ".join(problems),
+            data={"plan": planned.plan.to_breakdown() if planned.plan else None},
+        )
+    key = rc.refund_key(return_id, revision)
+    breakdown = planned.plan.to_breakdown() if planned.plan else {"goods_only": True}
+    total = planned.plan.total if planned.plan else 0
+    with transaction(runtime) as session:
+        record, _ = load_return(session, tenant_id, return_id)
+        refund_store.begin_refund(
+            session,
+            tenant_id,
+            return_id=return_id,
+            connection_id=record.connection_id,
+            idempotency_key=key,
+            order_id=order.id,
+            amount=Money(total, order.currency),
+            plan={"breakdown": breakdown, "quantities": planned.quantities},
+        )
+        return_store.set_refund_total(
+            session, return_id, tenant_id=tenant_id, total=Money(total, order.currency)
+        )
+        advance(
+            session,
+            record,
+            ReturnStatus.PLANNED,
+            event="refund_planned",
+            reason=None if planned.plan else "goods only: no money moves",
+            data={"total": total, "currency": order.currency, "idempotency_key": key},
+        )
+    return StepOutcome(ReturnStatus.PLANNED, {"total": total})
+
+
+def _restock_choice(
+    connector: OrderConnector, canonical: CanonicalReturn, connection: Connection
+) -> rc.RestockChoice:
+    if not canonical.restock or not canonical.lines:
+        return rc.RestockChoice(restock=False, location_id=None)
+    wanted = canonical.restock_location_id or (connection.settings or {}).get("restock_location_id")
+    if wanted:
+        return rc.RestockChoice(restock=True, location_id=str(wanted))
+    active = [loc for loc in connector.list_locations() if loc.active]
+    return rc.RestockChoice(restock=True, location_id=active[0].id if active else None)
+
+
+def _command(
+    connector: OrderConnector,
+    planned: _Planned,
+    canonical: CanonicalReturn,
+    connection: Connection,
+    key: str,
+) -> RefundCommand:
+    return rc.refund_command(
+        planned.plan,
+        planned.order,
+        quantities=planned.quantities,
+        key=key,
+        note=rc.refund_note(key, canonical),
+        choice=_restock_choice(connector, canonical, connection),
+        shipping_mode=canonical.refund.shipping.mode,
+    )
+
+
+def _cross_check(
+    connector: OrderConnector,
+    planned: _Planned,
+    canonical: CanonicalReturn,
+    return_id: str,
+    revision: int,
+) -> list[str]:
+    if planned.plan is None or Capability.SUGGESTED_REFUND not in connector.capabilities:
+        return []
+    command = rc.refund_command(
+        planned.plan,
+        planned.order,
+        quantities=planned.quantities,
+        key=rc.refund_key(return_id, revision),
+        note="",
+        choice=rc.RestockChoice(restock=False, location_id=None),
+        shipping_mode=canonical.refund.shipping.mode,
+    )
+    return rc.disagreements(planned.plan, connector.suggest_refund(command))
+
+
+# --------------------------------------------------------------------------- refund
+
+
+def _find_by_key(refunds: list[PlatformRefund], key: str) -> PlatformRefund | None:
+    marker = f"{rc.REFUND_NOTE_PREFIX} {key} "
+    return next(
+        (r for r in refunds if r.idempotency_key == key or (r.note or "").startswith(marker)),
+        None,
+    )
+
+
+def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: int) -> StepOutcome:
+    """Refund (with restock) once: look for our key first, re-plan on a fresh order, then write."""
+    key = rc.refund_key(return_id, revision)
+    with transaction(runtime) as session:
+        record, canonical = load_return(session, tenant_id, return_id)
+        if reached(record.status, ReturnStatus.REFUNDED):
+            return StepOutcome(record.status, {})
+        connection = connection_of(session, record)
+        stored = refund_store.refund_by_key(session, tenant_id, idempotency_key=key)
+        connector = runtime.connector(connection)
+    if stored is None:
+        return park(
+            runtime,
+            tenant_id,
+            return_id,
+            status=ReturnStatus.FAILED,
+            event="refund_failed",
+            reason=f"no planned refund under {key}",
+        )
+    if canonical.status != "approved":
+        return admit(runtime, tenant_id, return_id)
+    if not canonical.refund.issue and not (canonical.restock and canonical.lines):
+        return _record_refunded(runtime, tenant_id, return_id, stored.id, None, skipped=True)
+    try:
+        existing = _find_by_key(connector.list_refunds(stored.order_id), key)
+        if existing is not None:
+            log.info("refund already on the platform", refund_id=existing.id, key=key)
+            return _record_refunded(runtime, tenant_id, return_id, stored.id, existing)
+        order = connector.get_order(stored.order_id)
+        planned = _compute(canonical, order, connection)
+        command = _command(connector, planned, canonical, connection, key)
+        if rc.needs_parent_transactions(command) and (
+            Capability.SUGGESTED_REFUND in connector.capabilities
+        ):
+            command = rc.with_suggested_tenders(command, connector.suggest_refund(command))
+        refund = connector.create_refund(command)
+    except Exception as error:
+        outcome = classify(runtime, tenant_id, return_id, error, step="refund")
+        with transaction(runtime) as session:
+            refund_store.fail_refund(
+                session, stored.id, tenant_id=tenant_id, reason=outcome.detail["reason"]
+            )
+        return outcome
+    finally:
+        connector.close()
+    REFUNDS_CREATED.labels(platform=connection.platform).inc()
+    return _record_refunded(runtime, tenant_id, return_id, stored.id, refund)
+
+
+def _record_refunded(
+    runtime: Runtime,
+    tenant_id: str,
+    return_id: str,
+    refund_row_id: str,
+    refund: PlatformRefund | None,
+    *,
+    skipped: bool = False,
+) -> StepOutcome:
+    with transaction(runtime) as session:
+        record, _ = load_return(session, tenant_id, return_id)
+        if refund is not None:
+            refund_store.complete_refund(
+                session,
+                refund_row_id,
+                tenant_id=tenant_id,
+                platform_refund_id=refund.id,
+                amount=Money(refund.total, refund.currency),
+            )
+        data: dict[str, Any] = {}
+        if refund is not None:
+            data = {
+                "platform_refund_id": refund.id,
+                "total": refund.total,
+                "currency": refund.currency,
+                "restocked_units": sum(ln.quantity for ln in refund.lines if ln.restock != "none"),
+            }
+        advance(
+            session,
+            record,
+            ReturnStatus.REFUNDED,
+            event="step_skipped" if skipped else "refund_created",
+            reason="nothing to refund or restock" if skipped else None,
+            data=data,
+        )
+    return StepOutcome(ReturnStatus.REFUNDED, data)

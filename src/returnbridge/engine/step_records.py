@@ -1,0 +1,144 @@
+"""How steps read a return and record what they did: the shared rules of every step.
+
+Each step is safe to run again after a crash: it first looks at what is already recorded
+(status, refund row, the platform's refunds) and only then acts. Errors are sorted by kind:
+transient ones propagate (DBOS retries the step), the rest park the return in `needs_review`
+or `failed` with the reason on its timeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from returnbridge.domain.errors import AuthError, DomainError, NotFound, PermanentError, Rejected
+from returnbridge.domain.lifecycle import MAIN_PATH, can_transition
+from returnbridge.domain.returns import CanonicalReturn, ReturnStatus
+from returnbridge.engine.runtime import Runtime
+from returnbridge.observability import get_logger
+from returnbridge.store import returns as return_store
+from returnbridge.store.connections import get_connection
+from returnbridge.store.tables import Connection, Return
+
+log = get_logger(__name__)
+ACTOR = "engine"
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """Where a step left the return: `status` is the return's status afterwards."""
+
+    status: str
+    detail: dict[str, Any]
+
+
+@contextmanager
+def transaction(runtime: Runtime) -> Iterator[Session]:
+    with runtime.sessions.begin() as session:
+        yield session
+
+
+def load_return(session: Session, tenant_id: str, return_id: str) -> tuple[Return, CanonicalReturn]:
+    record = return_store.get_return(session, return_id, tenant_id=tenant_id)
+    return record, CanonicalReturn.model_validate(record.payload)
+
+
+def connection_of(session: Session, record: Return) -> Connection:
+    return get_connection(session, record.connection_id, tenant_id=record.tenant_id)
+
+
+def reached(status: str, target: ReturnStatus) -> bool:
+    """True when `status` is `target` or beyond it on the main path."""
+    if status not in MAIN_PATH:
+        return False
+    return MAIN_PATH.index(ReturnStatus(status)) >= MAIN_PATH.index(target)
+
+
+def advance(
+    session: Session,
+    record: Return,
+    target: ReturnStatus,
+    *,
+    event: str,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Move along the main path unless already there (a re-run after a crash)."""
+    if reached(record.status, target):
+        return
+    return_store.record_transition(
+        session,
+        record.id,
+        tenant_id=record.tenant_id,
+        to_status=target,
+        event=event,
+        actor=ACTOR,
+        reason=reason,
+        data=data,
+        allowed=can_transition,
+    )
+
+
+def park(
+    runtime: Runtime,
+    tenant_id: str,
+    return_id: str,
+    *,
+    status: ReturnStatus,
+    event: str,
+    reason: str,
+    data: dict[str, Any] | None = None,
+) -> StepOutcome:
+    """Send the return to `needs_review` or `failed`, with the reason on its timeline."""
+    with transaction(runtime) as session:
+        record, _ = load_return(session, tenant_id, return_id)
+        if record.status != status:
+            return_store.record_transition(
+                session,
+                return_id,
+                tenant_id=tenant_id,
+                to_status=status,
+                event=event,
+                actor=ACTOR,
+                reason=reason,
+                data=data,
+                allowed=can_transition,
+            )
+    log.warning("return parked", status=str(status), reason=reason, timeline_event=event)
+    return StepOutcome(str(status), {"reason": reason, **(data or {})})
+
+
+def classify(
+    runtime: Runtime, tenant_id: str, return_id: str, error: Exception, *, step: str
+) -> StepOutcome:
+    """Non-transient errors: a human decides (review) or nothing can succeed (failed)."""
+    data: dict[str, Any] = {"step": step, "code": getattr(error, "code", type(error).__name__)}
+    field = getattr(error, "field", None)
+    if field:
+        data["field"] = field
+    message = getattr(error, "message", str(error))
+    if isinstance(error, AuthError):
+        return park(
+            runtime,
+            tenant_id,
+            return_id,
+            status=ReturnStatus.FAILED,
+            event=f"{step}_failed",
+            reason=message,
+            data=data,
+        )
+    if isinstance(error, DomainError | Rejected | NotFound | PermanentError):
+        return park(
+            runtime,
+            tenant_id,
+            return_id,
+            status=ReturnStatus.NEEDS_REVIEW,
+            event=f"{step}_needs_review",
+            reason=message,
+            data=data,
+        )
+    raise error
