@@ -9,11 +9,6 @@ platform wrote the refund, the most dangerous moment for a double refund.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,64 +22,9 @@ from returnbridge.store.crypto import CredentialCipher
 from returnbridge.store.database import create_engine_for, migrate, session_factory
 from returnbridge.store.tenants import create_tenant
 from support.gateway import Sandbox, simple_order
+from support.processes import ServerProcess, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
-
-
-def _wait(predicate: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-class GatewayProcess:
-    """`returnbridge up` as a child process with its own environment."""
-
-    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
-        self.env = env
-        self.port = port
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "returnbridge.cli.main", "up", "--port", str(self.port)],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        _wait(self._healthy, timeout=60, what=f"gateway health ({self.log})")
-
-    def _healthy(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError(f"gateway exited: {self.log.read_text()[-3000:]}")
-        try:
-            return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
 
 
 def test_worker_killed_after_refund_began_completes_with_one_refund(
@@ -121,7 +61,7 @@ def test_worker_killed_after_refund_began_completes_with_one_refund(
     }
     if make_url(db_url).get_backend_name() == "sqlite":
         env["RETURNBRIDGE_SYSTEM_DATABASE_URL"] = f"sqlite:///{tmp_path / 'dbos.sqlite'}"
-    gateway = GatewayProcess(env, free_port(), tmp_path / "gateway.log")
+    gateway = ServerProcess("up", port=free_port(), env=env, log=tmp_path / "gateway.log")
     gateway.start()
     try:
         api = httpx.Client(
@@ -138,11 +78,11 @@ def test_worker_killed_after_refund_began_completes_with_one_refund(
         assert accepted.status_code == 202, accepted.text
         return_id = accepted.json()["return"]["id"]
 
-        _wait(sandbox.refunds_created, timeout=60, what="the refund to be written")
+        wait_until(sandbox.refunds_created, timeout=60, what="the refund to be written")
         assert api.get(f"/v1/returns/{return_id}").json()["status"] == "planned"
         gateway.kill()
 
-        gateway.port = free_port()
+        gateway = ServerProcess("up", port=free_port(), env=env, log=tmp_path / "gateway.log")
         gateway.start()
         api = httpx.Client(
             base_url=gateway.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=10
@@ -152,7 +92,7 @@ def test_worker_killed_after_refund_began_completes_with_one_refund(
             body: dict[str, Any] = api.get(f"/v1/returns/{return_id}").json()
             return body if body["status"] in {"completed", "needs_review", "failed"} else None
 
-        body = _wait(settled, timeout=90, what="the return to settle after restart")
+        body = wait_until(settled, timeout=90, what="the return to settle after restart")
         assert body["status"] == "completed", body["timeline"]
         assert len(sandbox.refunds_created()) == 1
         assert sandbox.order(3001)["financial_status"] == "REFUNDED"
