@@ -13,6 +13,7 @@ import pytest
 from dbos import DBOS
 
 from support.gateway import Gateway, Sandbox, simple_order
+from support.processes import wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -208,3 +209,53 @@ def test_requested_return_waits_for_approval_then_completes(
     final = gateway.wait_for_status(body["id"], "completed")
     assert final["revision"] == 2
     assert len(sandbox.refunds_created()) == 1
+
+
+def test_operator_retry_after_the_order_appears_completes_with_one_refund(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    first = gateway.post_return(full_return(2012, "TCK-12"))
+    return_id = first.json()["return"]["id"]
+    assert gateway.wait_for(return_id)["status"] == "needs_review"
+    sandbox.seed_order(simple_order(2012))
+
+    retried = gateway.api.post(f"/v1/returns/{return_id}/retry", json={"reason": "order synced"})
+    assert retried.status_code == 202, retried.text
+    body = gateway.wait_for_status(return_id, "completed")
+    retry_event = next(e for e in body["timeline"] if e["event"] == "retry_requested")
+    assert retry_event["actor"].startswith("tenant:")
+    assert retry_event["reason"] == "order synced"
+    assert body["workflow_id"].endswith("-retry-1")
+    assert len(sandbox.refunds_created()) == 1
+
+
+def test_retry_after_an_unrecorded_refund_finds_it_instead_of_paying_again(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    sandbox.seed_order(simple_order(2013))
+    # The platform writes the refund but its answer never arrives, and then every order read
+    # fails: the workflow gives up as failed, not knowing the money already moved.
+    sandbox.fault("timeout_after_commit", count=1, operation="refundCreate", delay=5)
+    return_id = gateway.post_return(full_return(2013, "TCK-13")).json()["return"]["id"]
+    wait_until(sandbox.refunds_created, timeout=30, what="the refund to be written")
+    sandbox.fault("http_503", count=1000, operation="order")
+    parked = gateway.wait_for(return_id, timeout=120)
+    assert parked["status"] == "failed"
+    assert parked["timeline"][-1]["event"] == "retries_exhausted"
+    sandbox.http.delete("/_sandbox/faults").raise_for_status()
+
+    assert gateway.api.post(f"/v1/returns/{return_id}/retry").status_code == 202
+    body = gateway.wait_for_status(return_id, "completed")
+    assert len(sandbox.refunds_created()) == 1
+    assert body["refunds"][0]["status"] == "succeeded"
+    assert body["refunds"][0]["platform_refund_id"] == sandbox.refunds_created()[0]["refund_id"]
+
+
+def test_only_parked_returns_can_be_retried(gateway: Gateway, sandbox: Sandbox) -> None:
+    sandbox.seed_order(simple_order(2014))
+    return_id = gateway.post_return(full_return(2014, "TCK-14")).json()["return"]["id"]
+    assert gateway.wait_for(return_id)["status"] == "completed"
+    refused = gateway.api.post(f"/v1/returns/{return_id}/retry")
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "NOT_RETRYABLE"
+    assert gateway.api.post("/v1/returns/ret_unknown/retry").status_code == 404

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from returnbridge.api.deps import RuntimeDep, SessionDep, TenantDep
 from returnbridge.api.problems import ApiProblem
 from returnbridge.api.schemas import (
+    RetryIn,
     ReturnAccepted,
     ReturnEventIn,
     ReturnOut,
@@ -17,7 +18,9 @@ from returnbridge.api.schemas import (
     reject_unstorable,
     return_out,
 )
+from returnbridge.domain.errors import DomainError
 from returnbridge.domain.returns import CanonicalReturn, Channel, ReturnStatus
+from returnbridge.engine import retries
 from returnbridge.engine.ingest import submit_return
 from returnbridge.store import refunds as refund_store
 from returnbridge.store import returns as return_store
@@ -139,6 +142,44 @@ def get_return(
         timeline=return_store.timeline(session, return_id, tenant_id=tenant.id),
         refunds=refund_store.refunds_for_return(session, return_id, tenant_id=tenant.id),
     )
+
+
+@router.post(
+    "/{return_id}/retry",
+    status_code=202,
+    summary="Send a return parked in needs_review or failed through its workflow again",
+)
+def retry_return(
+    return_id: str,
+    request: Request,
+    *,
+    tenant: TenantDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    body: RetryIn | None = None,
+) -> ReturnOut:
+    """For a human who fixed what parked the return (seeded the order, approved the amount).
+
+    The refund key fixed at planning is kept, so a refund already made is found, not repeated.
+    """
+    if body is not None:
+        reject_unstorable(body)
+    session.close()  # the retry writes in its own transaction (SQLite has one writer)
+    try:
+        record = retries.retry_return(
+            runtime,
+            tenant.id,
+            return_id,
+            actor=f"tenant:{tenant.id}",
+            reason=body.reason if body else None,
+        )
+    except RecordNotFoundError as exc:
+        raise ApiProblem(404, "RETURN_NOT_FOUND", f"return {return_id} not found") from exc
+    except DomainError as exc:
+        if exc.code != "NOT_RETRYABLE":
+            raise
+        raise ApiProblem(409, exc.code, exc.message) from exc
+    return return_out(record, base_url=_base_url(request))
 
 
 @router.get("", response_model=ReturnPageOut, summary="List returns (cursor pagination)")

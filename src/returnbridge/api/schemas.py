@@ -74,6 +74,14 @@ class ReturnEventIn(CanonicalReturn):
     )
 
 
+class RetryIn(BaseModel):
+    """Why the operator retries (kept on the timeline)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
 class MoneyOut(BaseModel):
     amount: str = Field(description="decimal string in the currency's minor-unit precision")
     currency: str

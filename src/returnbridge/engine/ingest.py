@@ -101,7 +101,7 @@ def requeue_received(runtime: Runtime) -> int:
             record.tenant_id,
             record.id,
             record.revision,
-            workflow_id_for(record.tenant_id, key),
+            record.workflow_id or workflow_id_for(record.tenant_id, key),
             connection_id=record.connection_id,
         )
     return len(rows)

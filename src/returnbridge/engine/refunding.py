@@ -65,6 +65,7 @@ def _compute(canonical: CanonicalReturn, order: Order, connection: Connection) -
 
 def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int) -> StepOutcome:
     """Compute the refund plan on a fresh order and record it with its idempotency key."""
+    key = rc.refund_key(return_id, revision)
     with transaction(runtime) as session:
         record, canonical = load_return(session, tenant_id, return_id)
         if reached(record.status, ReturnStatus.PLANNED):
@@ -72,16 +73,23 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
         connection = connection_of(session, record)
         connector = runtime.connector(connection)
         order_id = record.matched_order_id
-    if order_id is None:
-        return park(
-            runtime,
-            tenant_id,
-            return_id,
-            status=ReturnStatus.NEEDS_REVIEW,
-            event="plan_needs_review",
-            reason="no matched order",
-        )
+        earlier = refund_store.refund_by_key(session, tenant_id, idempotency_key=key)
     try:
+        if earlier is not None and earlier.status != "succeeded":
+            # An earlier run planned this refund and may have made it without recording it:
+            # re-planning on the order as it is now would count our own refund against us.
+            found = _find_by_key(connector.list_refunds(earlier.order_id), key)
+            if found is not None:
+                return _planned_earlier(runtime, tenant_id, return_id, key, found)
+        if order_id is None:
+            return park(
+                runtime,
+                tenant_id,
+                return_id,
+                status=ReturnStatus.NEEDS_REVIEW,
+                event="plan_needs_review",
+                reason="no matched order",
+            )
         order = connector.get_order(order_id)
         planned = _compute(canonical, order, connection)
         problems = _cross_check(connector, planned, canonical, return_id, revision)
@@ -99,7 +107,6 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
             reason="; ".join(problems),
             data={"plan": planned.plan.to_breakdown() if planned.plan else None},
         )
-    key = rc.refund_key(return_id, revision)
     breakdown = planned.plan.to_breakdown() if planned.plan else {"goods_only": True}
     total = planned.plan.total if planned.plan else 0
     with transaction(runtime) as session:
@@ -126,6 +133,22 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
             data={"total": total, "currency": order.currency, "idempotency_key": key},
         )
     return StepOutcome(ReturnStatus.PLANNED, {"total": total})
+
+
+def _planned_earlier(
+    runtime: Runtime, tenant_id: str, return_id: str, key: str, found: PlatformRefund
+) -> StepOutcome:
+    with transaction(runtime) as session:
+        record, _ = load_return(session, tenant_id, return_id)
+        advance(
+            session,
+            record,
+            ReturnStatus.PLANNED,
+            event="refund_planned",
+            reason="the refund planned earlier is already on the platform",
+            data={"idempotency_key": key, "platform_refund_id": found.id},
+        )
+    return StepOutcome(ReturnStatus.PLANNED, {"total": found.total})
 
 
 def _restock_choice(
