@@ -8,21 +8,15 @@ platform wrote the refund, the most dangerous moment for a double refund.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from returnbridge.cli.servers import free_port
-from returnbridge.store.connections import create_connection
-from returnbridge.store.crypto import CredentialCipher
-from returnbridge.store.database import create_engine_for, migrate, session_factory
-from returnbridge.store.tenants import create_tenant
 from support.gateway import Sandbox, simple_order
-from support.processes import ServerProcess, wait_until
+from support.processes import ServerProcess, process_env, seed_database, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -30,37 +24,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 def test_worker_killed_after_refund_began_completes_with_one_refund(
     db_url: str, tmp_path: Path, sandbox: Sandbox
 ) -> None:
-    key = CredentialCipher.generate_key()
-    migrate(db_url)
-    engine = create_engine_for(db_url)
-    with session_factory(engine).begin() as session:
-        tenant, api_key = create_tenant(session, "Acme")
-        create_connection(
-            session,
-            tenant.id,
-            platform="shopify",
-            name="main",
-            base_url=sandbox.url,
-            credentials={"access_token": sandbox.token},
-            cipher=CredentialCipher(key),
-            settings={"restock_location_id": "gid://shopify/Location/2"},
-        )
-    engine.dispose()
+    key, api_key = seed_database(db_url, sandbox)
     sandbox.seed_order(simple_order(3001))
     # The platform commits the refund, then answers only after 60 s: we kill before that.
     sandbox.fault("timeout_after_commit", count=1, operation="refundCreate", delay=60)
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RETURNBRIDGE_")}
-    env |= {
-        "RETURNBRIDGE_DATA_DIR": str(tmp_path / "data"),
-        "RETURNBRIDGE_DATABASE_URL": db_url,
-        "RETURNBRIDGE_SECRET_KEY": key,
-        "RETURNBRIDGE_HTTP_TIMEOUT": "90",
-        "RETURNBRIDGE_QUEUE_POLLING_INTERVAL": "0.1",
-        "RETURNBRIDGE_LOG_LEVEL": "INFO",
-    }
-    if make_url(db_url).get_backend_name() == "sqlite":
-        env["RETURNBRIDGE_SYSTEM_DATABASE_URL"] = f"sqlite:///{tmp_path / 'dbos.sqlite'}"
+    env = process_env(db_url, tmp_path, secret_key=key, RETURNBRIDGE_HTTP_TIMEOUT="90")
     gateway = ServerProcess("up", port=free_port(), env=env, log=tmp_path / "gateway.log")
     gateway.start()
     try:

@@ -6,7 +6,6 @@ them; every return completes with exactly one refund.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +13,8 @@ import httpx
 import pytest
 
 from returnbridge.cli.servers import free_port
-from returnbridge.store.connections import create_connection
-from returnbridge.store.crypto import CredentialCipher
-from returnbridge.store.database import create_engine_for, migrate, session_factory
-from returnbridge.store.tenants import create_tenant
 from support.gateway import Sandbox, simple_order
-from support.processes import CommandProcess, ServerProcess, wait_until
+from support.processes import CommandProcess, ServerProcess, process_env, seed_database, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 RETURNS = 6
@@ -29,33 +24,11 @@ RETURNS = 6
 def test_api_and_two_workers_on_postgres_complete_every_return_once(
     db_url: str, tmp_path: Path, sandbox: Sandbox
 ) -> None:
-    key = CredentialCipher.generate_key()
-    migrate(db_url)
-    engine = create_engine_for(db_url)
-    with session_factory(engine).begin() as session:
-        tenant, api_key = create_tenant(session, "Acme")
-        create_connection(
-            session,
-            tenant.id,
-            platform="shopify",
-            name="main",
-            base_url=sandbox.url,
-            credentials={"access_token": sandbox.token},
-            cipher=CredentialCipher(key),
-            settings={"restock_location_id": "gid://shopify/Location/2"},
-        )
-    engine.dispose()
+    key, api_key = seed_database(db_url, sandbox)
     for number in range(RETURNS):
         sandbox.seed_order(simple_order(4000 + number, email=f"c{number}@example.com"))
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RETURNBRIDGE_")}
-    env |= {
-        "RETURNBRIDGE_DATA_DIR": str(tmp_path / "data"),
-        "RETURNBRIDGE_DATABASE_URL": db_url,
-        "RETURNBRIDGE_SECRET_KEY": key,
-        "RETURNBRIDGE_QUEUE_POLLING_INTERVAL": "0.1",
-        "RETURNBRIDGE_LOG_LEVEL": "INFO",
-    }
+    env = process_env(db_url, tmp_path, secret_key=key)
     api = ServerProcess("api", port=free_port(), env=env, log=tmp_path / "api.log")
     workers = [
         CommandProcess(

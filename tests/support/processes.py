@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -11,6 +12,49 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.engine import make_url
+
+from returnbridge.store.connections import create_connection
+from returnbridge.store.crypto import CredentialCipher
+from returnbridge.store.database import create_engine_for, migrate, session_factory
+from returnbridge.store.tenants import create_tenant
+from support.gateway import Sandbox
+
+
+def seed_database(db_url: str, sandbox: Sandbox) -> tuple[str, str]:
+    """Migrate `db_url` and add a tenant connected to `sandbox`; (credential key, api key)."""
+    key = CredentialCipher.generate_key()
+    migrate(db_url)
+    engine = create_engine_for(db_url)
+    with session_factory(engine).begin() as session:
+        tenant, api_key = create_tenant(session, "Acme")
+        create_connection(
+            session,
+            tenant.id,
+            platform="shopify",
+            name="main",
+            base_url=sandbox.url,
+            credentials={"access_token": sandbox.token},
+            cipher=CredentialCipher(key),
+            settings={"restock_location_id": "gid://shopify/Location/2"},
+        )
+    engine.dispose()
+    return key, api_key
+
+
+def process_env(db_url: str, data_dir: Path, *, secret_key: str, **extra: str) -> dict[str, str]:
+    """The environment of a child `returnbridge` process on `db_url` (nothing inherited)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETURNBRIDGE_")}
+    env |= {
+        "RETURNBRIDGE_DATA_DIR": str(data_dir / "data"),
+        "RETURNBRIDGE_DATABASE_URL": db_url,
+        "RETURNBRIDGE_SECRET_KEY": secret_key,
+        "RETURNBRIDGE_QUEUE_POLLING_INTERVAL": "0.1",
+        "RETURNBRIDGE_LOG_LEVEL": "INFO",
+    }
+    if make_url(db_url).get_backend_name() == "sqlite":
+        env["RETURNBRIDGE_SYSTEM_DATABASE_URL"] = f"sqlite:///{data_dir / 'dbos.sqlite'}"
+    return env | extra
 
 
 def wait_until(predicate: Callable[[], Any], *, timeout: float, what: str) -> Any:

@@ -6,6 +6,8 @@ graphql-core's default resolver calls with ``(info, **arguments)``.
 
 from __future__ import annotations
 
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from graphql import GraphQLError, GraphQLResolveInfo
@@ -60,11 +62,18 @@ def location_view(location: Location) -> View:
     }
 
 
+def _decimal_text(value: Fraction) -> str:
+    """A seeded rate (exact, from decimal text) back as decimal text."""
+    return str(Decimal(value.numerator) / Decimal(value.denominator))
+
+
 def _tax_line_view(tax: TaxLine, order: Order) -> View:
     return {
         "title": tax.title,
-        "rate": float(tax.rate),
-        "ratePercentage": float(tax.rate * 100),
+        # Shopify types these as GraphQL Float (a rate, never money): graphql-core coerces the
+        # exact decimal text, so no binary float is made here.
+        "rate": _decimal_text(tax.rate),
+        "ratePercentage": _decimal_text(tax.rate * 100),
         "priceSet": money_bag(tax.price, order),
     }
 
