@@ -847,6 +847,26 @@ def _figures(
     )
 
 
+def _refuse_negative_lines(draft: _Draft) -> None:
+    """A line can not refund less than nothing.
+
+    Each discount component is split over the units on its own (§3.3), so when several
+    components with remainders nearly use up a line's price, their extra minor units stack on
+    the first units and those units alone would carry more discount than their price. The
+    line as a whole always nets to what was charged; returning those units together with the
+    rest of the line is the way to refund them.
+    """
+    for index, line in enumerate(draft.lines):
+        if line.total < 0:
+            raise RefundError(
+                "NEGATIVE_AMOUNT",
+                f"returning {line.quantity} of line {line.line_id} alone would refund"
+                f" {line.total}: its discounts' per-unit splits put more than the price on"
+                " those units; return them together with the line's other units",
+                field=f"request.lines[{index}].quantity",
+            )
+
+
 def plan_refund(order: Order, request: RefundRequest, *, policy: RefundPolicy) -> RefundPlan:
     """Plan the refund of `request` against `order` (refund-math §3).
 
@@ -856,6 +876,7 @@ def plan_refund(order: Order, request: RefundRequest, *, policy: RefundPolicy) -
     valid = _validate(order, request)
     side = _Side.presentment(order, policy.rounding)
     draft = _draft(order, valid, side)
+    _refuse_negative_lines(draft)
     deductions = -draft.fees.total
     if deductions > draft.positive:
         field = "request.restocking_fee" if draft.fees.restocking else "request.return_label_fee"
