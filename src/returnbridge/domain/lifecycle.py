@@ -58,7 +58,3 @@ def check_transition(current: S | str, target: S | str) -> None:
         raise DomainError(
             "INVALID_TRANSITION", f"a return cannot go from {S(current)} to {S(target)}"
         )
-
-
-def is_terminal(state: S | str) -> bool:
-    return S(state) in TERMINAL
