@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = Field(default=None, description="bearer key for admin routes")
     host: str = "127.0.0.1"
     port: int = 8000
+    api_threads: int = Field(
+        default=40, ge=1, le=1000, description="threads serving API requests at once"
+    )
     queue_polling_interval: float = 0.2
     worker_concurrency: int = 8
     connection_concurrency: int = Field(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -14,7 +18,15 @@ from returnbridge.engine.runtime import Runtime
 
 
 def create_app(runtime: Runtime) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Request threads and database connections are sized together (Runtime.pool_size).
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = runtime.settings.api_threads
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="returnbridge",
         version="0.1.0",
         summary="Sync customer returns and refunds, exactly once, into the merchant's platform.",

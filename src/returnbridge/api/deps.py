@@ -24,7 +24,8 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 def get_session(runtime: RuntimeDep) -> Iterator[Session]:
-    with runtime.sessions() as session:
+    """A read session for the request; routes that write open their own short transaction."""
+    with runtime.reads() as session:
         yield session
 
 

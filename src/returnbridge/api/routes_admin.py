@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from returnbridge.api.deps import AdminDep, RuntimeDep, SessionDep
+from returnbridge.api.deps import AdminDep, RuntimeDep
 from returnbridge.api.problems import ApiProblem
 from returnbridge.api.schemas import (
     ConnectionIn,
@@ -22,10 +22,10 @@ router = APIRouter(prefix="/v1/tenants", tags=["admin"])
 
 
 @router.post("", status_code=201, summary="Create a tenant (its API key is shown once)")
-def new_tenant(body: TenantIn, _admin: AdminDep, session: SessionDep) -> TenantCreated:
+def new_tenant(body: TenantIn, _admin: AdminDep, runtime: RuntimeDep) -> TenantCreated:
     reject_unstorable(body)
-    tenant, api_key = create_tenant(session, body.name)
-    session.commit()
+    with runtime.sessions.begin() as session:
+        tenant, api_key = create_tenant(session, body.name)
     return TenantCreated(id=tenant.id, name=tenant.name, api_key=api_key)
 
 
@@ -38,26 +38,25 @@ def new_connection(
     tenant_id: str,
     body: ConnectionIn,
     _admin: AdminDep,
-    session: SessionDep,
     runtime: RuntimeDep,
 ) -> ConnectionOut:
     reject_unstorable(body)
-    try:
-        get_tenant(session, tenant_id)
-    except RecordNotFoundError as exc:
-        raise ApiProblem(404, "TENANT_NOT_FOUND", f"tenant {tenant_id} not found") from exc
     require_supported(body.platform)
-    connection = create_connection(
-        session,
-        tenant_id,
-        platform=body.platform,
-        name=body.name,
-        base_url=body.base_url,
-        credentials=body.credentials,
-        cipher=runtime.cipher,
-        settings=body.settings,
-    )
-    session.commit()
+    with runtime.sessions.begin() as session:
+        try:
+            get_tenant(session, tenant_id)
+        except RecordNotFoundError as exc:
+            raise ApiProblem(404, "TENANT_NOT_FOUND", f"tenant {tenant_id} not found") from exc
+        connection = create_connection(
+            session,
+            tenant_id,
+            platform=body.platform,
+            name=body.name,
+            base_url=body.base_url,
+            credentials=body.credentials,
+            cipher=runtime.cipher,
+            settings=body.settings,
+        )
     return ConnectionOut(
         id=connection.id,
         tenant_id=connection.tenant_id,

@@ -86,7 +86,7 @@ def enqueue(
 
 def requeue_received(runtime: Runtime) -> int:
     """Enqueue every stored return still `received` (lost between commit and enqueue)."""
-    with runtime.sessions() as session:
+    with runtime.reads() as session:
         rows = session.execute(
             select(Return, ReturnRevision.idempotency_key)
             .join(

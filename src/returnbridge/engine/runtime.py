@@ -19,7 +19,12 @@ from returnbridge.engine.connections import build_connector
 from returnbridge.settings import Settings
 from returnbridge.store.connections import connection_credentials
 from returnbridge.store.crypto import CredentialCipher
-from returnbridge.store.database import create_engine_for, migrate, session_factory
+from returnbridge.store.database import (
+    create_engine_for,
+    migrate,
+    read_session_factory,
+    session_factory,
+)
 from returnbridge.store.tables import Connection
 
 QUEUE_NAME = "returns"
@@ -32,6 +37,9 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    """Write sessions (on SQLite they hold the write lock from BEGIN): keep them short."""
+    reads: sessionmaker[Session]
+    """Read-only sessions: never wait for a writer."""
     cipher: CredentialCipher
     connection_state: dict[str, dict[str, Any]] = field(default_factory=dict)
     _state_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -58,11 +66,12 @@ def open_runtime(settings: Settings, *, run_migrations: bool = True) -> Runtime:
     url = settings.resolved_database_url
     if run_migrations:
         migrate(url)
-    engine = create_engine_for(url)
+    engine = create_engine_for(url, pool_size=pool_size(settings))
     _current = Runtime(
         settings=settings,
         engine=engine,
         sessions=session_factory(engine),
+        reads=read_session_factory(engine),
         cipher=CredentialCipher(settings.resolved_secret_key),
     )
     return _current
@@ -81,13 +90,23 @@ def close_runtime() -> None:
     _current = None
 
 
+def executor_threads(settings: Settings) -> int:
+    """Threads DBOS may run workflows and steps on."""
+    return max(8, settings.worker_concurrency * 2)
+
+
+def pool_size(settings: Settings) -> int:
+    """Every thread that may hold a database connection at once, plus a few for housekeeping."""
+    return settings.api_threads + executor_threads(settings) + 8
+
+
 def dbos_config(settings: Settings) -> DBOSConfig:
     config: DBOSConfig = {
         "name": settings.app_name,
         "system_database_url": settings.resolved_system_database_url,
         "run_migrations": True,
         "log_level": "WARNING",
-        "max_executor_threads": max(8, settings.worker_concurrency * 2),
+        "max_executor_threads": executor_threads(settings),
     }
     if settings.executor_id:
         config["executor_id"] = settings.executor_id
