@@ -53,6 +53,30 @@ class Settings(BaseSettings):
     executor_id: str | None = Field(
         default=None, description="DBOS executor id; set one per worker when scaling out"
     )
+    sweep_interval: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds between sweeps for returns that stopped making progress",
+    )
+    stuck_after: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds without progress after which a return's workflow is re-driven",
+    )
+    max_redrives: int = Field(
+        default=3,
+        ge=0,
+        description="automatic re-drives of one stuck return before it is parked in failed",
+    )
+    heartbeat_interval: float = Field(
+        default=5.0, gt=0, description="seconds between a worker's heartbeats"
+    )
+    executor_dead_after: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds without a heartbeat after which live workers take over"
+        " a worker's pending workflows",
+    )
     log_level: str = "INFO"
     app_name: str = "returnbridge"
 

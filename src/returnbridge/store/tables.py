@@ -210,3 +210,18 @@ class Refund(Base):
             f"Refund(id={self.id!r}, return_id={self.return_id!r}, amount={self.amount}, "
             f"currency={self.currency!r}, status={self.status!r})"
         )
+
+
+class Executor(Base):
+    """A process that runs workflows, with its last heartbeat (scaled-mode takeover).
+
+    A live worker that finds another's heartbeat too old claims it (``taken_over_by``) and
+    recovers its pending workflows; one claim wins even when several workers notice at once.
+    """
+
+    __tablename__ = "executors"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    taken_over_by: Mapped[str | None] = mapped_column(String(100), default=None)
