@@ -11,10 +11,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from returnbridge.domain.errors import DomainError
-from returnbridge.store import connections, tenants
+from returnbridge.domain.money import Money
+from returnbridge.store import connections, refunds, returns, tenants
 from returnbridge.store.crypto import CredentialCipher
 from returnbridge.store.errors import CredentialsUnreadableError, RecordNotFoundError
-from returnbridge.store.tables import Tenant
+from returnbridge.store.tables import (
+    Connection,
+    Refund,
+    Return,
+    ReturnRevision,
+    Tenant,
+    TimelineEvent,
+)
 
 if TYPE_CHECKING:
     from conftest import SeededTenant
@@ -37,13 +45,86 @@ def test_api_key_is_returned_once_and_only_its_hash_is_stored(session: Session) 
 
 def test_rotated_api_key_replaces_the_old_one(session: Session) -> None:
     tenant, old_key = tenants.create_tenant(session, "Acme")
-    new_key = tenants.rotate_api_key(session, tenant.id)
+    rotated_tenant, new_key = tenants.rotate_api_key(session, tenant.id)
     session.commit()
+
+    assert rotated_tenant.id == tenant.id
+    assert new_key != old_key
 
     assert tenants.tenant_by_api_key(session, old_key) is None
     rotated = tenants.tenant_by_api_key(session, new_key)
     assert rotated is not None
     assert rotated.id == tenant.id
+
+
+def test_revoked_api_key_stops_working_until_a_new_one_is_rotated_in(session: Session) -> None:
+    tenant, old_key = tenants.create_tenant(session, "Acme")
+    revoked = tenants.revoke_api_key(session, tenant.id)
+    session.commit()
+
+    assert revoked.id == tenant.id
+    assert tenants.is_revoked(revoked)
+    assert tenants.tenant_by_api_key(session, old_key) is None
+    assert tenants.tenant_by_api_key(session, revoked.api_key_hash) is None
+    _, new_key = tenants.rotate_api_key(session, tenant.id)
+    session.commit()
+    found = tenants.tenant_by_api_key(session, new_key)
+    assert found is not None
+    assert not tenants.is_revoked(found)
+
+
+def test_two_revoked_tenants_do_not_collide_on_the_unique_key_hash(session: Session) -> None:
+    first, _ = tenants.create_tenant(session, "Acme")
+    second, _ = tenants.create_tenant(session, "Globex")
+    tenants.revoke_api_key(session, first.id)
+    tenants.revoke_api_key(session, second.id)
+    session.commit()
+
+
+def test_key_changes_of_an_unknown_tenant_are_not_found(session: Session) -> None:
+    with pytest.raises(RecordNotFoundError):
+        tenants.rotate_api_key(session, "ten_missing")
+    with pytest.raises(RecordNotFoundError):
+        tenants.revoke_api_key(session, "ten_missing")
+    with pytest.raises(RecordNotFoundError):
+        tenants.delete_tenant(session, "ten_missing")
+
+
+def test_deleting_a_tenant_removes_all_its_rows_and_no_others(
+    session: Session, seed_tenant: Callable[[str], SeededTenant]
+) -> None:
+    acme, globex = seed_tenant("Acme"), seed_tenant("Globex")
+    for seeded in (acme, globex):
+        stored = returns.ingest_return(
+            session,
+            seeded.tenant_id,
+            connection_id=seeded.connection_id,
+            channel="api",
+            source="api",
+            external_id="RMA-1",
+            revision=1,
+            idempotency_key="RMA-1",
+            payload={"lines": []},
+        )
+        refunds.begin_refund(
+            session,
+            seeded.tenant_id,
+            return_id=stored.record.id,
+            connection_id=seeded.connection_id,
+            idempotency_key=f"rb-{stored.record.id}-1-1",
+            order_id="gid://shopify/Order/1",
+            amount=Money(100, "USD"),
+            plan={},
+        )
+    session.commit()
+
+    tenants.delete_tenant(session, acme.tenant_id)
+    session.commit()
+
+    for table in (Tenant, Connection, Return, ReturnRevision, TimelineEvent, Refund):
+        owners = set(session.scalars(select(table.id if table is Tenant else table.tenant_id)))
+        assert owners == {globex.tenant_id}, table.__tablename__
+    assert tenants.tenant_by_api_key(session, acme.api_key) is None
 
 
 def test_credentials_are_encrypted_at_rest_and_decrypted_on_request(

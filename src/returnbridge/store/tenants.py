@@ -6,15 +6,24 @@ import hashlib
 import secrets
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from returnbridge.store.clock import Clock, utc_now
 from returnbridge.store.errors import RecordNotFoundError
 from returnbridge.store.ids import IdSource, new_id
-from returnbridge.store.tables import Tenant
+from returnbridge.store.tables import (
+    Connection,
+    Refund,
+    Return,
+    ReturnRevision,
+    Tenant,
+    TimelineEvent,
+)
 
 API_KEY_PREFIX = "rbk_"
+REVOKED_KEY_PREFIX = "revoked-"
+"""Marks a revoked key's stored hash; '-' and 'r' never occur in a sha256 hex digest."""
 
 
 def new_api_key() -> str:
@@ -62,10 +71,44 @@ def get_tenant(session: Session, tenant_id: str) -> Tenant:
 
 def rotate_api_key(
     session: Session, tenant_id: str, *, key_source: Callable[[], str] = new_api_key
-) -> str:
-    """Replace a tenant's API key; the old one stops working. Returns the new plaintext key."""
+) -> tuple[Tenant, str]:
+    """Give a tenant a new API key; the old one stops working at once.
+
+    Returns the tenant with the new plaintext key, which is not stored anywhere.
+    Raises RecordNotFoundError for an unknown tenant.
+    """
     tenant = get_tenant(session, tenant_id)
     api_key = key_source()
     tenant.api_key_hash = hash_api_key(api_key)
     session.flush()
-    return api_key
+    return tenant, api_key
+
+
+def revoke_api_key(session: Session, tenant_id: str) -> Tenant:
+    """Make every key of a tenant stop working until a new one is rotated in.
+
+    The stored hash becomes a unique marker that is not hex, so no key can ever hash to it.
+    Raises RecordNotFoundError for an unknown tenant.
+    """
+    tenant = get_tenant(session, tenant_id)
+    tenant.api_key_hash = REVOKED_KEY_PREFIX + secrets.token_hex(28)
+    session.flush()
+    return tenant
+
+
+def is_revoked(tenant: Tenant) -> bool:
+    """Whether the tenant's key was revoked and none rotated in since."""
+    return tenant.api_key_hash.startswith(REVOKED_KEY_PREFIX)
+
+
+def delete_tenant(session: Session, tenant_id: str) -> None:
+    """Delete a tenant and every row it owns; raises RecordNotFoundError when absent.
+
+    Children go first (timeline, refunds, revisions, returns, connections), so the foreign
+    keys hold at every statement on both SQLite and PostgreSQL.
+    """
+    tenant = get_tenant(session, tenant_id)
+    for table in (TimelineEvent, Refund, ReturnRevision, Return, Connection):
+        session.execute(delete(table).where(table.tenant_id == tenant_id))
+    session.delete(tenant)
+    session.flush()
