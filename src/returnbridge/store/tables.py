@@ -116,6 +116,8 @@ class Return(Base):
         UniqueConstraint("tenant_id", "external_id"),
         Index("ix_returns_tenant_id_status", "tenant_id", "status"),
         Index("ix_returns_tenant_id_created_at_id", "tenant_id", "created_at", "id"),
+        # The sweeper's question: which returns stopped moving, across tenants.
+        Index("ix_returns_status_updated_at", "status", "updated_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

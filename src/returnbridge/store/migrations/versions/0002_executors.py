@@ -1,4 +1,4 @@
-"""Executors and their heartbeats, for taking over the workflows of a worker that died.
+"""Executors and their heartbeats (takeover of a dead worker's workflows); stalled-return index.
 
 Revision ID: 0002
 Revises: 0001
@@ -27,8 +27,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_executors")),
     )
     op.create_index(op.f("ix_executors_heartbeat_at"), "executors", ["heartbeat_at"])
+    op.create_index("ix_returns_status_updated_at", "returns", ["status", "updated_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_returns_status_updated_at", table_name="returns")
     op.drop_index(op.f("ix_executors_heartbeat_at"), table_name="executors")
     op.drop_table("executors")
