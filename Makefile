@@ -19,8 +19,8 @@ run: $(STAMP)
 	$(BIN)/returnbridge demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench specs
+	$(BIN)/ruff format --check src tests bench specs
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

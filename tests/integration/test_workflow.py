@@ -145,6 +145,11 @@ def test_unknown_order_goes_to_review(gateway: Gateway, sandbox: Sandbox) -> Non
     assert body["timeline"][-1]["event"] == "order_not_found"
 
 
+def injected_faults(entries: list[dict[str, Any]]) -> list[tuple[str | None, int, str | None]]:
+    """(fault, HTTP status, effect) of each journal entry, oldest first."""
+    return [(e["fault"], e["http_status"], e["effect"]) for e in entries]
+
+
 def test_platform_errors_and_ambiguous_timeouts_still_refund_once(
     gateway: Gateway, sandbox: Sandbox
 ) -> None:
@@ -153,11 +158,31 @@ def test_platform_errors_and_ambiguous_timeouts_still_refund_once(
     sandbox.fault("throttled", count=1, operation="refundCreate")
     sandbox.fault("timeout_after_commit", count=1, operation="refundCreate", delay=4)
     body = gateway.wait_for(gateway.post_return(full_return(2007, "TCK-7")).json()["return"]["id"])
-    assert body["status"] == "completed"
+    assert body["status"] == "completed", body["timeline"]
+
     calls = sandbox.journal("refundCreate")
-    assert len(calls) >= 4  # two 503s, one throttle, the committed-but-timed-out write
-    assert len(sandbox.refunds_created()) == 1
+    # Every injected fault landed on a refundCreate call, in the order it was queued; the write
+    # that committed but whose answer never arrived is the only one that moved money, and the
+    # step that retried after it found that refund instead of writing again.
+    assert injected_faults(calls) == [
+        ("http_503", 503, None),
+        ("http_503", 503, None),
+        ("throttled", 200, None),
+        ("timeout_after_commit", 200, "refund_created"),
+    ]
+    assert [e["throttled"] for e in calls] == [False, False, True, False]
+    # One idempotency key, fixed at planning time, on every attempt: the one the gateway
+    # recorded for the refund, and the one the platform stored the refund under.
+    sent_keys = {e["variables"]["idempotencyKey"] for e in calls}
+    assert sent_keys == {body["refunds"][0]["idempotency_key"]}
+    assert calls[-1]["idempotency_key"] == body["refunds"][0]["idempotency_key"]
+
+    created = sandbox.refunds_created()
+    assert len(created) == 1
+    assert [r["status"] for r in body["refunds"]] == ["succeeded"]
+    assert body["refunds"][0]["platform_refund_id"] == created[0]["refund_id"]
     assert sandbox.order(2007)["financial_status"] == "REFUNDED"
+    assert sandbox.pending_faults() == []
 
 
 def test_goods_only_return_restocks_without_money(gateway: Gateway, sandbox: Sandbox) -> None:

@@ -96,6 +96,11 @@ class Sandbox:
     def refunds_created(self) -> list[dict[str, Any]]:
         return [e for e in self.journal("refundCreate") if e.get("effect") == "refund_created"]
 
+    def pending_faults(self) -> list[dict[str, Any]]:
+        """Faults queued for this shop and not yet used up."""
+        body: list[dict[str, Any]] = self.http.get("/_sandbox/faults").json()
+        return [f for f in body if f["shop"] == self.domain]
+
     def close(self) -> None:
         self.http.close()
 

@@ -1,6 +1,7 @@
-"""Every case of every shared refund case file (refund-math §10), one test per case id.
+"""Every refund case (refund-math §10), one test per case id.
 
-Files: every `refund_cases*.json` in `<repo>/../shared/research/`, plus any named by the
+Always: the repo's own `tests/data/refund_cases.json`. Extra cases, only when present: every
+`refund_cases*.json` in `<repo>/../shared/research/` and any file named by the
 `RETURNBRIDGE_REFUND_CASES` environment variable (os.pathsep-separated).
 """
 
@@ -17,32 +18,53 @@ from returnbridge.domain.money import Rounding
 from returnbridge.domain.orders import Order
 from returnbridge.domain.refunds import RefundError, RefundPolicy, RefundRequest, plan_refund
 
-RESEARCH = Path(__file__).resolve().parents[2].parent / "shared" / "research"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+OWN_CASES = REPO_ROOT / "tests" / "data" / "refund_cases.json"
+SHARED_RESEARCH = REPO_ROOT.parent / "shared" / "research"
+
+
+def _named_files() -> list[Path]:
+    named = os.environ.get("RETURNBRIDGE_REFUND_CASES", "")
+    return [Path(p) for p in named.split(os.pathsep) if p.strip()]
 
 
 def _case_files() -> list[Path]:
-    files = sorted(RESEARCH.glob("refund_cases*.json")) if RESEARCH.is_dir() else []
-    extra = os.environ.get("RETURNBRIDGE_REFUND_CASES", "")
-    files += [Path(p) for p in extra.split(os.pathsep) if p.strip()]
-    return files
+    """The repo's case file first, then the extras that exist."""
+    shared = sorted(SHARED_RESEARCH.glob("refund_cases*.json")) if SHARED_RESEARCH.is_dir() else []
+    extras = [p for p in [*shared, *_named_files()] if p.is_file()]
+    return [OWN_CASES, *extras]
+
+
+def _cases_in(path: Path) -> list[dict[str, Any]]:
+    return list(json.loads(path.read_text(encoding="utf-8"))["cases"])
 
 
 def _cases() -> list[Any]:
-    params = []
+    """One param per distinct case: an extra file's copy of a loaded case runs once."""
+    params: list[Any] = []
+    seen: list[dict[str, Any]] = []
     for path in _case_files():
-        document = json.loads(path.read_text(encoding="utf-8"))
-        for case in document["cases"]:
-            params.append(pytest.param(case, id=f"{path.stem}:{case['id']}"))
+        for case in _cases_in(path):
+            if case not in seen:
+                seen.append(case)
+                params.append(pytest.param(case, id=f"{path.stem}:{case['id']}"))
     return params
 
 
 CASES = _cases()
 
 
-def test_case_directory_exists_and_has_cases() -> None:
-    assert RESEARCH.is_dir(), f"shared research directory missing: {RESEARCH}"
-    assert list(RESEARCH.glob("refund_cases*.json")), f"no refund_cases*.json in {RESEARCH}"
-    assert CASES, "no refund cases were loaded"
+def test_repo_case_file_has_cases() -> None:
+    cases = _cases_in(OWN_CASES)
+    assert cases, f"no refund cases in {OWN_CASES}"
+    ids = [case["id"] for case in cases]
+    assert len(ids) == len(set(ids)), "case ids repeat"
+
+
+def test_files_named_by_the_environment_exist() -> None:
+    """A file named in RETURNBRIDGE_REFUND_CASES is asked for, so a typo must not pass quietly."""
+    missing = [str(p) for p in _named_files() if not p.is_file()]
+    assert not missing, f"RETURNBRIDGE_REFUND_CASES names missing files: {missing}"
 
 
 def _match(expected: Any, actual: Any, path: str) -> list[str]:
