@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit install clean
+.PHONY: run test lint typecheck unit install clean load
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ unit: $(STAMP)
 
 test: lint typecheck
 	$(BIN)/pytest -q
+
+# Issue 5 load script (not part of `make test`): all scenarios at full size, SQLite then
+# PostgreSQL (127.0.0.1:5432); heavy on a 2-core machine. Figures go to .returnbridge/load.json.
+load: $(STAMP)
+	mkdir -p .returnbridge
+	$(BIN)/python bench/load.py --backend both --json .returnbridge/load.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -57,6 +57,7 @@ DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 LOCATION_GID = "gid://shopify/Location/1"
 SKU = "SKU-1"
 SCENARIOS = ("dupes", "mixed", "distinct")
+REPO = Path(__file__).resolve().parent.parent
 LOG_PATTERN = re.compile(
     r"error|exception|traceback|locked|queuepool|timeout|critical|warning", re.IGNORECASE
 )
@@ -137,9 +138,21 @@ def tail(path: Path, chars: int = 2000) -> str:
     return path.read_text(errors="replace")[-chars:] if path.exists() else ""
 
 
-def child_env(**extra: str) -> dict[str, str]:
+def child_env(source: Path | None, **extra: str) -> dict[str, str]:
+    """The environment of a child: ours without RETURNBRIDGE_*, importing `source` if given."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RETURNBRIDGE_")}
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
     return env | extra
+
+
+def export_source(ref: str, into: Path) -> Path:
+    """`src/` of git `ref`, exported to `into`: the code the children run instead of ours."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", ref, "src"], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into / "src"
 
 
 # --------------------------------------------------------------------------- databases
@@ -200,14 +213,16 @@ def start_stack(
     args: argparse.Namespace, backend: str, work: Path, database_url: str | None
 ) -> Stack:
     sandbox_port, gateway_port = free_port(), free_port()
+    source = export_source(args.ref, work) if args.ref else None
     sandbox = Child(
         "sandbox",
         ["sandbox", "--port", str(sandbox_port), "--restore-rate", str(args.restore_rate)],
-        child_env(),
+        child_env(source),
         work / "sandbox.log",
     )
     admin_key = f"adm_{secrets.token_urlsafe(24)}"
     env = child_env(
+        source,
         RETURNBRIDGE_ADMIN_KEY=admin_key,
         RETURNBRIDGE_LOG_LEVEL=args.log_level,
         **({"RETURNBRIDGE_DATABASE_URL": database_url} if database_url else {}),
@@ -888,12 +903,22 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def git_commit() -> str:
+def git(*args: str) -> str:
     with suppress(OSError, subprocess.CalledProcessError):
         return subprocess.run(
-            ["git", "log", "-1", "--format=%h %s"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    return "unknown"
+            ["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True
+        ).stdout
+    return ""
+
+
+def code_under_test(args: argparse.Namespace) -> str:
+    """Which code the children run: a pinned commit, or the working tree (flagged if dirty)."""
+    if args.ref:
+        args.ref = git("rev-parse", "--verify", f"{args.ref}^{{commit}}").strip() or args.ref
+        return "commit " + git("log", "-1", "--format=%h %s", args.ref).strip()
+    dirty = git("status", "--porcelain", "--", "src").strip()
+    head = git("log", "-1", "--format=%h %s").strip() or "unknown"
+    return f"working tree at {head}" + (" + uncommitted changes in src/" if dirty else "")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -911,6 +936,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=16, help="clients of distinct")
     parser.add_argument("--restore-rate", type=float, default=100_000.0, help="sandbox points/s")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
+    parser.add_argument(
+        "--ref",
+        default=None,
+        help="run the gateway from this git commit (default: the working tree)",
+    )
     parser.add_argument("--timeout", type=float, default=900.0, help="max wait per scenario (s)")
     parser.add_argument("--stall", type=float, default=90.0, help="give up when nothing moves")
     parser.add_argument("--request-timeout", type=float, default=120.0)
@@ -926,12 +956,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
-    commit = git_commit()
-    print(f"returnbridge load: commit {commit}; scenarios {args.scenario}; {os.cpu_count()} CPUs")
+    commit = code_under_test(args)
+    print(f"returnbridge load: {commit}; scenarios {args.scenario}; {os.cpu_count()} CPUs")
     runs = [run_backend(backend, args) for backend in backends]
     ok = all(run["ok"] for run in runs)
     if args.json:
-        report = {"commit": commit, "argv": sys.argv[1:], "ok": ok, "runs": runs}
+        report = {"code": commit, "argv": sys.argv[1:], "ok": ok, "runs": runs}
         args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
         print(f"figures written to {args.json}")
     print("\nRESULT: " + ("all checks passed" if ok else "FAILED (see FAIL lines above)"))
