@@ -2,20 +2,22 @@
 
 The store decides duplicates (same key, or same external id and revision); the workflow id is
 derived from the stored revision's key, so a duplicate delivery can never start a second
-workflow. A crash between commit and enqueue is healed by `requeue_received`, run at worker
-start: enqueueing is idempotent by workflow id.
+workflow; it does start one when the return is unfinished and its workflow is gone
+(`redrive.heal`). A crash between commit and enqueue is healed by `requeue_received`, run at
+worker start, and by the sweeper: enqueueing is idempotent by workflow id.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
 from sqlalchemy import select
 
 from returnbridge.domain.returns import CanonicalReturn, ReturnStatus
-from returnbridge.engine.runtime import QUEUE_NAME, Runtime
-from returnbridge.engine.workflows import process_return, workflow_id_for
+from returnbridge.engine.queueing import enqueue
+from returnbridge.engine.redrive import UNFINISHED, heal
+from returnbridge.engine.runtime import Runtime
+from returnbridge.engine.workflows import workflow_id_for
 from returnbridge.observability import RETURNS_RECEIVED
 from returnbridge.store import returns as return_store
 from returnbridge.store.tables import Return, ReturnRevision
@@ -62,6 +64,9 @@ def submit_return(
             )
     if result.outcome in ("created", "new_revision"):
         enqueue(tenant_id, record.id, record.revision, workflow_id, connection_id=connection_id)
+    elif record.status in UNFINISHED:
+        # A redelivery of a return whose workflow is gone drives it again.
+        heal(runtime, tenant_id, record.id, why="delivered again while it was not moving")
     RETURNS_RECEIVED.labels(
         channel=canonical.channel.value, duplicate=str(result.is_duplicate).lower()
     ).inc()
@@ -71,17 +76,6 @@ def submit_return(
         workflow_id=workflow_id,
         payload_matches=result.payload_matches,
     )
-
-
-def enqueue(
-    tenant_id: str, return_id: str, revision: int, workflow_id: str, *, connection_id: str
-) -> None:
-    """Queue the workflow on the connection's partition; a known workflow id is a no-op."""
-    queue = DBOS.retrieve_queue(QUEUE_NAME)
-    if queue is None:
-        raise RuntimeError(f"queue {QUEUE_NAME!r} is not registered (DBOS not launched?)")
-    with SetWorkflowID(workflow_id), SetEnqueueOptions(queue_partition_key=connection_id):
-        queue.enqueue(process_return, tenant_id, return_id, revision)
 
 
 def requeue_received(runtime: Runtime) -> int:

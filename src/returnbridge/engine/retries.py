@@ -9,7 +9,8 @@ from __future__ import annotations
 from returnbridge.domain.errors import DomainError
 from returnbridge.domain.lifecycle import can_transition
 from returnbridge.domain.returns import ReturnStatus
-from returnbridge.engine.ingest import enqueue
+from returnbridge.engine.queueing import enqueue
+from returnbridge.engine.redrive import UNFINISHED, heal
 from returnbridge.engine.runtime import Runtime
 from returnbridge.engine.workflows import workflow_id_for
 from returnbridge.store import returns as return_store
@@ -22,14 +23,22 @@ RETRY_EVENT = "retry_requested"
 def retry_return(
     runtime: Runtime, tenant_id: str, return_id: str, *, actor: str, reason: str | None = None
 ) -> Return:
-    """Move a parked return back to `received` and start a fresh workflow for it."""
+    """Move a parked return back to `received` and start a fresh workflow for it.
+
+    An unfinished return whose workflow is gone is driven again where it stopped instead.
+    """
+    with runtime.reads() as session:
+        status = return_store.get_return(session, return_id, tenant_id=tenant_id).status
+    if status in UNFINISHED and heal(runtime, tenant_id, return_id, why=f"retried by {actor}"):
+        with runtime.reads() as session:
+            return return_store.get_return(session, return_id, tenant_id=tenant_id)
     with runtime.sessions.begin() as session:
-        record = return_store.get_return(session, return_id, tenant_id=tenant_id)
+        record = return_store.lock_return(session, return_id, tenant_id=tenant_id)
         if record.status not in RETRYABLE:
             raise DomainError(
                 "NOT_RETRYABLE",
-                f"return {return_id} is {record.status}; only needs_review or failed returns"
-                " can be retried",
+                f"return {return_id} is {record.status}; only needs_review or failed returns,"
+                " or unfinished ones whose workflow stopped, can be retried",
             )
         earlier = sum(
             1

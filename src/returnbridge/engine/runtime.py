@@ -6,12 +6,17 @@ connectors through the one `Runtime` installed at start-up.
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
+import sqlite3
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from dbos import DBOS, DBOSConfig
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from returnbridge.connectors.base.connector import OrderConnector
@@ -20,6 +25,7 @@ from returnbridge.settings import Settings
 from returnbridge.store.connections import connection_credentials
 from returnbridge.store.crypto import CredentialCipher
 from returnbridge.store.database import (
+    SQLITE_BUSY_TIMEOUT_MS,
     create_engine_for,
     migrate,
     read_session_factory,
@@ -100,23 +106,49 @@ def pool_size(settings: Settings) -> int:
     return settings.api_threads + executor_threads(settings) + 8
 
 
+def executor_id(settings: Settings) -> str:
+    """This process's DBOS executor id.
+
+    Embedded (SQLite, one process): DBOS's stable ``local``, so a restart recovers its own
+    workflows. Scaled (PostgreSQL) without a configured id: unique per process, so two
+    workers never share one; a dead worker's workflows are taken over by the live ones.
+    """
+    if settings.executor_id:
+        return settings.executor_id
+    if settings.resolved_system_database_url.startswith("sqlite"):
+        return "local"
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
 def dbos_config(settings: Settings) -> DBOSConfig:
-    config: DBOSConfig = {
+    return {
         "name": settings.app_name,
         "system_database_url": settings.resolved_system_database_url,
         "run_migrations": True,
         "log_level": "WARNING",
         "max_executor_threads": executor_threads(settings),
+        "sys_db_pool_size": pool_size(settings),
+        "executor_id": executor_id(settings),
     }
-    if settings.executor_id:
-        config["executor_id"] = settings.executor_id
-    return config
+
+
+def _prepare_sqlite_system_database(url: str) -> None:
+    """Put DBOS's SQLite file in WAL mode (persistent), so its readers never block writers."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    connection = sqlite3.connect(parsed.database, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+    finally:
+        connection.close()
 
 
 def launch_dbos(settings: Settings, *, work: bool) -> None:
     """Start DBOS; `work=False` (API-only process) enqueues but never runs workflows."""
     import returnbridge.engine.workflows  # noqa: F401 - registers the workflow and steps
 
+    _prepare_sqlite_system_database(settings.resolved_system_database_url)
     DBOS(config=dbos_config(settings))
     if not work:
         DBOS.listen_queues([])
@@ -128,7 +160,16 @@ def launch_dbos(settings: Settings, *, work: bool) -> None:
         polling_interval_sec=settings.queue_polling_interval,
         on_conflict="always_update",
     )
+    if work:
+        from returnbridge.engine.housekeeping import Housekeeper
+
+        _housekeepers.append(Housekeeper(current()).start())
+
+
+_housekeepers: list[Any] = []
 
 
 def shutdown_dbos() -> None:
+    while _housekeepers:
+        _housekeepers.pop().stop()
     DBOS.destroy(destroy_registry=False)

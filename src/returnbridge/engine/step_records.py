@@ -15,9 +15,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from returnbridge.domain.errors import AuthError, DomainError, NotFound, PermanentError, Rejected
+from returnbridge.domain.errors import AuthError, DomainError, PermanentError
 from returnbridge.domain.lifecycle import MAIN_PATH, can_transition
 from returnbridge.domain.returns import CanonicalReturn, ReturnStatus
+from returnbridge.engine.faults import public_reason
 from returnbridge.engine.runtime import Runtime
 from returnbridge.observability import get_logger
 from returnbridge.store import returns as return_store
@@ -115,30 +116,23 @@ def park(
 def classify(
     runtime: Runtime, tenant_id: str, return_id: str, error: Exception, *, step: str
 ) -> StepOutcome:
-    """Non-transient errors: a human decides (review) or nothing can succeed (failed)."""
-    data: dict[str, Any] = {"step": step, "code": getattr(error, "code", type(error).__name__)}
-    field = getattr(error, "field", None)
-    if field:
-        data["field"] = field
-    message = getattr(error, "message", str(error))
-    if isinstance(error, AuthError):
-        return park(
-            runtime,
-            tenant_id,
-            return_id,
-            status=ReturnStatus.FAILED,
-            event=f"{step}_failed",
-            reason=message,
-            data=data,
-        )
-    if isinstance(error, DomainError | Rejected | NotFound | PermanentError):
-        return park(
-            runtime,
-            tenant_id,
-            return_id,
-            status=ReturnStatus.NEEDS_REVIEW,
-            event=f"{step}_needs_review",
-            reason=message,
-            data=data,
-        )
-    raise error
+    """Non-transient errors: a human decides (review) or nothing can succeed (failed).
+
+    The timeline gets our own sentence (`faults.public_reason`); the error itself is logged.
+    """
+    if not isinstance(error, DomainError | PermanentError):
+        raise error
+    public = public_reason(error)
+    data: dict[str, Any] = {"step": step, "code": error.code}
+    if error.field:
+        data["field"] = error.field
+    log.warning("step stopped", step=step, error_type=type(error).__name__, error=str(error))
+    return park(
+        runtime,
+        tenant_id,
+        return_id,
+        status=ReturnStatus.FAILED if isinstance(error, AuthError) else ReturnStatus.NEEDS_REVIEW,
+        event=f"{step}_failed" if isinstance(error, AuthError) else f"{step}_needs_review",
+        reason=public.sentence,
+        data=data,
+    )

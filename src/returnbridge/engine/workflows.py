@@ -3,7 +3,9 @@
 Steps: admit (the vendor's status) -> match order -> plan -> refund (with restock) ->
 restock -> sync -> notify -> complete.
 DBOS records each step's result, so a worker that dies resumes at the first unfinished step;
-transient platform errors are retried with backoff inside the step.
+transient errors (platform or database) are retried with backoff inside the step. A step that
+gives up parks the return in `failed` with our own sentence; if even that cannot be written,
+the sweeper (`engine/redrive.py`) finds the return later and drives it again.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from typing import Any
 
 import structlog
 from dbos import DBOS
+from dbos import error as dbos_errors
 
-from returnbridge.domain.errors import TransientError
 from returnbridge.domain.returns import ReturnStatus
 from returnbridge.engine import admission, completion, order_matching, refunding
+from returnbridge.engine.faults import is_transient, public_reason
 from returnbridge.engine.runtime import current
 from returnbridge.engine.step_records import StepOutcome, park
 from returnbridge.observability import RETURN_OUTCOMES, get_logger
@@ -29,8 +32,10 @@ _RETRY: dict[str, Any] = {
     "max_attempts": 6,
     "interval_seconds": 0.5,
     "backoff_rate": 2.0,
-    "should_retry": lambda error: isinstance(error, TransientError),
+    "should_retry": is_transient,
 }
+# Parking a return must outlast a database that is busy or restarting for a minute or two.
+_PARK_RETRY: dict[str, Any] = {**_RETRY, "max_attempts": 9, "interval_seconds": 1.0}
 
 
 def workflow_id_for(tenant_id: str, idempotency_key: str) -> str:
@@ -99,8 +104,8 @@ def complete_step(tenant_id: str, return_id: str) -> dict[str, Any]:
     return _outcome(completion.complete(current(), tenant_id, return_id))
 
 
-@DBOS.step(name="fail")
-def fail_step(tenant_id: str, return_id: str, reason: str) -> dict[str, Any]:
+@DBOS.step(name="fail", **_PARK_RETRY)
+def fail_step(tenant_id: str, return_id: str, reason: str, code: str) -> dict[str, Any]:
     return _outcome(
         park(
             current(),
@@ -109,8 +114,16 @@ def fail_step(tenant_id: str, return_id: str, reason: str) -> dict[str, Any]:
             status=ReturnStatus.FAILED,
             event="retries_exhausted",
             reason=reason,
+            data={"code": code},
         )
     )
+
+
+def _root_cause(error: Exception) -> Exception:
+    """The last error a step gave up on, rather than DBOS's wrapper around it."""
+    if isinstance(error, dbos_errors.DBOSMaxStepRetriesExceeded) and error.errors:
+        return error.errors[-1]
+    return error
 
 
 @DBOS.workflow(name=WORKFLOW_NAME)
@@ -122,8 +135,10 @@ def process_return(tenant_id: str, return_id: str, revision: int) -> str:
     try:
         status = _run(tenant_id, return_id, revision)
     except Exception as error:  # a step gave up after its retries
-        reason = f"{type(error).__name__}: {getattr(error, 'message', error)}"
-        status = str(fail_step(tenant_id, return_id, reason)["status"])
+        cause = _root_cause(error)
+        log.error("workflow step gave up", error_type=type(cause).__name__, error=str(cause))
+        public = public_reason(cause)
+        status = str(fail_step(tenant_id, return_id, public.sentence, public.code)["status"])
     RETURN_OUTCOMES.labels(status=status).inc()
     log.info("return settled", status=status)
     structlog.contextvars.clear_contextvars()

@@ -325,6 +325,39 @@ def get_return(session: Session, return_id: str, *, tenant_id: str) -> Return:
     return _load(session, return_id, tenant_id=tenant_id)
 
 
+def lock_return(session: Session, return_id: str, *, tenant_id: str) -> Return:
+    """``get_return`` holding the row until the transaction ends (compare-and-set updates)."""
+    return _load(session, return_id, tenant_id=tenant_id, lock=True)
+
+
+@dataclass(frozen=True, slots=True)
+class StalledReturn:
+    """A return that has not changed since ``updated_at``, with the workflow meant to drive it."""
+
+    tenant_id: str
+    return_id: str
+    status: str
+    workflow_id: str | None
+    updated_at: datetime
+
+
+def stalled_returns(
+    session: Session, *, statuses: Sequence[str], before: datetime, limit: int = 100
+) -> list[StalledReturn]:
+    """Returns in ``statuses`` unchanged since ``before``, oldest first, across every tenant.
+
+    The one query that is not tenant-scoped: the engine's sweeper owns every return. It hands
+    back ids only; the sweeper then reads and changes each return under its tenant.
+    """
+    rows = session.execute(
+        select(Return.tenant_id, Return.id, Return.status, Return.workflow_id, Return.updated_at)
+        .where(Return.status.in_(list(statuses)), Return.updated_at < before)
+        .order_by(Return.updated_at)
+        .limit(limit)
+    ).all()
+    return [StalledReturn(*row) for row in rows]
+
+
 def find_return(session: Session, tenant_id: str, *, external_id: str) -> Return | None:
     """The tenant's return with the ISV's ``external_id``, or None."""
     return session.scalar(

@@ -1,0 +1,68 @@
+"""A worker's background duties: heartbeat, takeover of dead workers, the stalled-return sweep.
+
+One daemon thread per worker process. A failed round (database down, say) is logged and the
+next one tries again: the housekeeper itself never stops the worker.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from dbos import DBOS
+
+from returnbridge.engine import executors, redrive
+from returnbridge.engine.runtime import Runtime
+from returnbridge.observability import get_logger
+
+log = get_logger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Housekeeper:
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="returnbridge-housekeeper")
+        self._thread.daemon = True
+
+    def start(self) -> Housekeeper:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        settings = self._runtime.settings
+        me = DBOS.executor_id
+        next_sweep = time.monotonic()
+        while not self._stop.is_set():
+            self._guarded("heartbeat", lambda: executors.beat(self._runtime, me, _now()))
+            self._guarded("takeover", lambda: executors.take_over_dead(self._runtime, me, _now()))
+            if time.monotonic() >= next_sweep:
+                self._guarded("sweep", lambda: self._sweep(_now()))
+                next_sweep = time.monotonic() + settings.sweep_interval
+            self._stop.wait(min(settings.heartbeat_interval, settings.sweep_interval))
+
+    def _sweep(self, now: datetime) -> None:
+        report = redrive.sweep(self._runtime, now=now)
+        if report.healed:
+            log.warning(
+                "sweep healed stalled returns",
+                examined=report.examined,
+                **{k.value: v for k, v in report.healed.items()},
+            )
+
+    def _guarded(self, duty: str, run: Callable[[], object]) -> None:
+        try:
+            run()
+        except Exception as error:
+            log.error("housekeeping round failed", duty=duty, error=str(error))
