@@ -77,8 +77,32 @@ class Settings(BaseSettings):
         description="seconds without a heartbeat after which live workers take over"
         " a worker's pending workflows",
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="largest request body accepted (bytes); larger ones answer 413 unread",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="base URL clients reach the API at, used in Location and url fields;"
+        " default http://{host}:{port}",
+    )
+    auth_failure_limit: int = Field(
+        default=10,
+        ge=1,
+        description="failed authentications per client address within auth_failure_window"
+        " before it is answered 429",
+    )
+    auth_failure_window: int = Field(
+        default=60, ge=1, description="seconds over which failed authentications are counted"
+    )
     log_level: str = "INFO"
     app_name: str = "returnbridge"
+
+    @property
+    def resolved_public_url(self) -> str:
+        """Where clients reach the API (never taken from a request's Host header)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @cached_property
     def resolved_database_url(self) -> str:

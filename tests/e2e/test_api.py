@@ -20,6 +20,7 @@ from sqlalchemy import create_engine
 
 from returnbridge.api.app import create_app
 from returnbridge.cli.servers import BackgroundServer
+from returnbridge.settings import Settings
 from support.gateway import Gateway, simple_order
 
 if TYPE_CHECKING:
@@ -122,7 +123,8 @@ def test_post_return_answers_202_with_return_url_and_location(gateway: Gateway) 
     assert created["connection_id"] == gateway.connection_id
     assert created["order_reference"] == {"platform_order_id": "gid://shopify/Order/999999"}
     assert created["return_request"]["lines"][0]["sku"] == "MUG-WHT"
-    assert body["url"] == f"{gateway.server.url}/v1/returns/{created['id']}"
+    public_url = gateway.runtime.settings.resolved_public_url
+    assert body["url"] == f"{public_url}/v1/returns/{created['id']}"
     assert created["url"] == body["url"]
     assert response.headers["location"] == body["url"]
 
@@ -138,7 +140,8 @@ def test_get_return_url_answers_it_with_timeline_and_refunds(gateway: Gateway) -
     ).json()
     gateway.wait_for(posted["return"]["id"])
 
-    response = gateway.api.get(posted["url"])
+    public_url = gateway.runtime.settings.resolved_public_url
+    response = gateway.api.get(posted["url"].removeprefix(public_url))
 
     assert response.status_code == 200, response.text
     body = response.json()
@@ -760,7 +763,7 @@ def test_health_answers_ok(gateway: Gateway) -> None:
 
 def test_health_is_503_problem_when_the_database_does_not_answer() -> None:
     unreachable = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/none")
-    runtime = cast("Runtime", SimpleNamespace(engine=unreachable))
+    runtime = cast("Runtime", SimpleNamespace(engine=unreachable, settings=Settings()))
     server = BackgroundServer(create_app(runtime)).start()
     try:
         response = httpx.get(f"{server.url}/health")

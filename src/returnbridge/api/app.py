@@ -7,13 +7,17 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from returnbridge.api import routes_admin, routes_returns
+from returnbridge.api.auth import throttle_for
+from returnbridge.api.body_limit import BodySizeLimit
 from returnbridge.api.deps import RuntimeDep, reject_nul_in_url
 from returnbridge.api.problems import ApiProblem, install_problem_handlers
+from returnbridge.api.security_headers import SecurityHeaders
 from returnbridge.engine.runtime import Runtime
 
 
@@ -25,7 +29,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         limiter.total_tokens = runtime.settings.api_threads
         yield
 
-    app = FastAPI(
+    # Swagger UI and ReDoc assets are served by the gateway itself, never from a CDN.
+    app = FastAPIOffline(
         lifespan=lifespan,
         title="returnbridge",
         version="0.1.0",
@@ -33,6 +38,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         dependencies=[Depends(reject_nul_in_url)],
     )
     app.state.runtime = runtime
+    app.state.auth_throttle = throttle_for(runtime.settings)
+    app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     install_problem_handlers(app)
     app.include_router(routes_returns.router)
     app.include_router(routes_admin.router)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.orm import Session
 
+from returnbridge.api.auth import (
+    admin_key_scheme,
+    authenticate_admin,
+    authenticate_tenant,
+    tenant_key_scheme,
+)
 from returnbridge.api.problems import ApiProblem
 from returnbridge.engine.runtime import Runtime
 from returnbridge.store.tables import Tenant
-from returnbridge.store.tenants import tenant_by_api_key
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -32,30 +37,25 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def _bearer(authorization: str | None) -> str:
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise ApiProblem(401, "UNAUTHENTICATED", "send 'Authorization: Bearer <api key>'")
-    return authorization[7:].strip()
-
-
 def get_tenant(
-    session: SessionDep, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    _key: Annotated[HTTPAuthorizationCredentials | None, Security(tenant_key_scheme)],
 ) -> Tenant:
-    tenant = tenant_by_api_key(session, _bearer(authorization))
-    if tenant is None:
-        raise ApiProblem(401, "INVALID_API_KEY", "the API key is not valid")
-    return tenant
+    """The tenant `TenantRoute` authenticated before the body was read (or check it now)."""
+    tenant: Tenant | None = getattr(request.state, "tenant", None)
+    return tenant if tenant is not None else authenticate_tenant(request)
 
 
 TenantDep = Annotated[Tenant, Depends(get_tenant)]
 
 
 def require_admin(
-    runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    _key: Annotated[HTTPAuthorizationCredentials | None, Security(admin_key_scheme)],
 ) -> None:
-    given = _bearer(authorization)
-    if not hmac.compare_digest(given.encode(), runtime.settings.resolved_admin_key.encode()):
-        raise ApiProblem(403, "NOT_ADMIN", "this route needs the admin key")
+    """Passes when `AdminRoute` accepted the admin key (or when it is checked now)."""
+    if not getattr(request.state, "admin", False):
+        authenticate_admin(request)
 
 
 AdminDep = Annotated[None, Depends(require_admin)]

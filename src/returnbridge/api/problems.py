@@ -19,7 +19,9 @@ _TITLES = {
     403: "Forbidden",
     404: "Not found",
     409: "Conflict",
+    413: "Content too large",
     422: "Invalid input",
+    429: "Too many requests",
     500: "Internal error",
     503: "Service unavailable",
 }
@@ -28,11 +30,20 @@ _TITLES = {
 class ApiProblem(Exception):
     """Raised by routes to answer with a problem document."""
 
-    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
+        self.headers = dict(headers or {})
         self.extra = extra
 
 
@@ -52,7 +63,9 @@ def problem(
         "detail": detail,
     }
     body.update(extra)
-    answer_headers = dict(headers or {})
+    # Also set here: the answer to an unexpected error bypasses the header middleware.
+    answer_headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+    answer_headers.update(headers or {})
     if status == 401:
         answer_headers.setdefault("WWW-Authenticate", "Bearer")
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=answer_headers)
@@ -84,7 +97,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiProblem)
     async def _api_problem(_request: Request, exc: ApiProblem) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.detail, **exc.extra)
+        return problem(exc.status, exc.code, exc.detail, headers=exc.headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

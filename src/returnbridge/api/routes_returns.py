@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from returnbridge.api.deps import RuntimeDep, SessionDep, TenantDep
 from returnbridge.api.problems import ApiProblem
+from returnbridge.api.routing import TenantRoute
 from returnbridge.api.schemas import (
     RetryIn,
     ReturnAccepted,
@@ -22,16 +23,19 @@ from returnbridge.domain.errors import DomainError
 from returnbridge.domain.returns import CanonicalReturn, Channel, ReturnStatus
 from returnbridge.engine import retries
 from returnbridge.engine.ingest import submit_return
+from returnbridge.engine.runtime import Runtime
 from returnbridge.store import refunds as refund_store
 from returnbridge.store import returns as return_store
 from returnbridge.store.connections import get_connection, list_connections
 from returnbridge.store.errors import IdempotencyConflictError, RecordNotFoundError
 
-router = APIRouter(prefix="/v1/returns", tags=["returns"])
+router = APIRouter(prefix="/v1/returns", tags=["returns"], route_class=TenantRoute)
 
 
 def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """The configured public URL: a client's Host header must not choose our links."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime.settings.resolved_public_url
 
 
 def _connection_id(session: SessionDep, tenant_id: str, wanted: str | None) -> str:

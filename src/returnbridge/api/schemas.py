@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from returnbridge.api.problems import ApiProblem
 from returnbridge.domain.money import format_minor
-from returnbridge.domain.returns import CanonicalReturn
+from returnbridge.domain.returns import BoundedObject, CanonicalReturn, StrictInt
 from returnbridge.store.tables import Refund, Return, TimelineEvent
 
 MAX_REVISION = 2**31 - 1
@@ -67,10 +67,13 @@ def reject_unstorable(body: BaseModel) -> None:
 class ReturnEventIn(CanonicalReturn):
     """A return event from the vendor: the canonical return plus which connection it targets."""
 
-    revision: int = Field(default=1, ge=1, le=MAX_REVISION)
+    revision: StrictInt = Field(default=1, ge=1, le=MAX_REVISION)
 
     connection_id: str | None = Field(
-        default=None, description="the tenant's platform connection; optional if it has one"
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="the tenant's platform connection; optional if it has one",
     )
 
 
@@ -155,11 +158,13 @@ class TenantCreated(BaseModel):
 
 
 class ConnectionIn(BaseModel):
-    platform: str = Field(description="shopify (others to come)")
+    platform: str = Field(min_length=1, max_length=32, description="shopify (others to come)")
     name: str = Field(min_length=1, max_length=200)
     base_url: str = Field(max_length=500, description="e.g. https://my-shop.myshopify.com")
-    credentials: dict[str, Any] = Field(description="e.g. {'access_token': '...'}; encrypted")
-    settings: dict[str, Any] = Field(default_factory=dict)
+    credentials: BoundedObject = Field(
+        description="e.g. {'access_token': '...'}; encrypted at rest"
+    )
+    settings: BoundedObject = Field(default_factory=dict)
 
 
 class ConnectionOut(BaseModel):

@@ -8,13 +8,25 @@ Amounts stay decimal strings here; they become minor units once the order's curr
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import re
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
+
+from returnbridge.domain.money import is_iso_currency
 
 
 class Channel(StrEnum):
@@ -63,6 +75,90 @@ class _Model(BaseModel):
 MAX_AMOUNT = Decimal(10) ** 12
 """No single return moves a trillion of any currency: larger figures are input errors."""
 MAX_REVISION = 2**31 - 1
+MAX_AMOUNT_DECIMALS = 4
+"""No ISO 4217 currency has more minor-unit digits (CLF, UYW): more can never be exact."""
+MAX_RATE_DECIMALS = 6
+MAX_LINES = 250
+MAX_JSON_OBJECT_BYTES = 16 * 1024
+"""Free-form objects (metadata, connection settings) stay small: they are stored and listed."""
+MAX_JSON_DEPTH = 8
+MAX_JSON_KEYS = 256
+MAX_JSON_KEY_LENGTH = 200
+
+_PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
+def _exact_decimal(value: Any) -> Any:
+    """A decimal string or JSON number as an exact Decimal; anything else is left to pydantic.
+
+    Strings must be plain decimals ("12.34"): no sign, spaces, underscores or exponent. A JSON
+    number keeps the text it was written with (see ``JsonNumber``), so ``5e-1000000`` is not
+    silently read as zero.
+    """
+    if isinstance(value, bool):
+        raise ValueError("must be a decimal string such as '12.34'")
+    if isinstance(value, str):
+        if not _PLAIN_DECIMAL.fullmatch(value):
+            raise ValueError("must be a plain decimal string such as '12.34'")
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(getattr(value, "json_text", None) or repr(value))
+    return value
+
+
+def _at_most_decimals(places: int) -> AfterValidator:
+    def check(value: Decimal) -> Decimal:
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -places and value != round(value, places):
+            raise ValueError(f"must have at most {places} decimal places")
+        # plain notation without a sign, so the stored form reads back through the same rules
+        return Decimal(format(abs(value) if value.is_zero() else value, "f"))
+
+    return AfterValidator(check)
+
+
+def _iso_currency(value: str) -> str:
+    if not is_iso_currency(value):
+        raise ValueError("must be an ISO 4217 currency code such as 'USD'")
+    return value
+
+
+def _json_within_bounds(value: dict[str, Any]) -> dict[str, Any]:
+    """Refuse free-form objects that are too big, too deep or have too many keys."""
+    keys = 0
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"must nest at most {MAX_JSON_DEPTH} levels deep")
+        if isinstance(item, dict):
+            keys += len(item)
+            if any(len(str(key)) > MAX_JSON_KEY_LENGTH for key in item):
+                raise ValueError(f"keys must be at most {MAX_JSON_KEY_LENGTH} characters")
+            pending.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend((child, depth + 1) for child in item)
+    if keys > MAX_JSON_KEYS:
+        raise ValueError(f"must have at most {MAX_JSON_KEYS} keys in all")
+    size = len(json.dumps(value, ensure_ascii=False, default=str).encode())
+    if size > MAX_JSON_OBJECT_BYTES:
+        raise ValueError(f"must be at most {MAX_JSON_OBJECT_BYTES} bytes as JSON")
+    return value
+
+
+BoundedObject = Annotated[
+    dict[str, Any],
+    AfterValidator(_json_within_bounds),
+    Field(description=f"free-form JSON object, at most {MAX_JSON_OBJECT_BYTES} bytes"),
+]
+"""A free-form JSON object with bounded size, depth and keys."""
+StrictInt = Annotated[int, Strict()]
+"""A JSON integer: strings, booleans and floats such as 1.0 are refused."""
+Currency = Annotated[
+    str,
+    Field(min_length=3, max_length=3, pattern="^[A-Z]{3}$", description="ISO 4217 code"),
+    AfterValidator(_iso_currency),
+]
 
 
 def _any_of_required(*names: str) -> dict[str, Any]:
@@ -75,8 +171,18 @@ def _any_of_required(*names: str) -> dict[str, Any]:
 _Id = Annotated[str, Field(min_length=1, max_length=200)]
 _Number = Annotated[str, Field(min_length=1, max_length=100, description="e.g. '#1001'")]
 _Email = Annotated[str, Field(min_length=1, max_length=320)]
-_Amount = Annotated[Decimal, Field(ge=0, lt=MAX_AMOUNT, allow_inf_nan=False)]
-_Rate = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
+_Amount = Annotated[
+    Decimal,
+    BeforeValidator(_exact_decimal),
+    Field(ge=0, lt=MAX_AMOUNT, allow_inf_nan=False),
+    _at_most_decimals(MAX_AMOUNT_DECIMALS),
+]
+_Rate = Annotated[
+    Decimal,
+    BeforeValidator(_exact_decimal),
+    Field(ge=0, le=1, allow_inf_nan=False),
+    _at_most_decimals(MAX_RATE_DECIMALS),
+]
 
 
 class OrderReference(_Model):
@@ -104,7 +210,7 @@ class ReturnLine(_Model):
 
     line_id: _Id | SkipJsonSchema[None] = Field(default=None, description="platform line item id")
     sku: _Id | SkipJsonSchema[None] = None
-    quantity: int = Field(ge=1, le=100_000)
+    quantity: StrictInt = Field(ge=1, le=100_000)
     reason: str | None = Field(default=None, max_length=500)
     condition: Condition = Condition.UNKNOWN
     note: str | None = Field(default=None, max_length=1000)
@@ -173,8 +279,8 @@ class RefundInstruction(_Model):
     method: Literal["original", "store_credit"] = "original"
     shipping: ShippingRefund = ShippingRefund()
     restocking_fee: RestockingFee | None = None
-    return_label_fee: Decimal | None = Field(default=None, ge=0, lt=MAX_AMOUNT, allow_inf_nan=False)
-    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    return_label_fee: _Amount | None = None
+    currency: Currency | None = None
 
 
 class ReturnShipping(_Model):
@@ -209,19 +315,19 @@ class CanonicalReturn(_Model):
     )
 
     external_id: str = Field(min_length=1, max_length=200)
-    revision: int = Field(default=1, ge=1, le=MAX_REVISION)
+    revision: StrictInt = Field(default=1, ge=1, le=MAX_REVISION)
     channel: Channel = Channel.API
-    requested_at: datetime | None = None
+    requested_at: AwareDatetime | None = None
     status: Literal["requested", "approved", "cancelled"] = "approved"
     order: OrderReference
-    lines: tuple[ReturnLine, ...] = ()
+    lines: tuple[ReturnLine, ...] = Field(default=(), max_length=MAX_LINES)
     reason: str | None = Field(default=None, max_length=500)
     restock: bool = True
-    restock_location_id: str | None = None
+    restock_location_id: str | None = Field(default=None, min_length=1, max_length=200)
     refund: RefundInstruction = RefundInstruction()
     return_shipping: ReturnShipping | None = None
     customer_note: str | None = Field(default=None, max_length=2000)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: BoundedObject = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _something_to_do(self) -> Self:
