@@ -497,7 +497,7 @@ def preload(stack: Stack, tenant: Tenant, count: int) -> list[str]:
 def plan_distinct(stack: Stack, args: argparse.Namespace) -> Plan:
     tenant = create_tenant(stack, "distinct", args.distinct)
     calls = [post_call(tenant, f"D-{n}") for n in range(args.distinct)]
-    lanes = [calls[c :: args.clients] for c in range(args.clients)]
+    lanes = [lane for c in range(args.clients) if (lane := calls[c :: args.clients])]
     return Plan("distinct", [tenant], lanes, args.distinct)
 
 
@@ -527,6 +527,21 @@ def list_returns(
         cursor = page["next_cursor"]
         if not cursor:
             return items
+
+
+def final_listing(stack: Stack, plan: Plan, attempts: int = 5) -> tuple[list[dict[str, Any]], str]:
+    """Every return of the plan's tenants, each tagged with its tenant; (returns, error)."""
+    error = ""
+    with httpx.Client(base_url=stack.gateway_url, timeout=120) as api:
+        for _ in range(attempts):
+            try:
+                return [
+                    r | {"_tenant": t.name} for t in plan.tenants for r in list_returns(api, t)
+                ], ""
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"[:300]
+                time.sleep(2)
+    return [], error
 
 
 def wait_resting(
@@ -721,12 +736,15 @@ def latency_figures(calls: list[Call]) -> dict[str, dict[str, float]]:
 
 
 def log_digest(path: Path, limit: int) -> list[str]:
-    """The first `limit` distinct error-looking lines of a log, with how often each occurs."""
+    """The first `limit` distinct error-looking lines of a log, with how often each occurs.
+
+    Traceback frames and source lines (indented) are skipped: the exception lines remain.
+    """
     seen: dict[str, tuple[str, int]] = {}
     if not path.exists():
         return []
     for line in path.read_text(errors="replace").splitlines():
-        if not LOG_PATTERN.search(line):
+        if line[:1].isspace() or line.startswith("Traceback") or not LOG_PATTERN.search(line):
             continue
         shape = re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+Z?|\b\w*\d\w*\b", "#", line)[:160]
         first, count = seen.get(shape, (line, 0))
@@ -755,9 +773,10 @@ def run_scenario(
         stack, plan, timeout=args.timeout, stall=args.stall, every=args.progress_every
     )
     cpu = CpuMark.take(stack).since(before)
-    with httpx.Client(base_url=stack.gateway_url, timeout=120) as api:
-        returns = [r for t in plan.tenants for r in list_returns(api, t)]
+    returns, list_error = final_listing(stack, plan)
     checks = check_answers(plan, poll_errors) + check_returns(plan, returns, ended)
+    if list_error:
+        checks.append(Check("the returns could be listed at the end", False, list_error))
     refund_check, refund_figures = check_refunds(stack, plan, returns)
     checks.append(refund_check)
     result = scenario_figures(plan, returns, burst, cpu, base) | refund_figures
@@ -767,7 +786,7 @@ def run_scenario(
         "poll_errors": dict(poll_errors),
         "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
         "error_bodies": error_bodies(plan.calls),
-        "stuck": stuck_returns(returns),
+        "stuck": stuck_returns(stack, plan, returns),
     }
     if not all(c.ok for c in checks):
         result["gateway_log"] = str(stack.gateway.log)
@@ -818,12 +837,19 @@ def error_bodies(calls: list[Call], limit: int = 6) -> list[str]:
     return [f"{n} × {text}" for text, n in list(seen.items())[:limit]]
 
 
-def stuck_returns(returns: list[dict[str, Any]], limit: int = 5) -> list[dict[str, Any]]:
-    return [
-        {k: r.get(k) for k in ("id", "status", "external_id", "workflow_id", "updated_at")}
-        for r in returns
-        if r["status"] != "completed"
-    ][:limit]
+def stuck_returns(stack: Stack, plan: Plan, returns: list[dict[str, Any]]) -> list[str]:
+    """A few returns that did not complete, with the last event on their timeline."""
+    tenants = {t.name: t for t in plan.tenants}
+    lines = []
+    with httpx.Client(base_url=stack.gateway_url, timeout=60) as api:
+        for item in [r for r in returns if r["status"] != "completed"][:5]:
+            event = "?"
+            with suppress(httpx.HTTPError, ValueError, IndexError, KeyError):
+                auth = tenants[item["_tenant"]].auth
+                last = api.get(f"/v1/returns/{item['id']}", headers=auth).json()["timeline"][-1]
+                event = f"{last['event']}: {str(last.get('reason'))[:300]}"
+            lines.append(f"{item['id']} {item['status']} (updated {item['updated_at']}) {event}")
+    return lines
 
 
 def log_digest_since(path: Path, offset: int, limit: int) -> list[str]:
