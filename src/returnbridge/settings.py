@@ -10,8 +10,24 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+from returnbridge.datadir import (
+    create_private_file,
+    secure_directory,
+    tighten,
+    write_new_private_file,
+)
+from returnbridge.domain.errors import ReturnBridgeError
 
 DEFAULT_DATA_DIR = Path(".returnbridge")
+MIN_ADMIN_KEY_LENGTH = 16
+
+
+class SettingsError(ReturnBridgeError):
+    """A setting or key file the gateway cannot start with; the message says what to do."""
+
+    code = "INVALID_SETTINGS"
 
 
 class Settings(BaseSettings):
@@ -35,6 +51,11 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         default=None, description="Fernet key for credentials at rest; generated if unset"
+    )
+    secret_key_file: Path | None = Field(
+        default=None,
+        description="file holding the credential key (created 0600 if absent); default"
+        " secret.key in data_dir. Keep it outside the data dir in production",
     )
     admin_key: SecretStr | None = Field(default=None, description="bearer key for admin routes")
     host: str = "127.0.0.1"
@@ -106,9 +127,9 @@ class Settings(BaseSettings):
 
     @cached_property
     def resolved_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        return f"sqlite:///{self._data_path('returnbridge.db')}"
+        url = self.database_url or f"sqlite:///{self._data_path('returnbridge.db')}"
+        _create_sqlite_file(url)
+        return url
 
     @cached_property
     def resolved_system_database_url(self) -> str:
@@ -116,42 +137,124 @@ class Settings(BaseSettings):
             return self.system_database_url
         url = self.resolved_database_url
         if url.startswith("sqlite"):
-            return f"sqlite:///{self._data_path('dbos.sqlite')}"
+            url = f"sqlite:///{self._data_path('dbos.sqlite')}"
+            _create_sqlite_file(url)
+            return url
         return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
     @cached_property
     def resolved_secret_key(self) -> str:
-        """The credential key: from the environment, or created once in the data dir."""
+        """The credential key: from the environment, else its key file (created on first use).
+
+        Raises SettingsError when it is empty or its file cannot be read.
+        """
         if self.secret_key is not None:
-            return self.secret_key.get_secret_value()
+            key = self.secret_key.get_secret_value().strip()
+            if not key:
+                raise SettingsError(
+                    message="RETURNBRIDGE_SECRET_KEY is empty: set it to the Fernet key the "
+                    "stored credentials were encrypted with, or unset it to use a key file"
+                )
+            return key
         from cryptography.fernet import Fernet
 
-        return self._key_file("secret.key", lambda: Fernet.generate_key().decode())
+        path = self.secret_key_path
+        return _key_file(
+            path,
+            what="the credential key",
+            make=lambda: Fernet.generate_key().decode(),
+            empty_hint="restore it from your backup (credentials stored under it cannot be "
+            "read with a new key), or delete it to start over without stored credentials",
+        )
 
-    def _key_file(self, name: str, make: Callable[[], str]) -> str:
-        """Read a key kept in the data dir, creating it (mode 0600) on first use."""
-        path = self._data_path(name)
-        if not path.exists():
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass  # another process created it first
-            else:
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(make())
-        return path.read_text().strip()
+    @property
+    def secret_key_path(self) -> Path:
+        """Where the credential key is kept when RETURNBRIDGE_SECRET_KEY is not set."""
+        if self.secret_key_file is not None:
+            return self.secret_key_file.expanduser().resolve()
+        return self._data_path("secret.key")
 
     @cached_property
     def resolved_admin_key(self) -> str:
-        """The admin bearer key: from the environment, or created once in the data dir."""
+        """The admin bearer key: from the environment, or created once in the data dir.
+
+        Raises SettingsError when it is empty, shorter than MIN_ADMIN_KEY_LENGTH or its file
+        cannot be read, so an empty bearer can never match it.
+        """
         if self.admin_key is not None:
-            return self.admin_key.get_secret_value()
-        return self._key_file("admin.key", lambda: secrets.token_urlsafe(32))
+            key = self.admin_key.get_secret_value().strip()
+            if not key:
+                raise SettingsError(
+                    message="RETURNBRIDGE_ADMIN_KEY is empty: set it to a random key of at "
+                    f"least {MIN_ADMIN_KEY_LENGTH} characters, or unset it to have one "
+                    "generated into admin.key"
+                )
+            source = "RETURNBRIDGE_ADMIN_KEY"
+        else:
+            key = _key_file(
+                self.admin_key_path,
+                what="the admin key",
+                make=lambda: secrets.token_urlsafe(32),
+                empty_hint="delete it to have a new key generated at the next start",
+            )
+            source = str(self.admin_key_path)
+        if len(key) < MIN_ADMIN_KEY_LENGTH:
+            raise SettingsError(
+                message=f"the admin key in {source} is too short: use at least "
+                f"{MIN_ADMIN_KEY_LENGTH} characters"
+            )
+        return key
 
     @property
     def admin_key_path(self) -> Path:
         return self._data_path("admin.key")
 
+    @property
+    def admin_key_origin(self) -> str:
+        """Where the admin key comes from, in words for the operator: a variable or a path."""
+        if self.admin_key is not None:
+            return "RETURNBRIDGE_ADMIN_KEY"
+        return str(self.admin_key_path)
+
+    @cached_property
+    def data_root(self) -> Path:
+        """The data dir, resolved, created 0700 (an existing one tightened, files 0600)."""
+        try:
+            return secure_directory(self.data_dir)
+        except OSError as exc:
+            raise SettingsError(
+                message=f"cannot use {self.data_dir} as the data directory: {exc.strerror or exc}"
+            ) from exc
+
     def _data_path(self, name: str) -> Path:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return (self.data_dir / name).resolve()
+        return self.data_root / name
+
+
+def _key_file(path: Path, *, what: str, make: Callable[[], str], empty_hint: str) -> str:
+    """Read a key file, creating it (0600, atomically) on first use; never an empty key."""
+    if not os.path.lexists(path):
+        try:
+            write_new_private_file(path, make() + "\n")
+        except OSError as exc:
+            raise SettingsError(
+                message=f"cannot create {what} in {path}: {exc.strerror or exc}"
+            ) from exc
+    try:
+        tighten(path, 0o600)
+        key = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SettingsError(message=f"cannot read {what} from {path}: {reason}") from exc
+    if not key:
+        raise SettingsError(message=f"{path} is empty: {empty_hint}")
+    return key
+
+
+def _create_sqlite_file(url: str) -> None:
+    """Create a SQLite database file 0600 before SQLite does (its -wal/-shm follow its mode)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database).expanduser()
+    if path.parent.is_dir():
+        create_private_file(path)
