@@ -42,3 +42,79 @@ def test_demo_once_processes_every_sample_return_and_exits_zero(tmp_path: Path) 
     for external_id in ("TCK-5001", "EML-7002", "CHAT-3003", "IG-4004", "MKT-5005", "TEL-6006"):
         assert external_id in output
     assert "needs_review" in output
+
+
+def run_demo_command(data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "returnbridge.cli.main", "demo", "--once"),
+            *("--data-dir", str(data_dir), "--port", str(free_port())),
+            *("--sandbox-port", str(free_port()), *extra),
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "HOME": str(data_dir.parent)},
+        check=False,
+    )
+
+
+def test_demo_refuses_to_wipe_a_directory_it_did_not_create(tmp_path: Path) -> None:
+    precious = tmp_path / "mine"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+
+    result = run_demo_command(precious)
+
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, output
+    assert f"refusing to delete {precious}" in output
+    assert "--force" in output
+    assert "Traceback" not in output
+    assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_demo_refuses_a_data_dir_that_is_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "file"
+    target.write_text("keep me")
+    result = run_demo_command(target, "--force")
+    assert result.returncode != 0
+    assert "is not a directory" in " ".join((result.stdout + result.stderr).split())
+    assert target.read_text() == "keep me"
+
+
+def test_only_demo_made_or_empty_directories_may_be_wiped(tmp_path: Path) -> None:
+    from returnbridge.cli.demo import DEMO_MARKER, DemoDirRefusedError, prepare_demo_dir
+
+    fresh = tmp_path / "fresh"
+    prepare_demo_dir(fresh, force=False)
+    assert (fresh / DEMO_MARKER).is_file()
+
+    (fresh / "returnbridge.db").write_text("old run")
+    prepare_demo_dir(fresh, force=False)  # the demo's own: wiped and marked again
+    assert sorted(p.name for p in fresh.iterdir()) == [DEMO_MARKER]
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    prepare_demo_dir(empty, force=False)
+    assert (empty / DEMO_MARKER).is_file()
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "returnbridge.db").write_text("real data")
+    with pytest.raises(DemoDirRefusedError, match="not made by `returnbridge demo`"):
+        prepare_demo_dir(foreign, force=False)
+    assert (foreign / "returnbridge.db").read_text() == "real data"
+
+    prepare_demo_dir(foreign, force=True)
+    assert sorted(p.name for p in foreign.iterdir()) == [DEMO_MARKER]
+
+
+def test_demo_runs_again_on_the_data_dir_it_made(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo"
+    first = run_demo_command(data_dir)
+    assert first.returncode == 0, (first.stdout + first.stderr)[-4000:]
+    second = run_demo_command(data_dir)
+    assert second.returncode == 0, (second.stdout + second.stderr)[-4000:]
+    assert "all 11 sample returns ended as expected" in second.stdout

@@ -30,6 +30,32 @@ from returnbridge.settings import Settings
 
 RESTING = {"completed", "needs_review", "failed", "cancelled"}
 STYLE = {"completed": "green", "needs_review": "yellow", "failed": "red"}
+DEMO_MARKER = ".returnbridge-demo"
+"""Written into every data dir the demo creates: only such a directory is wiped without asking."""
+
+
+class DemoDirRefusedError(Exception):
+    """The demo's data dir holds something the demo did not make; the message says what to do."""
+
+
+def prepare_demo_dir(data_dir: Path, *, force: bool) -> None:
+    """Wipe `data_dir` if the demo made it (or it is empty, or `force`), then mark it as ours.
+
+    Raises DemoDirRefusedError for anything else, so a real data dir is never deleted by mistake.
+    """
+    if data_dir.exists() or data_dir.is_symlink():
+        if not data_dir.is_dir() or data_dir.is_symlink():
+            raise DemoDirRefusedError(f"{data_dir} is not a directory; give the demo another one")
+        ours = (data_dir / DEMO_MARKER).is_file() or not any(data_dir.iterdir())
+        if not (ours or force):
+            raise DemoDirRefusedError(
+                f"refusing to delete {data_dir}: it is not empty and was not made by "
+                f"`returnbridge demo` (no {DEMO_MARKER} file in it). Pass --force to delete it "
+                "anyway, or give another --data-dir"
+            )
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(mode=0o700, parents=True)
+    (data_dir / DEMO_MARKER).write_text("made by `returnbridge demo`; wiped at every demo start\n")
 
 
 @dataclass
@@ -177,11 +203,11 @@ def run_demo(
     once: bool,
     timeout: float,
 ) -> int:
+    """Run the demo on `data_dir`, which the caller prepared (see `prepare_demo_dir`)."""
     from returnbridge.api.app import create_app
     from returnbridge.engine.runtime import close_runtime, launch_dbos, open_runtime, shutdown_dbos
     from returnbridge.sandbox.shopify.app import create_app as create_sandbox
 
-    shutil.rmtree(data_dir, ignore_errors=True)
     settings = Settings(data_dir=data_dir, port=port, log_level="WARNING")
     configure_logging(settings.log_level)
     sandbox = BackgroundServer(create_sandbox(), port=sandbox_port).start()

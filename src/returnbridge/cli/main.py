@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 
+from returnbridge.domain.errors import ReturnBridgeError
 from returnbridge.observability import configure_logging
 from returnbridge.settings import Settings
+
+if TYPE_CHECKING:
+    from returnbridge.engine.runtime import Runtime
 
 app = typer.Typer(
     name="returnbridge",
@@ -25,6 +31,7 @@ connections_app = typer.Typer(help="Manage platform connections.", no_args_is_he
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(connections_app, name="connections")
 console = Console()
+errors = Console(stderr=True)
 
 DataDir = Annotated[
     Path | None,
@@ -38,9 +45,47 @@ def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
     values = {k: v for k, v in overrides.items() if v is not None}
     if data_dir is not None:
         values["data_dir"] = data_dir
-    settings = Settings(**values)  # type: ignore[arg-type]
+    try:
+        settings = Settings(**values)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        _fail(
+            "; ".join(
+                f"RETURNBRIDGE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                for e in exc.errors()
+            ),
+            code=2,
+        )
     configure_logging(settings.log_level)
     return settings
+
+
+def _fail(message: str, *, code: int = 1) -> NoReturn:
+    """Print one clear sentence on stderr and exit with `code` (no traceback)."""
+    errors.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _check_keys(settings: Settings, *, admin: bool) -> None:
+    """Refuse to start without usable keys: never an empty admin key, never a bad credential key.
+
+    Resolving them here also creates the generated key files before anything is served.
+    """
+    from returnbridge.store.crypto import CredentialCipher
+
+    try:
+        if admin:
+            _ = settings.resolved_admin_key
+        CredentialCipher(settings.resolved_secret_key)
+    except ReturnBridgeError as exc:
+        _fail(f"{exc.message}; not starting", code=2)
+
+
+def _open(settings: Settings) -> Runtime:
+    """The runtime for a one-off command, after the credential key was checked."""
+    from returnbridge.engine.runtime import open_runtime
+
+    _check_keys(settings, admin=False)
+    return open_runtime(settings)
 
 
 def _serve_api(settings: Settings, *, work: bool) -> None:
@@ -48,15 +93,16 @@ def _serve_api(settings: Settings, *, work: bool) -> None:
     from returnbridge.engine.ingest import requeue_received
     from returnbridge.engine.runtime import launch_dbos, open_runtime, shutdown_dbos
 
+    _check_keys(settings, admin=True)
     runtime = open_runtime(settings)
     launch_dbos(settings, work=work)
     if work:
         requeue_received(runtime)
-    _ = settings.resolved_admin_key  # create the key file now, so the path printed exists
+    preposition = "from" if settings.admin_key is not None else "in"
     console.print(
         f"[bold]returnbridge[/] API on http://{settings.host}:{settings.port} "
         f"(docs: /docs) · database {_safe_url(settings.resolved_database_url)} · "
-        f"admin key in {settings.admin_key_path}"
+        f"admin key {preposition} {settings.admin_key_origin}"
     )
     try:
         uvicorn.run(
@@ -91,6 +137,7 @@ def worker(data_dir: DataDir = None) -> None:
     from returnbridge.engine.runtime import launch_dbos, open_runtime, shutdown_dbos
 
     settings = _settings(data_dir)
+    _check_keys(settings, admin=True)
     runtime = open_runtime(settings)
     launch_dbos(settings, work=True)
     requeued = requeue_received(runtime)
@@ -133,19 +180,31 @@ def sandbox(
 
 @app.command()
 def demo(
+    *,
     once: Annotated[
         bool, typer.Option("--once", help="exit when done: 0 if all as expected")
     ] = False,
     port: Annotated[int, typer.Option(help="gateway API port")] = 8000,
     sandbox_port: Annotated[int, typer.Option(help="Shopify sandbox port")] = 8765,
-    data_dir: Annotated[Path, typer.Option(help="demo data (wiped at start)")] = Path(
-        ".returnbridge/demo"
-    ),
+    data_dir: Annotated[
+        Path, typer.Option(help="demo data, wiped at start if the demo made it")
+    ] = Path(".returnbridge/demo"),
     timeout: Annotated[float, typer.Option(help="seconds to wait for the returns")] = 180.0,
+    force: Annotated[
+        bool, typer.Option("--force", help="wipe --data-dir even if the demo did not make it")
+    ] = False,
 ) -> None:
     """Gateway + Shopify sandbox with a seeded store; pushes sample returns through it."""
-    from returnbridge.cli.demo import run_demo
+    from returnbridge.cli.demo import DemoDirRefusedError, prepare_demo_dir, run_demo
 
+    try:
+        prepare_demo_dir(data_dir, force=force)
+    except DemoDirRefusedError as exc:
+        if not (sys.stdin.isatty() and data_dir.is_dir()):
+            _fail(str(exc), code=2)
+        if not typer.confirm(f"{data_dir} was not made by the demo: delete it?", default=False):
+            _fail(f"{data_dir} left as it was; give the demo another --data-dir", code=2)
+        prepare_demo_dir(data_dir, force=True)
     code = run_demo(
         console,
         port=port,
@@ -160,13 +219,74 @@ def demo(
 @tenants_app.command("create")
 def tenants_create(name: str, data_dir: DataDir = None) -> None:
     """Create a tenant; prints its API key once."""
-    from returnbridge.engine.runtime import open_runtime
     from returnbridge.store.tenants import create_tenant
 
-    runtime = open_runtime(_settings(data_dir))
+    runtime = _open(_settings(data_dir))
     with runtime.sessions.begin() as session:
         tenant, api_key = create_tenant(session, name)
     console.print(f"tenant {tenant.id} ({tenant.name})\napi key (shown once): {api_key}")
+
+
+@tenants_app.command("rotate-key")
+def tenants_rotate_key(tenant_id: str, data_dir: DataDir = None) -> None:
+    """Give a tenant a new API key (printed once); the old key stops working at once."""
+    from returnbridge.store.errors import RecordNotFoundError
+    from returnbridge.store.tenants import rotate_api_key
+
+    runtime = _open(_settings(data_dir))
+    try:
+        with runtime.sessions.begin() as session:
+            tenant, api_key = rotate_api_key(session, tenant_id)
+    except RecordNotFoundError:
+        _fail(f"no tenant {tenant_id}")
+    console.print(f"tenant {tenant.id} ({tenant.name})\nnew api key (shown once): {api_key}")
+
+
+@tenants_app.command("revoke-key")
+def tenants_revoke_key(tenant_id: str, data_dir: DataDir = None) -> None:
+    """Revoke a tenant's API key: nothing authenticates as it until `rotate-key`."""
+    from returnbridge.store.errors import RecordNotFoundError
+    from returnbridge.store.tenants import revoke_api_key
+
+    runtime = _open(_settings(data_dir))
+    try:
+        with runtime.sessions.begin() as session:
+            revoke_api_key(session, tenant_id)
+    except RecordNotFoundError:
+        _fail(f"no tenant {tenant_id}")
+    console.print(
+        f"api key of tenant {tenant_id} revoked; `returnbridge tenants rotate-key {tenant_id}` "
+        "issues a new one"
+    )
+
+
+@tenants_app.command("delete")
+def tenants_delete(
+    tenant_id: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Delete a tenant with its connections, returns, timelines and refund records."""
+    from returnbridge.store.errors import RecordNotFoundError
+    from returnbridge.store.tenants import delete_tenant, get_tenant
+
+    runtime = _open(_settings(data_dir))
+    try:
+        if not yes:
+            with runtime.reads() as session:
+                name = get_tenant(session, tenant_id).name
+            question = (
+                f"delete tenant {tenant_id} ({name}) with its connections and every return? "
+                "This cannot be undone"
+            )
+            if not typer.confirm(question, default=False):
+                console.print(f"tenant {tenant_id} not deleted")
+                raise typer.Exit(1)
+        with runtime.sessions.begin() as session:
+            delete_tenant(session, tenant_id)
+    except RecordNotFoundError:
+        _fail(f"no tenant {tenant_id}")
+    console.print(f"tenant {tenant_id} deleted")
 
 
 @connections_app.command("add")
@@ -185,7 +305,6 @@ def connections_add(
     """Connect a tenant to a platform store (credentials are encrypted at rest)."""
     from returnbridge.domain.errors import DomainError
     from returnbridge.engine.connections import require_supported
-    from returnbridge.engine.runtime import open_runtime
     from returnbridge.store.connections import create_connection
 
     try:
@@ -193,7 +312,7 @@ def connections_add(
     except DomainError as exc:
         console.print(f"[red]error:[/] {exc.message}")
         raise typer.Exit(2) from exc
-    runtime = open_runtime(_settings(data_dir))
+    runtime = _open(_settings(data_dir))
     settings = {"restock_location_id": restock_location_id} if restock_location_id else {}
     with runtime.sessions.begin() as session:
         connection = create_connection(

@@ -1,0 +1,196 @@
+"""The `returnbridge` command as a user runs it: start-up key checks, the banner, tenant keys.
+
+Every command runs as a real child process against a SQLite data dir in tmp_path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from returnbridge.cli.servers import free_port
+from returnbridge.store.tables import Tenant
+from returnbridge.store.tenants import tenant_by_api_key
+from support.processes import ServerProcess
+
+pytestmark = pytest.mark.timeout(180)
+
+GOOD_ADMIN_KEY = "admin-key-for-the-cli-tests-0123456789"
+
+
+def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETURNBRIDGE_")}
+    return env | {"RETURNBRIDGE_DATA_DIR": str(data_dir), "COLUMNS": "200"} | extra
+
+
+def run_cli(
+    *args: str, env: dict[str, str], stdin: str = "", timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "returnbridge.cli.main", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], sentence: str) -> None:
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert sentence in " ".join(output.split()), output
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("command", ["up", "api", "worker"])
+@pytest.mark.parametrize("value", ["", "   "])
+def test_a_blank_admin_key_in_the_environment_refuses_to_start(
+    command: str, value: str, tmp_path: Path
+) -> None:
+    result = run_cli(command, env=cli_env(tmp_path, RETURNBRIDGE_ADMIN_KEY=value))
+    assert_refused(result, "RETURNBRIDGE_ADMIN_KEY is empty")
+
+
+def test_a_short_admin_key_refuses_to_start(tmp_path: Path) -> None:
+    result = run_cli("up", env=cli_env(tmp_path, RETURNBRIDGE_ADMIN_KEY="tooshort"))
+    assert_refused(result, "at least 16 characters")
+
+
+@pytest.mark.parametrize("command", ["up", "worker"])
+def test_an_empty_admin_key_file_refuses_to_start(command: str, tmp_path: Path) -> None:
+    tmp_path.chmod(0o700)
+    (tmp_path / "admin.key").write_text("")
+    result = run_cli(command, env=cli_env(tmp_path))
+    assert_refused(result, "admin.key is empty")
+    assert (tmp_path / "admin.key").read_text() == ""
+
+
+def test_an_invalid_secret_key_refuses_to_start(tmp_path: Path) -> None:
+    result = run_cli("up", env=cli_env(tmp_path, RETURNBRIDGE_SECRET_KEY="not-a-fernet-key"))
+    assert_refused(result, "not a valid Fernet key")
+
+
+def test_banner_names_the_environment_when_the_admin_key_comes_from_it(tmp_path: Path) -> None:
+    env = cli_env(tmp_path / "data", RETURNBRIDGE_ADMIN_KEY=GOOD_ADMIN_KEY)
+    log = tmp_path / "up.log"
+    server = ServerProcess("up", port=free_port(), env=env, log=log)
+    server.start()
+    server.stop()
+    banner = " ".join(log.read_text().split())
+    assert "admin key from RETURNBRIDGE_ADMIN_KEY" in banner
+    assert "admin.key" not in banner
+    assert not (tmp_path / "data" / "admin.key").exists()
+
+
+def test_banner_names_the_key_file_when_the_key_is_generated(tmp_path: Path) -> None:
+    log = tmp_path / "up.log"
+    server = ServerProcess("up", port=free_port(), env=cli_env(tmp_path / "data"), log=log)
+    server.start()
+    server.stop()
+    banner = "".join(log.read_text().split())
+    assert f"adminkeyin{(tmp_path / 'data' / 'admin.key').resolve()}" in banner
+
+
+def create_tenant(env: dict[str, str]) -> tuple[str, str]:
+    result = run_cli("tenants", "create", "Acme Outdoor", env=env)
+    assert result.returncode == 0, result.stderr
+    match = re.search(r"tenant (ten_\w+).*?api key \(shown once\): (rbk_\S+)", result.stdout, re.S)
+    assert match, result.stdout
+    return match.group(1), match.group(2)
+
+
+def tenant_for(data_dir: Path, api_key: str) -> Tenant | None:
+    engine = create_engine(f"sqlite:///{data_dir / 'returnbridge.db'}")
+    try:
+        with Session(engine) as session:
+            return tenant_by_api_key(session, api_key)
+    finally:
+        engine.dispose()
+
+
+def tenant_exists(data_dir: Path, tenant_id: str) -> bool:
+    engine = create_engine(f"sqlite:///{data_dir / 'returnbridge.db'}")
+    try:
+        with Session(engine) as session:
+            return session.get(Tenant, tenant_id) is not None
+    finally:
+        engine.dispose()
+
+
+def test_rotate_key_prints_a_new_key_and_the_old_one_stops_working(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    tenant_id, old_key = create_tenant(env)
+
+    result = run_cli("tenants", "rotate-key", tenant_id, env=env)
+
+    assert result.returncode == 0, result.stderr
+    new_key = re.search(r"new api key \(shown once\): (rbk_\S+)", result.stdout)
+    assert new_key, result.stdout
+    assert tenant_for(tmp_path, old_key) is None
+    found = tenant_for(tmp_path, new_key.group(1))
+    assert found is not None
+    assert found.id == tenant_id
+
+
+def test_revoke_key_leaves_the_tenant_without_a_working_key(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    tenant_id, key = create_tenant(env)
+
+    result = run_cli("tenants", "revoke-key", tenant_id, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert f"api key of tenant {tenant_id} revoked" in result.stdout
+    assert tenant_for(tmp_path, key) is None
+    assert tenant_exists(tmp_path, tenant_id)
+
+
+def test_delete_asks_first_and_keeps_the_tenant_when_not_confirmed(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    tenant_id, _ = create_tenant(env)
+
+    result = run_cli("tenants", "delete", tenant_id, env=env, stdin="n\n")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Acme Outdoor" in result.stdout  # the question names the tenant
+    assert "not deleted" in result.stdout
+    assert tenant_exists(tmp_path, tenant_id)
+
+
+def test_delete_with_confirmation_removes_the_tenant(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    tenant_id, _ = create_tenant(env)
+
+    result = run_cli("tenants", "delete", tenant_id, env=env, stdin="y\n")
+
+    assert result.returncode == 0, result.stderr
+    assert f"tenant {tenant_id} deleted" in result.stdout
+    assert not tenant_exists(tmp_path, tenant_id)
+
+
+def test_delete_with_yes_does_not_ask(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    tenant_id, _ = create_tenant(env)
+
+    result = run_cli("tenants", "delete", tenant_id, "--yes", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "?" not in result.stdout
+    assert not tenant_exists(tmp_path, tenant_id)
+
+
+@pytest.mark.parametrize(
+    "args", [["rotate-key"], ["revoke-key"], ["delete", "--yes"], ["delete"]], ids=" ".join
+)
+def test_an_unknown_tenant_is_a_clean_error(args: list[str], tmp_path: Path) -> None:
+    result = run_cli("tenants", *args[:1], "ten_missing", *args[1:], env=cli_env(tmp_path))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert_refused(result, "no tenant ten_missing")
