@@ -5,13 +5,17 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.event import listen, remove
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from returnbridge.domain.errors import DomainError
@@ -217,52 +221,110 @@ def test_ingest_refuses_another_tenants_connection(
     assert counts(session) == (0, 0, 0)
 
 
-def _concurrent_ingest(
-    session_maker: sessionmaker[Session], seeded: SeededTenant, *, workers: int, revision: int
-) -> list[IngestResult]:
-    barrier = threading.Barrier(workers)
-
-    def deliver(_: int) -> IngestResult:
-        with session_maker() as session:
-            barrier.wait(timeout=30)
-            result = ingest(session, seeded, revision=revision)
-            session.commit()
-            return result
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(deliver, range(workers)))
+RACERS = 16
+"""Concurrent deliveries in the race test, each on its own thread, session and connection."""
 
 
-def test_concurrent_duplicate_deliveries_store_one_return(
-    session_maker: sessionmaker[Session], seed_tenant: Callable[[str], SeededTenant]
+def _hold_off_writers(gate: Session, backend: str) -> None:
+    """Make every ingest wait, in the gate's transaction, before it can write.
+
+    PostgreSQL: a SHARE lock on ``returns`` lets the duplicate checks (plain and FOR UPDATE
+    selects) through but holds the first insert. SQLite: the write session's BEGIN IMMEDIATE
+    takes the database's write lock, so the racers queue on the busy timeout at their BEGIN.
+    """
+    if backend == "postgresql":
+        gate.execute(text(f"LOCK TABLE {Return.__tablename__} IN SHARE MODE"))
+    else:
+        gate.execute(text("SELECT 1"))
+
+
+@contextmanager
+def _integrity_errors(engine: Engine) -> Iterator[list[BaseException]]:
+    """Collect, while active, each IntegrityError the database raised to a statement."""
+    seen: list[BaseException] = []
+
+    def record(context: ExceptionContext) -> None:
+        if isinstance(context.sqlalchemy_exception, IntegrityError):
+            seen.append(context.original_exception)
+
+    listen(engine, "handle_error", record)
+    try:
+        yield seen
+    finally:
+        remove(engine, "handle_error", record)
+
+
+def _wait_until_blocked_on_a_lock(
+    session_maker: sessionmaker[Session], backend: str, *, waiting: int = 1
 ) -> None:
-    seeded = seed_tenant("Acme")
-    results = _concurrent_ingest(session_maker, seeded, workers=6, revision=1)
-
-    assert sorted(r.outcome for r in results) == ["created"] + ["duplicate"] * 5
-    assert len({r.record.id for r in results}) == 1
-    with session_maker() as session:
-        assert counts(session) == (1, 1, 1)
-
-
-def _wait_until_blocked_on_a_lock(session_maker: sessionmaker[Session], backend: str) -> None:
-    """On PostgreSQL, poll (bounded) until another backend waits on a lock; SQLite: no-op."""
+    """On PostgreSQL, poll (bounded) until `waiting` other backends wait on a lock. SQLite:
+    no-op (its lock waits are a busy loop inside the driver, invisible from outside)."""
     if backend != "postgresql":
         return
     deadline = time.monotonic() + 20
+    blocked = 0
     with session_maker() as observer:
         while time.monotonic() < deadline:
-            waiting = observer.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            blocked = (
+                observer.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
                 )
+                or 0
             )
             observer.rollback()
-            if waiting:
+            if blocked >= waiting:
                 return
             time.sleep(0.02)
-    pytest.fail("the second delivery never blocked on the first one's uncommitted insert")
+    pytest.fail(f"expected {waiting} deliveries blocked on a lock, saw {blocked}")
+
+
+def test_concurrent_duplicate_deliveries_store_one_return(
+    session_maker: sessionmaker[Session],
+    store_engine: Engine,
+    seed_tenant: Callable[[str], SeededTenant],
+    db_backend: str,
+) -> None:
+    """Sixteen deliveries of one return, released together while writers are held off.
+
+    On PostgreSQL all of them have passed the duplicate check before any insert runs, so the
+    unique constraints alone must turn fifteen into duplicates. On SQLite they all queue on the
+    write lock and each must find the return its predecessor committed.
+    """
+    seeded = seed_tenant("Acme")
+    barrier = threading.Barrier(RACERS + 1)
+
+    def deliver() -> IngestResult:
+        with session_maker() as session:
+            barrier.wait(timeout=30)
+            result = ingest(session, seeded)
+            session.commit()
+            return result
+
+    # Exit order matters: the gate's transaction ends before the pool waits for its threads.
+    with (
+        _integrity_errors(store_engine) as seen,
+        ThreadPoolExecutor(max_workers=RACERS) as pool,
+        session_maker() as gate,
+    ):
+        _hold_off_writers(gate, db_backend)
+        pending = [pool.submit(deliver) for _ in range(RACERS)]
+        barrier.wait(timeout=30)
+        _wait_until_blocked_on_a_lock(session_maker, db_backend, waiting=RACERS)
+        gate.commit()
+        results = [future.result(timeout=120) for future in pending]
+
+    assert sorted(r.outcome for r in results) == ["created"] + ["duplicate"] * (RACERS - 1)
+    assert len({r.record.id for r in results}) == 1
+    assert len({r.revision.id for r in results}) == 1
+    with session_maker() as session:
+        assert counts(session) == (1, 1, 1)
+    if db_backend == "postgresql":
+        # The premise of the test: every loser got past the duplicate check and was stopped
+        # by a unique constraint, not by seeing the winner's row first.
+        assert len(seen) == RACERS - 1, seen
 
 
 @pytest.mark.parametrize(("first_revision", "second_revision"), [(1, 1), (1, 2)])
