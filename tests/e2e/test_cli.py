@@ -194,3 +194,13 @@ def test_an_unknown_tenant_is_a_clean_error(args: list[str], tmp_path: Path) -> 
     result = run_cli("tenants", *args[:1], "ten_missing", *args[1:], env=cli_env(tmp_path))
     assert result.returncode == 1, result.stdout + result.stderr
     assert_refused(result, "no tenant ten_missing")
+
+
+def test_a_connection_for_an_unknown_tenant_is_a_clean_error(tmp_path: Path) -> None:
+    result = run_cli(
+        *("connections", "add", "ten_missing", "--base-url", "http://127.0.0.1:9"),
+        *("--access-token", "shpat_x"),
+        env=cli_env(tmp_path),
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert_refused(result, "no tenant ten_missing")

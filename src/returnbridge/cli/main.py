@@ -306,6 +306,8 @@ def connections_add(
     from returnbridge.domain.errors import DomainError
     from returnbridge.engine.connections import require_supported
     from returnbridge.store.connections import create_connection
+    from returnbridge.store.errors import RecordNotFoundError
+    from returnbridge.store.tenants import get_tenant
 
     try:
         require_supported(platform)
@@ -314,17 +316,21 @@ def connections_add(
         raise typer.Exit(2) from exc
     runtime = _open(_settings(data_dir))
     settings = {"restock_location_id": restock_location_id} if restock_location_id else {}
-    with runtime.sessions.begin() as session:
-        connection = create_connection(
-            session,
-            tenant_id,
-            platform=platform,
-            name=name,
-            base_url=base_url,
-            credentials={"access_token": access_token},
-            cipher=runtime.cipher,
-            settings=settings,
-        )
+    try:
+        with runtime.sessions.begin() as session:
+            get_tenant(session, tenant_id)
+            connection = create_connection(
+                session,
+                tenant_id,
+                platform=platform,
+                name=name,
+                base_url=base_url,
+                credentials={"access_token": access_token},
+                cipher=runtime.cipher,
+                settings=settings,
+            )
+    except RecordNotFoundError:
+        _fail(f"no tenant {tenant_id}")
     console.print(f"connection {connection.id} ({platform} {base_url})")
 
 
