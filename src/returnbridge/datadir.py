@@ -34,7 +34,10 @@ def secure_directory(path: Path) -> Path:
 
 def tighten(path: Path, allowed: int) -> None:
     """Drop every permission bit of `path` outside `allowed`, with a warning when it had any."""
-    info = path.lstat()
+    try:
+        info = path.lstat()
+    except FileNotFoundError:  # another process's temporary file, already gone
+        return
     current = stat.S_IMODE(info.st_mode)
     if not current & ~allowed:
         return
