@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
-from hypothesis.errors import Unsatisfiable
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Flaky, Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 from schemathesis.core.failures import FailureGroup
@@ -41,6 +41,7 @@ EXAMPLES_PER_MODE = 60
 """Generated cases per operation and mode (hypothesis may stop earlier on small domains)."""
 STATEFUL_SCENARIOS = 100
 STATEFUL_STEPS = 6
+STATEFUL_ATTEMPTS = 5
 ADMIN_PREFIX = "/v1/tenants"
 RETURN = "/v1/returns/{return_id}"
 RETRY = "/v1/returns/{return_id}/retry"
@@ -165,7 +166,12 @@ def test_every_operation_survives_generated_input_and_answers_as_documented(
         for mode in MODES:
             fuzz(operation, mode, headers=auth_for(operation.path), findings=findings)
 
+    scenarios: list[int] = []
+
     class Chained(schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            scenarios.append(1)
+
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
             return {"headers": auth_for(case.path)}
 
@@ -174,14 +180,27 @@ def test_every_operation_survives_generated_input_and_answers_as_documented(
         ) -> None:
             findings.check("stateful", case, response, kwargs.get("headers"))
 
-    Chained.run(
-        settings=settings(
-            max_examples=STATEFUL_SCENARIOS,
-            stateful_step_count=STATEFUL_STEPS,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        )
-    )
+    for _ in range(STATEFUL_ATTEMPTS):
+        remaining = STATEFUL_SCENARIOS - len(scenarios)
+        if remaining <= 0:
+            break
+        try:
+            Chained.run(
+                settings=settings(
+                    max_examples=remaining,
+                    stateful_step_count=STATEFUL_STEPS,
+                    phases=[Phase.generate],
+                    deadline=None,
+                    suppress_health_check=list(HealthCheck),
+                )
+            )
+            break
+        except Flaky:
+            # Which rules can run depends on what the server answered before (the ids in
+            # each link's bundle), so hypothesis may see a replayed choice sequence draw
+            # differently. Not a finding (the checks record failures, they never raise): as
+            # schemathesis' own runner does, go on exploring.
+            continue
 
     assert not findings.failures, findings.report()
     seen = findings.statuses
