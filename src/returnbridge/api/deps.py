@@ -1,13 +1,11 @@
-"""FastAPI dependencies: the runtime, a database session, the calling tenant, the admin check."""
+"""FastAPI dependencies: the runtime, the calling tenant, the admin check."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy.orm import Session
 
 from returnbridge.api.auth import (
     admin_key_scheme,
@@ -26,15 +24,6 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-def get_session(runtime: RuntimeDep) -> Iterator[Session]:
-    """A read session for the request; routes that write open their own short transaction."""
-    with runtime.reads() as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def get_tenant(

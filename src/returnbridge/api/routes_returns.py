@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from sqlalchemy.orm import Session
 
-from returnbridge.api.deps import RuntimeDep, SessionDep, TenantDep
+from returnbridge.api.deps import RuntimeDep, TenantDep
 from returnbridge.api.problems import ApiProblem
 from returnbridge.api.routing import TenantRoute
 from returnbridge.api.schemas import (
@@ -38,7 +39,7 @@ def _base_url(request: Request) -> str:
     return runtime.settings.resolved_public_url
 
 
-def _connection_id(session: SessionDep, tenant_id: str, wanted: str | None) -> str:
+def _connection_id(session: Session, tenant_id: str, wanted: str | None) -> str:
     if wanted is not None:
         try:
             return get_connection(session, wanted, tenant_id=tenant_id).id
@@ -95,7 +96,6 @@ def create_return(
     *,
     response: Response,
     tenant: TenantDep,
-    session: SessionDep,
     runtime: RuntimeDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> ReturnAccepted:
@@ -105,8 +105,8 @@ def create_return(
     sent) answer with the return already stored and `duplicate: true`.
     """
     reject_unstorable(event)
-    connection_id = _connection_id(session, tenant.id, event.connection_id)
-    session.close()
+    with runtime.reads() as session:
+        connection_id = _connection_id(session, tenant.id, event.connection_id)
     canonical = CanonicalReturn.model_validate(event.model_dump(exclude={"connection_id"}))
     key = idempotency_key or f"{canonical.external_id}:r{canonical.revision}"
     try:
@@ -134,18 +134,16 @@ def create_return(
 
 @router.get("/{return_id}", summary="A return with its timeline and refunds")
 def get_return(
-    return_id: str, request: Request, tenant: TenantDep, session: SessionDep
+    return_id: str, request: Request, tenant: TenantDep, runtime: RuntimeDep
 ) -> ReturnOut:
-    try:
-        record = return_store.get_return(session, return_id, tenant_id=tenant.id)
-    except RecordNotFoundError as exc:
-        raise ApiProblem(404, "RETURN_NOT_FOUND", f"return {return_id} not found") from exc
-    return return_out(
-        record,
-        base_url=_base_url(request),
-        timeline=return_store.timeline(session, return_id, tenant_id=tenant.id),
-        refunds=refund_store.refunds_for_return(session, return_id, tenant_id=tenant.id),
-    )
+    with runtime.reads() as session:
+        try:
+            record = return_store.get_return(session, return_id, tenant_id=tenant.id)
+        except RecordNotFoundError as exc:
+            raise ApiProblem(404, "RETURN_NOT_FOUND", f"return {return_id} not found") from exc
+        timeline = return_store.timeline(session, return_id, tenant_id=tenant.id)
+        refunds = refund_store.refunds_for_return(session, return_id, tenant_id=tenant.id)
+    return return_out(record, base_url=_base_url(request), timeline=timeline, refunds=refunds)
 
 
 @router.post(
@@ -158,7 +156,6 @@ def retry_return(
     request: Request,
     *,
     tenant: TenantDep,
-    session: SessionDep,
     runtime: RuntimeDep,
     body: RetryIn | None = None,
 ) -> ReturnOut:
@@ -168,7 +165,6 @@ def retry_return(
     """
     if body is not None:
         reject_unstorable(body)
-    session.close()  # the retry writes in its own transaction (SQLite has one writer)
     try:
         record = retries.retry_return(
             runtime,
@@ -191,7 +187,7 @@ def list_returns(
     request: Request,
     tenant: TenantDep,
     *,
-    session: SessionDep,
+    runtime: RuntimeDep,
     status: Annotated[list[ReturnStatus] | None, Query()] = None,
     channel: Channel | None = None,
     created_from: datetime | None = None,
@@ -201,16 +197,17 @@ def list_returns(
 ) -> ReturnPageOut:
     if cursor is not None:
         _check_cursor(cursor)
-    page = return_store.list_returns(
-        session,
-        tenant.id,
-        status=[s.value for s in status] if status else None,
-        channel=channel.value if channel else None,
-        created_from=_instant("created_from", created_from),
-        created_to=_instant("created_to", created_to),
-        limit=limit,
-        cursor=cursor,
-    )
+    with runtime.reads() as session:
+        page = return_store.list_returns(
+            session,
+            tenant.id,
+            status=[s.value for s in status] if status else None,
+            channel=channel.value if channel else None,
+            created_from=_instant("created_from", created_from),
+            created_to=_instant("created_to", created_to),
+            limit=limit,
+            cursor=cursor,
+        )
     base = _base_url(request)
     return ReturnPageOut(
         items=[return_out(r, base_url=base) for r in page.items], next_cursor=page.next_cursor
