@@ -216,12 +216,6 @@ def test_every_operation_survives_generated_input_and_answers_as_documented(
     assert seen[f"stateful POST {RETRY}"] & {202, 409}, seen
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: 422 answers are application/problem+json, but the OpenAPI document "
-    "declares FastAPI's default application/json HTTPValidationError for them, so the fuzz "
-    "run cannot check their bodies; drop this mark once the document declares the problem",
-)
 def test_validation_errors_answer_with_the_documented_media_type(gateway: Gateway) -> None:
     document = gateway.api.get("/openapi.json").json()
     refused = gateway.post_return({"external_id": "X", "lines": "not a list"})

@@ -16,6 +16,7 @@ from returnbridge.api import routes_admin, routes_returns
 from returnbridge.api.auth import throttle_for
 from returnbridge.api.body_limit import BodySizeLimit
 from returnbridge.api.deps import RuntimeDep, reject_nul_in_url
+from returnbridge.api.openapi import install_problem_openapi
 from returnbridge.api.problems import ApiProblem, install_problem_handlers
 from returnbridge.api.security_headers import SecurityHeaders
 from returnbridge.engine.runtime import Runtime
@@ -42,6 +43,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     install_problem_handlers(app)
+    install_problem_openapi(app)
     app.include_router(routes_returns.router)
     app.include_router(routes_admin.router)
 
