@@ -125,11 +125,7 @@ def _start_new_workflow(
             )
             log.error("return parked: keeps stalling", return_id=return_id)
             return Healed.PARKED
-        key = next(
-            r.idempotency_key
-            for r in return_store.return_revisions(session, return_id, tenant_id=tenant_id)
-            if r.revision == record.revision
-        )
+        key = return_store.current_revision_key(session, record)
         workflow_id = f"{workflow_id_for(tenant_id, key)}-redrive-{len(events)}"
         return_store.record_event(
             session,

@@ -45,12 +45,8 @@ def retry_return(
             for event in return_store.timeline(session, return_id, tenant_id=tenant_id)
             if event.event == RETRY_EVENT
         )
-        revision = next(
-            r
-            for r in return_store.return_revisions(session, return_id, tenant_id=tenant_id)
-            if r.revision == record.revision
-        )
-        workflow_id = f"{workflow_id_for(tenant_id, revision.idempotency_key)}-retry-{earlier + 1}"
+        key = return_store.current_revision_key(session, record)
+        workflow_id = f"{workflow_id_for(tenant_id, key)}-retry-{earlier + 1}"
         return_store.record_transition(
             session,
             return_id,

@@ -325,6 +325,20 @@ def get_return(session: Session, return_id: str, *, tenant_id: str) -> Return:
     return _load(session, return_id, tenant_id=tenant_id)
 
 
+def current_revision_key(session: Session, record: Return) -> str:
+    """The idempotency key the return's current revision arrived with (names its workflows)."""
+    key = session.scalar(
+        select(ReturnRevision.idempotency_key).where(
+            ReturnRevision.tenant_id == record.tenant_id,
+            ReturnRevision.return_id == record.id,
+            ReturnRevision.revision == record.revision,
+        )
+    )
+    if key is None:
+        raise RecordNotFoundError(message="revision not found", kind="revision", id=record.id)
+    return key
+
+
 def lock_return(session: Session, return_id: str, *, tenant_id: str) -> Return:
     """``get_return`` holding the row until the transaction ends (compare-and-set updates)."""
     return _load(session, return_id, tenant_id=tenant_id, lock=True)
