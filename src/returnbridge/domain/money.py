@@ -12,8 +12,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Self
 
-import iso4217
-
+from returnbridge.domain.currencies import ISO_4217
 from returnbridge.domain.errors import DomainError
 
 # ISO 4217 minor-unit exponents that differ from the default of 2.
@@ -43,16 +42,10 @@ def exponent(currency: str) -> int:
 def is_iso_currency(code: str) -> bool:
     """Whether ``code`` is a current ISO 4217 currency that money can be counted in.
 
-    From the maintained ISO table (the ``iso4217`` package); codes without minor units, such
-    as ``XXX`` (no currency), ``XTS`` (testing) and the metals, are not money.
+    From the maintained ISO table (`currencies.py`); codes without minor units, such as
+    ``XXX`` (no currency), ``XTS`` (testing) and the metals, are not money.
     """
-    if len(code) != 3 or not code.isascii() or not code.isupper():
-        return False
-    try:
-        currency = iso4217.Currency(code)
-    except ValueError:
-        return False
-    return currency.exponent is not None
+    return code in ISO_4217
 
 
 def round_fraction(value: Fraction, mode: Rounding) -> int:
