@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = Field(default=None, description="bearer key for admin routes")
     host: str = "127.0.0.1"
     port: int = 8000
+    database_pool_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="connections one process may hold for our tables; default: every thread"
+        " on SQLite, 20 on PostgreSQL",
+    )
     api_threads: int = Field(
         default=40, ge=1, le=1000, description="threads serving API requests at once"
     )

@@ -101,9 +101,36 @@ def executor_threads(settings: Settings) -> int:
     return max(8, settings.worker_concurrency * 2)
 
 
+POSTGRES_POOL_SIZE = 20
+"""Connections one process may open to PostgreSQL for our tables (transactions are short)."""
+POSTGRES_SYSTEM_POOL_SIZE = 16
+"""Connections one process may open to PostgreSQL for DBOS's tables."""
+
+
+def _on_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
 def pool_size(settings: Settings) -> int:
-    """Every thread that may hold a database connection at once, plus a few for housekeeping."""
-    return settings.api_threads + executor_threads(settings) + 8
+    """Connections one process may hold for our tables.
+
+    SQLite: one per thread that may use the database at once (API, workflows, housekeeping):
+    a file handle costs nothing, and no thread then waits on the pool while the database is
+    free. PostgreSQL: a bounded pool, since every process shares the server's
+    `max_connections`; sessions are short, so a thread waits milliseconds for a connection.
+    """
+    if settings.database_pool_size is not None:
+        return settings.database_pool_size
+    if _on_sqlite(settings.resolved_database_url):
+        return settings.api_threads + executor_threads(settings) + 8
+    return POSTGRES_POOL_SIZE
+
+
+def system_pool_size(settings: Settings) -> int:
+    """Connections one process may hold for DBOS's system database."""
+    if _on_sqlite(settings.resolved_system_database_url):
+        return settings.api_threads + executor_threads(settings) + 8
+    return POSTGRES_SYSTEM_POOL_SIZE
 
 
 def executor_id(settings: Settings) -> str:
@@ -127,7 +154,7 @@ def dbos_config(settings: Settings) -> DBOSConfig:
         "run_migrations": True,
         "log_level": "WARNING",
         "max_executor_threads": executor_threads(settings),
-        "sys_db_pool_size": pool_size(settings),
+        "sys_db_pool_size": system_pool_size(settings),
         "executor_id": executor_id(settings),
     }
 
