@@ -51,6 +51,10 @@ def process_env(db_url: str, data_dir: Path, *, secret_key: str, **extra: str) -
         "RETURNBRIDGE_SECRET_KEY": secret_key,
         "RETURNBRIDGE_QUEUE_POLLING_INTERVAL": "0.1",
         "RETURNBRIDGE_LOG_LEVEL": "INFO",
+        # A restarted process on PostgreSQL has a new executor id: it takes over the killed
+        # one's workflows once that heartbeat is this old (30 s by default).
+        "RETURNBRIDGE_HEARTBEAT_INTERVAL": "0.5",
+        "RETURNBRIDGE_EXECUTOR_DEAD_AFTER": "3",
     }
     if make_url(db_url).get_backend_name() == "sqlite":
         env["RETURNBRIDGE_SYSTEM_DATABASE_URL"] = f"sqlite:///{data_dir / 'dbos.sqlite'}"
