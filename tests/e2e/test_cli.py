@@ -204,3 +204,21 @@ def test_a_connection_for_an_unknown_tenant_is_a_clean_error(tmp_path: Path) -> 
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert_refused(result, "no tenant ten_missing")
+
+
+@pytest.mark.parametrize("command", ["up", "worker"])
+def test_a_credential_key_that_does_not_open_the_stored_credentials_refuses_to_start(
+    command: str, tmp_path: Path
+) -> None:
+    """A lost key file made anew must not leave every connection unusable unnoticed."""
+    env = cli_env(tmp_path, RETURNBRIDGE_ADMIN_KEY=GOOD_ADMIN_KEY)
+    tenant_id, _ = create_tenant(env)
+    added = run_cli(
+        "connections", "add", tenant_id, "--base-url", "https://acme.myshopify.com",
+        "--access-token", "shpat_secret", env=env,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    (tmp_path / "secret.key").unlink()  # lost: the next start would make a new one
+
+    result = run_cli(command, env=env)
+    assert_refused(result, "the credential key does not open the stored connection credentials")

@@ -80,6 +80,21 @@ def _check_keys(settings: Settings, *, admin: bool) -> None:
         _fail(f"{exc.message}; not starting", code=2)
 
 
+def _check_credentials_open(runtime: Runtime) -> None:
+    """Refuse to run workflows with a credential key that does not open the stored credentials."""
+    from returnbridge.store.connections import credentials_readable
+
+    with runtime.reads() as session:
+        readable = credentials_readable(session, cipher=runtime.cipher)
+    if not readable:
+        _fail(
+            "the credential key does not open the stored connection credentials (was the key"
+            " file lost and made anew?); restore the key they were stored with in"
+            " RETURNBRIDGE_SECRET_KEY or RETURNBRIDGE_SECRET_KEY_FILE; not starting",
+            code=2,
+        )
+
+
 def _open(settings: Settings) -> Runtime:
     """The runtime for a one-off command, after the credential key was checked."""
     from returnbridge.engine.runtime import open_runtime
@@ -95,6 +110,7 @@ def _serve_api(settings: Settings, *, work: bool) -> None:
 
     _check_keys(settings, admin=True)
     runtime = open_runtime(settings)
+    _check_credentials_open(runtime)
     launch_dbos(settings, work=work)
     if work:
         requeue_received(runtime)
@@ -139,6 +155,7 @@ def worker(data_dir: DataDir = None) -> None:
     settings = _settings(data_dir)
     _check_keys(settings, admin=True)
     runtime = open_runtime(settings)
+    _check_credentials_open(runtime)
     launch_dbos(settings, work=True)
     requeued = requeue_received(runtime)
     console.print(f"[bold]returnbridge[/] worker running ({requeued} returns re-queued)")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from returnbridge.domain.errors import DomainError
 from returnbridge.store.clock import Clock, utc_now
 from returnbridge.store.crypto import CredentialCipher
-from returnbridge.store.errors import RecordNotFoundError
+from returnbridge.store.errors import CredentialsUnreadableError, RecordNotFoundError
 from returnbridge.store.ids import IdSource, new_id
 from returnbridge.store.tables import Connection
 
@@ -77,6 +77,22 @@ def list_connections(
 def connection_credentials(connection: Connection, *, cipher: CredentialCipher) -> dict[str, Any]:
     """Decrypt a connection's credentials; call only where they are about to be used."""
     return cipher.decrypt(connection.credentials_encrypted)
+
+
+def credentials_readable(session: Session, *, cipher: CredentialCipher) -> bool:
+    """Whether ``cipher`` opens the stored credentials (checked on one connection, any tenant).
+
+    A start-up check, not tenant data access: a key file that was lost and generated anew
+    would otherwise leave every connection unusable until its returns fail one by one.
+    """
+    token = session.scalar(select(Connection.credentials_encrypted).limit(1))
+    if token is None:
+        return True
+    try:
+        cipher.decrypt(token)
+    except CredentialsUnreadableError:
+        return False
+    return True
 
 
 def update_connection(
