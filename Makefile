@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit install clean load
+.PHONY: run test lint typecheck unit install clean load mutation
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,5 +37,14 @@ load: $(STAMP)
 	mkdir -p .returnbridge
 	$(BIN)/python bench/load.py --backend both --json .returnbridge/load.json
 
+# Issue 6 mutation run (not part of `make test`; about 10 minutes on 2 cores): mutmut mutates
+# src/returnbridge/domain/ and runs tests/unit against each mutant (config in pyproject.toml).
+# Results are cached in mutants/; `rm -rf mutants` for a clean run. Read the survivors with
+# `$(BIN)/mutmut results` and `$(BIN)/mutmut show <name>` (docs/refund-math.md).
+mutation: $(STAMP)
+	$(BIN)/mutmut run
+	$(BIN)/mutmut export-cicd-stats
+	$(BIN)/python -c "import json; print(json.load(open('mutants/mutmut-cicd-stats.json')))"
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mutants
