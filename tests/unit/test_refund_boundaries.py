@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from returnbridge.domain.errors import DomainError
 from returnbridge.domain.money import Rounding
 from returnbridge.domain.orders import Order
 from returnbridge.domain.refunds import (
@@ -19,6 +20,7 @@ from returnbridge.domain.refunds import (
     RefundRequest,
     plan_refund,
 )
+from returnbridge.domain.tenders import RefundMethod
 
 UP = RefundPolicy(rounding=Rounding.HALF_UP)
 EVEN = RefundPolicy(rounding=Rounding.HALF_EVEN)
@@ -198,12 +200,30 @@ def test_full_shipping_skips_a_line_with_nothing_left_and_refunds_the_next() -> 
 
 
 def test_a_shipping_amount_passes_over_a_zero_share_line_to_the_next() -> None:
-    # weights 0 and 1000: S1 share 0 (left out), S2 share 500, tax R3 round(80 × 500 / 1000) = 40.
-    request = _request(shipping={"mode": "amount", "amount": 500})
+    # weights 0 and 1000 (a line with nothing left weighs nothing): S1 share 0 (left out),
+    # S2 share 600, tax R3 round(80 × 600 / 1000) = 48.
+    request = _request(shipping={"mode": "amount", "amount": 600})
     shipping = _plan(_two_shipping_lines(), request).shipping
     assert [(s.shipping_line_id, s.amount, s.tax, s.total) for s in shipping.lines] == [
-        ("S2", 500, 40, 540)
+        ("S2", 600, 48, 648)
     ]
+
+
+def test_a_zero_shipping_share_refunds_no_tax_even_when_tax_is_left() -> None:
+    # S1: price all refunded, its 0.40 tax not: remaining 0, weight 0, share 0 -> tax 0
+    # ("a zero share refunds zero tax"); S2 takes the 5.00: tax round(80 × 500 / 1000) = 40.
+    order = _shipping_order(
+        {
+            "id": "S1",
+            "price": 500,
+            "tax_lines": [{"title": "T", "amount": 40}],
+            "already_refunded": 500,
+        },
+        {"id": "S2", "price": 1000, "tax_lines": [{"title": "T", "amount": 80}]},
+    )
+    shipping = _plan(order, _request(shipping={"mode": "amount", "amount": 500})).shipping
+    assert [(s.shipping_line_id, s.amount, s.tax) for s in shipping.lines] == [("S2", 500, 40)]
+    assert shipping.total == 540
 
 
 def test_a_small_line_whose_largest_remainder_share_is_zero_is_left_out() -> None:
@@ -446,9 +466,12 @@ def test_clamp_brings_the_shop_refund_down_to_the_shop_cap() -> None:
 
 
 def test_clamp_in_shop_money_uses_the_converted_cap_without_shop_twins() -> None:
-    # no amount_paid_shop: shop cap = round(999 × 1.10) − round(0 × 1.10) = round(1098.9) = 1099;
-    # draft 1100, adjustment −1, refund 1099.
-    plan = _plan(_clamped_eur_order(), _request(("L1", 1), currency="EUR"), CLAMP)
+    # paid 19.99, refunded 10.00: presentment cap 999, total 1000, clamped.
+    # No amount_paid_shop: shop cap = round(1999 × 1.10) − round(1000 × 1.10)
+    # = round(2198.9) − 1100 = 2199 − 1100 = 1099; draft 1100, adjustment −1, refund 1099.
+    order = _clamped_eur_order(amount_paid=1999, already_refunded_amount=1000)
+    plan = _plan(order, _request(("L1", 1), currency="EUR"), CLAMP)
+    assert plan.total == 999
     shop = _shop(plan)
     assert shop.refundable_before == 1099
     assert shop.cap_adjustment == -1
@@ -556,3 +579,222 @@ def test_shop_amounts_already_refunded_are_read_from_their_own_twins() -> None:
     assert (shop.lines[0].discount, shop.lines[0].tax, shop.lines[0].duties) == (54, 221, 218)
     assert (shop.shipping.amount, shop.shipping.tax) == (439, 43)
     assert shop.total == 1967
+
+
+def _eur_twin_order(line: dict[str, Any], *shipping: dict[str, Any], **fields: Any) -> Order:
+    data: dict[str, Any] = {
+        "currency": "EUR",
+        "shop_currency": "USD",
+        "exchange_rate": "1.10",
+        "shipping_lines": list(shipping),
+        "amount_paid_shop": 1_100_000,
+        **fields,
+    }
+    return _order(line, **data)
+
+
+def test_a_rate_only_tax_is_derived_on_each_side_from_that_side_s_net() -> None:
+    # R1 on each side: presentment round(1000 × 0.10) = 100; shop round(1100 × 0.10) = 110.
+    order = _eur_twin_order(_line(unit_price_shop=1100, tax_lines=[{"title": "T", "rate": "0.10"}]))
+    plan = _plan(order, _request(("L1", 1), currency="EUR"))
+    assert plan.lines[0].tax == 100
+    assert _shop(plan).lines[0].tax == 110
+
+
+def test_a_rate_only_tax_with_a_recorded_shop_amount_uses_it_in_shop_money_only() -> None:
+    # presentment has only the rate: round(1000 × 0.10) = 100; the shop twin 1.23 is recorded.
+    tax = {"title": "T", "rate": "0.10", "amount_shop": 123}
+    order = _eur_twin_order(_line(unit_price_shop=1100, tax_lines=[tax]))
+    plan = _plan(order, _request(("L1", 1), currency="EUR"))
+    assert plan.lines[0].tax == 100
+    assert _shop(plan).lines[0].tax == 123
+
+
+def test_shipping_rate_only_tax_follows_the_same_rule_on_each_side() -> None:
+    # S1 (rate only): presentment round(500 × 0.10) = 50, shop round(550 × 0.10) = 55.
+    # S2 (rate, shop amount recorded): presentment round(200 × 0.10) = 20, shop 23 as recorded.
+    order = _eur_twin_order(
+        _line(unit_price_shop=1100),
+        {
+            "id": "S1",
+            "price": 500,
+            "price_shop": 550,
+            "tax_lines": [{"title": "T", "rate": "0.10"}],
+        },
+        {
+            "id": "S2",
+            "price": 200,
+            "price_shop": 220,
+            "tax_lines": [{"title": "T", "rate": "0.10", "amount_shop": 23}],
+        },
+    )
+    plan = _plan(order, _request(currency="EUR", shipping={"mode": "full"}))
+    assert [(s.shipping_line_id, s.tax) for s in plan.shipping.lines] == [("S1", 50), ("S2", 20)]
+    assert [(s.shipping_line_id, s.tax) for s in _shop(plan).shipping.lines] == [
+        ("S1", 55),
+        ("S2", 23),
+    ]
+
+
+def test_a_shipping_line_adds_a_recorded_tax_and_a_rate_derived_one() -> None:
+    # 0.30 recorded + R1 round(1000 × 0.05) = 50: tax 80, total 1080.
+    order = _shipping_order(
+        {
+            "id": "S1",
+            "price": 1000,
+            "tax_lines": [{"title": "A", "amount": 30}, {"title": "B", "rate": "0.05"}],
+        }
+    )
+    shipping = _plan(order, _request(shipping={"mode": "full"})).shipping
+    assert (shipping.tax, shipping.total) == (80, 1080)
+
+
+def test_a_shop_refund_recorded_only_in_shop_money_is_used_on_the_shop_side_only() -> None:
+    # last unit of 2, tax 4.00 EUR / 4.40 USD; only the shop side records a refund (2.19 USD).
+    # Presentment: split 200/200, unit 2 = 200. Shop: 440 − 219 = 221.
+    tax = {"title": "VAT", "amount": 400, "amount_shop": 440, "already_refunded_shop": 219}
+    line = _line(quantity=2, already_returned_quantity=1, unit_price_shop=1100, tax_lines=[tax])
+    plan = _plan(_eur_twin_order(line), _request(("L1", 1), currency="EUR"))
+    assert plan.lines[0].tax == 200
+    assert _shop(plan).lines[0].tax == 221
+
+
+def test_an_order_discount_uses_its_shop_twin_not_a_conversion() -> None:
+    # presentment 1000 − 300 = 700; shop 1100 − 333 (recorded; 330 if converted) = 767.
+    order = _eur_twin_order(
+        _line(unit_price_shop=1100), order_discounts=[{"amount": 300, "amount_shop": 333}]
+    )
+    plan = _plan(order, _request(("L1", 1), currency="EUR"))
+    assert plan.total == 700
+    shop = _shop(plan)
+    assert shop.order_discount_allocations == {"L1": 333}
+    assert shop.total == 767
+
+
+# --- a missing shop twin with no recorded rate is refused, naming what is missing -------------
+
+
+def _twinned(**overrides: Any) -> tuple[Order, RefundRequest]:
+    """A EUR/USD order and request with every shop twin present and no exchange rate."""
+    line: dict[str, Any] = {
+        "id": "L1",
+        "quantity": 2,
+        "unit_price": 1000,
+        "unit_price_shop": 1100,
+        "discount_allocations": [{"amount": 100, "amount_shop": 110}],
+        "tax_lines": [{"title": "VAT", "amount": 180, "amount_shop": 198}],
+        "duties": [{"amount": 50, "amount_shop": 55}],
+    }
+    shipping: dict[str, Any] = {
+        "id": "S1",
+        "price": 500,
+        "price_shop": 550,
+        "discount": 100,
+        "discount_shop": 110,
+        "tax_lines": [{"title": "VAT", "amount": 40, "amount_shop": 44}],
+    }
+    request: dict[str, Any] = {"refund_duties": "proportional", "shipping": {"mode": "full"}}
+    order_fields: dict[str, Any] = {}
+    for key, value in overrides.items():
+        target, _, name = key.partition("__")
+        {"line": line, "shipping": shipping, "request": request, "order": order_fields}[target][
+            name
+        ] = value
+    order = _order(
+        line, currency="EUR", shop_currency="USD", shipping_lines=[shipping], **order_fields
+    )
+    return order, _request(("L1", 1), currency="EUR", **request)
+
+
+def test_with_every_twin_and_no_rate_the_shop_side_is_computed_without_a_cap() -> None:
+    # shop: 1100 − 55 (110 over 2) + 99 (198 over 2) + 28 (55 over 2: 28/27) = 1172;
+    # shipping 550 − 110 = 440 + 44 = 484. No amount_paid_shop and no rate: no shop cap.
+    order, request = _twinned()
+    plan = _plan(order, request)
+    shop = _shop(plan)
+    assert shop.total == 1172 + 484
+    assert shop.refundable_before is None
+    assert "cap" not in plan.to_breakdown()["shop"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"line__unit_price_shop": None}, "L1"),
+        ({"line__discount_allocations": [{"amount": 100}]}, "L1"),
+        (
+            {
+                "line__discount_allocations": [
+                    {"amount": 100, "amount_shop": 110, "already_refunded": 5}
+                ]
+            },
+            "L1",
+        ),
+        ({"line__tax_lines": [{"title": "VAT", "amount": 180}]}, "L1"),
+        (
+            {
+                "line__tax_lines": [
+                    {"title": "VAT", "amount": 180, "amount_shop": 198, "already_refunded": 5}
+                ]
+            },
+            "L1",
+        ),
+        ({"line__duties": [{"amount": 50}]}, "L1"),
+        ({"line__duties": [{"amount": 50, "amount_shop": 55, "already_refunded": 5}]}, "L1"),
+        ({"shipping__price_shop": None}, "S1"),
+        ({"shipping__discount_shop": None}, "S1"),
+        ({"shipping__tax_lines": [{"title": "VAT", "amount": 40}]}, "S1"),
+        ({"shipping__already_refunded": 50}, "S1"),
+        ({"shipping__already_refunded_tax": 4}, "S1"),
+        ({"order__order_discounts": [{"amount": 100}]}, "discount"),
+        ({"request__shipping": {"mode": "amount", "amount": 100}}, "request.shipping.amount_shop"),
+        (
+            {"request__restocking_fee": {"type": "fixed", "amount": 100}},
+            "request.restocking_fee.amount_shop",
+        ),
+        ({"request__return_label_fee": 100}, "request.return_label_fee_shop"),
+    ],
+)
+def test_a_missing_shop_twin_without_a_rate_is_refused(
+    overrides: dict[str, Any], field: str
+) -> None:
+    order, request = _twinned(**overrides)
+    with pytest.raises(DomainError) as caught:
+        plan_refund(order, request, policy=UP)
+    assert caught.value.code == "MISSING_SHOP_AMOUNT"
+    assert field in (caught.value.field or "")
+
+
+# --- what the plan and its breakdown carry ("The breakdown") ------------------------------------
+
+
+def test_the_plan_names_its_order_and_refund_method() -> None:
+    plan = _plan(_order(), _request(("L1", 1), refund_method="store_credit"))
+    assert plan.order_id == "O1"
+    assert plan.refund_method is RefundMethod.STORE_CREDIT
+    assert plan.to_breakdown()["tenders"] == [{"method": "store_credit", "amount": 1000}]
+
+
+def test_unset_duties_and_method_mean_none_and_original() -> None:
+    order = _order(_line(duties=[{"amount": 300}]))
+    plan = _plan(order, _request(("L1", 1), refund_duties=None, refund_method=None))
+    assert plan.lines[0].duties == 0
+    assert plan.refund_method is RefundMethod.ORIGINAL
+    assert plan.total == 1000
+
+
+def test_the_breakdown_shows_duties_only_on_lines_that_carry_them() -> None:
+    # L1 duty 3.00 refunded proportional (1 unit of 1): 300; L2 has none.
+    order = _order(_line("L1", duties=[{"amount": 300}]), _line("L2"))
+    plan = _plan(order, _request(("L1", 1), ("L2", 1), refund_duties="proportional"))
+    lines = plan.to_breakdown()["lines"]
+    assert lines[0]["duties"] == 300
+    assert "duties" not in lines[1]
+    assert plan.to_breakdown()["duties"] == 300
+    assert "order_discount_allocations" not in plan.to_breakdown()
+
+
+def test_the_breakdown_names_each_tender_s_payment_and_gateway() -> None:
+    order = _order(payments=[{"id": "P1", "method": "card", "gateway": "stripe", "amount": 5000}])
+    tenders = _plan(order, _request(("L1", 1))).to_breakdown()["tenders"]
+    assert tenders == [{"method": "card", "amount": 1000, "payment_id": "P1", "gateway": "stripe"}]
