@@ -747,6 +747,20 @@ def test_with_every_twin_and_no_rate_the_shop_side_is_computed_without_a_cap() -
         ({"shipping__already_refunded": 50}, "S1"),
         ({"shipping__already_refunded_tax": 4}, "S1"),
         ({"order__order_discounts": [{"amount": 100}]}, "discount"),
+        (
+            {
+                "line__unit_price_shop": None,
+                "order__order_discounts": [{"amount": 100, "amount_shop": 110}],
+            },
+            "L1",
+        ),
+        (
+            {
+                "line__discount_allocations": [{"amount": 100}],
+                "order__order_discounts": [{"amount": 100, "amount_shop": 110}],
+            },
+            "L1",
+        ),
         ({"request__shipping": {"mode": "amount", "amount": 100}}, "request.shipping.amount_shop"),
         (
             {"request__restocking_fee": {"type": "fixed", "amount": 100}},
@@ -798,3 +812,36 @@ def test_the_breakdown_names_each_tender_s_payment_and_gateway() -> None:
     order = _order(payments=[{"id": "P1", "method": "card", "gateway": "stripe", "amount": 5000}])
     tenders = _plan(order, _request(("L1", 1))).to_breakdown()["tenders"]
     assert tenders == [{"method": "card", "amount": 1000, "payment_id": "P1", "gateway": "stripe"}]
+
+
+@pytest.mark.parametrize(
+    ("fields", "code", "field"),
+    [
+        (
+            {"shipping": {"mode": "amount", "amount": 100, "amount_shop": -1}},
+            "NEGATIVE_AMOUNT",
+            "request.shipping.amount_shop",
+        ),
+        (
+            {"shipping": {"mode": "amount", "amount": 100, "amount_shop": "1.10"}},
+            "INVALID_AMOUNT",
+            "request.shipping.amount_shop",
+        ),
+        (
+            {"restocking_fee": {"type": "fixed", "amount": 100, "amount_shop": -1}},
+            "NEGATIVE_AMOUNT",
+            "request.restocking_fee.amount_shop",
+        ),
+        (
+            {"return_label_fee": 100, "return_label_fee_shop": -1},
+            "NEGATIVE_AMOUNT",
+            "request.return_label_fee_shop",
+        ),
+    ],
+)
+def test_a_bad_shop_twin_in_the_request_is_refused_by_its_field(
+    fields: dict[str, Any], code: str, field: str
+) -> None:
+    # Validation step 3: money fields, shop twins included, are integers >= 0.
+    error = _error(_eur_order(), _request(("L1", 1), currency="EUR", **fields))
+    assert (error.code, error.field) == (code, field)
