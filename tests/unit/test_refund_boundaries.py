@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from returnbridge.domain.errors import DomainError
-from returnbridge.domain.money import Rounding
 from returnbridge.domain.orders import Order
 from returnbridge.domain.refunds import (
     RefundError,
@@ -21,25 +20,10 @@ from returnbridge.domain.refunds import (
     plan_refund,
 )
 from returnbridge.domain.tenders import RefundMethod
+from support.planner import CLAMP, EVEN, UP, line, order
 
-UP = RefundPolicy(rounding=Rounding.HALF_UP)
-EVEN = RefundPolicy(rounding=Rounding.HALF_EVEN)
-CLAMP = RefundPolicy(on_cap_exceeded="clamp")
-
-
-def _line(line_id: str = "L1", **fields: Any) -> dict[str, Any]:
-    return {"id": line_id, "quantity": 1, "unit_price": 1000, **fields}
-
-
-def _order(*lines: dict[str, Any], **fields: Any) -> Order:
-    data: dict[str, Any] = {
-        "id": "O1",
-        "currency": "USD",
-        "line_items": list(lines) or [_line()],
-        "amount_paid": 1_000_000,
-        **fields,
-    }
-    return Order.model_validate(data)
+_line = line
+_order = order
 
 
 def _request(*lines: tuple[str, int], currency: str = "USD", **fields: Any) -> RefundRequest:
