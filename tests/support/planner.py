@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from returnbridge.domain.money import Rounding
 from returnbridge.domain.orders import Order
-from returnbridge.domain.refunds import RefundPolicy
+from returnbridge.domain.refunds import (
+    RefundError,
+    RefundPlan,
+    RefundPolicy,
+    RefundRequest,
+    plan_refund,
+)
 
 UP = RefundPolicy(rounding=Rounding.HALF_UP)
 EVEN = RefundPolicy(rounding=Rounding.HALF_EVEN)
@@ -28,3 +36,24 @@ def order(*lines: dict[str, Any], **fields: Any) -> Order:
         **fields,
     }
     return Order.model_validate(data)
+
+
+def request(*lines: tuple[str, Any], currency: str = "USD", **fields: Any) -> RefundRequest:
+    """A refund request for `(line id, quantity)` pairs."""
+    data: dict[str, Any] = {
+        "currency": currency,
+        "lines": [{"line_id": line_id, "quantity": q} for line_id, q in lines],
+        **fields,
+    }
+    return RefundRequest.model_validate(data)
+
+
+def plan(of: Order, wanted: RefundRequest, policy: RefundPolicy = UP) -> RefundPlan:
+    return plan_refund(of, wanted, policy=policy)
+
+
+def error(of: Order, wanted: RefundRequest, policy: RefundPolicy = UP) -> RefundError:
+    """The RefundError the planner raises for this request (fails the test if none)."""
+    with pytest.raises(RefundError) as caught:
+        plan_refund(of, wanted, policy=policy)
+    return caught.value

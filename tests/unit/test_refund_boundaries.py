@@ -13,36 +13,21 @@ import pytest
 from returnbridge.domain.errors import DomainError
 from returnbridge.domain.orders import Order
 from returnbridge.domain.refunds import (
-    RefundError,
     RefundPlan,
     RefundPolicy,
     RefundRequest,
     plan_refund,
 )
 from returnbridge.domain.tenders import RefundMethod
-from support.planner import CLAMP, EVEN, UP, line, order
+from support.planner import CLAMP, EVEN, UP, error, line, order, plan, request
 
 _line = line
 _order = order
 
 
-def _request(*lines: tuple[str, int], currency: str = "USD", **fields: Any) -> RefundRequest:
-    data: dict[str, Any] = {
-        "currency": currency,
-        "lines": [{"line_id": line_id, "quantity": q} for line_id, q in lines],
-        **fields,
-    }
-    return RefundRequest.model_validate(data)
-
-
-def _plan(order: Order, request: RefundRequest, policy: RefundPolicy = UP) -> RefundPlan:
-    return plan_refund(order, request, policy=policy)
-
-
-def _error(order: Order, request: RefundRequest, policy: RefundPolicy = UP) -> RefundError:
-    with pytest.raises(RefundError) as caught:
-        plan_refund(order, request, policy=policy)
-    return caught.value
+_request = request
+_plan = plan
+_error = error
 
 
 # --- the refundable cap ("Cap") -----------------------------------------------------------------
