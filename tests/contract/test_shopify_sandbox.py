@@ -608,6 +608,29 @@ def test_suggested_refund_each_discount_and_tax_split_sums_back_to_the_line(
     assert taxes == ["0.49", "0.48"]
 
 
+def test_suggested_refund_splits_a_lines_discounts_together_so_a_free_gift_is_worth_zero(
+    shopify_sandbox: httpx.Client,
+) -> None:
+    gift = {
+        "sku": "GIFT",
+        "title": "Gift tote",
+        "quantity": 4,
+        "price": "10.00",
+        "discount_allocations": [
+            {"amount": "0.05", "code": "WELCOME"},
+            {"amount": "39.95", "code": "FREEGIFT"},
+        ],
+    }
+    order = seed_order(shopify_sandbox, discounted_order(line_items=[gift], shipping_lines=[]))
+    one = suggest(
+        shopify_sandbox, order, lines=[{"lineItemId": line(order, "GIFT")["gid"], "quantity": 1}]
+    )
+    # 0.05 + 39.95 = 40.00 over 4 units: 10.00 each, so unit 1 nets 0.00. Split one by one it
+    # carried 0.02 + 9.99 = 10.01 and the suggestion went negative.
+    assert shop_amount(one["refundLineItems"][0]["subtotalSet"]) == "0.0"
+    assert shop_amount(one["amountSet"]) == "0.0"
+
+
 def test_suggested_refund_partial_shipping_gets_proportional_tax(
     shopify_sandbox: httpx.Client,
 ) -> None:

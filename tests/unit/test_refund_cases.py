@@ -1,6 +1,7 @@
 """Every refund case (refund-math §10), one test per case id.
 
-Always: the repo's own `tests/data/refund_cases.json`. Extra cases, only when present: every
+Always: the repo's own case files, `tests/data/refund_cases*.json` (the public sample and our
+own cases). Extra cases, only when present: every
 `refund_cases*.json` in `<repo>/../shared/research/` and any file named by the
 `RETURNBRIDGE_REFUND_CASES` environment variable (os.pathsep-separated).
 """
@@ -19,7 +20,7 @@ from returnbridge.domain.orders import Order
 from returnbridge.domain.refunds import RefundError, RefundPolicy, RefundRequest, plan_refund
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-OWN_CASES = REPO_ROOT / "tests" / "data" / "refund_cases.json"
+OWN_CASES = sorted((REPO_ROOT / "tests" / "data").glob("refund_cases*.json"))
 SHARED_RESEARCH = REPO_ROOT.parent / "shared" / "research"
 
 
@@ -29,10 +30,10 @@ def _named_files() -> list[Path]:
 
 
 def _case_files() -> list[Path]:
-    """The repo's case file first, then the extras that exist."""
+    """The repo's case files first, then the extras that exist."""
     shared = sorted(SHARED_RESEARCH.glob("refund_cases*.json")) if SHARED_RESEARCH.is_dir() else []
     extras = [p for p in [*shared, *_named_files()] if p.is_file()]
-    return [OWN_CASES, *extras]
+    return [*OWN_CASES, *extras]
 
 
 def _cases_in(path: Path) -> list[dict[str, Any]]:
@@ -54,10 +55,14 @@ def _cases() -> list[Any]:
 CASES = _cases()
 
 
-def test_repo_case_file_has_cases() -> None:
-    cases = _cases_in(OWN_CASES)
-    assert cases, f"no refund cases in {OWN_CASES}"
-    ids = [case["id"] for case in cases]
+def test_repo_case_files_have_cases() -> None:
+    names = [path.name for path in OWN_CASES]
+    assert {"refund_cases.json", "refund_cases_own.json"} <= set(names), names
+    ids = []
+    for path in OWN_CASES:
+        cases = _cases_in(path)
+        assert cases, f"no refund cases in {path}"
+        ids += [case["id"] for case in cases]
     assert len(ids) == len(set(ids)), "case ids repeat"
 
 

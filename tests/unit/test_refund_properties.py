@@ -186,6 +186,7 @@ def _check_invariants(plan: RefundPlan) -> None:
     out = plan.to_breakdown()
     for line in out["lines"]:
         assert line["subtotal"] == line["gross"] - line["discount"]
+        assert 0 <= line["discount"] <= line["gross"], "a unit worth less than nothing (§3.3)"
         assert line["tax"] == sum(t["amount"] for t in line["tax_lines"])
     lines_total = sum(line["total"] for line in out["lines"])
     assert out["total"] == (
@@ -271,8 +272,7 @@ def test_no_plan_exceeds_the_refundable_cap(
     except RefundError as error:
         plan, code = None, error.code
     if plan is None:
-        # NEGATIVE_AMOUNT: units that stacked discount splits make worth less than nothing
-        allowed = {"NOTHING_TO_REFUND", "DEDUCTIONS_EXCEED_REFUND", "NEGATIVE_AMOUNT"}
+        allowed = {"NOTHING_TO_REFUND", "DEDUCTIONS_EXCEED_REFUND"}
         if policy.on_cap_exceeded == "reject":
             allowed.add("REFUND_EXCEEDS_CAPTURED")
         assert code in allowed
@@ -366,15 +366,7 @@ def test_partial_returns_in_sequence_refund_exactly_what_one_full_return_would(
         )
         if not request.lines and not last:
             continue  # nothing returned in this step (NOTHING_TO_REFUND)
-        try:
-            plan = plan_refund(snapshot, request, policy=policy)
-        except RefundError as error:
-            # Stacked per-unit discount splits can make some units worth less than nothing
-            # alone (refund-math §3.3); the planner refuses them and the last step, which
-            # returns every remaining unit, must still settle to the full return below.
-            if last or error.code != "NEGATIVE_AMOUNT":
-                raise
-            continue
+        plan = plan_refund(snapshot, request, policy=policy)
         _check_invariants(plan)
         refunded += plan.total
         tax += plan.to_breakdown()["tax_total"]

@@ -9,10 +9,7 @@ import pytest
 from returnbridge.domain.errors import DomainError
 from returnbridge.domain.orders import Order
 from returnbridge.domain.refunds import (
-    RefundError,
-    RefundPolicy,
     RefundRequest,
-    plan_refund,
 )
 from support.planner import CLAMP, EVEN, UP, error, line, order, plan, request
 
@@ -657,35 +654,3 @@ def test_shop_tenders_mirror_the_presentment_tenders() -> None:
     shop = plan.to_breakdown()["shop"]["tenders"]
     assert [t["payment_id"] for t in presentment] == [t["payment_id"] for t in shop] == ["P2", "P1"]
     assert sum(t["amount"] for t in shop) == plan.to_breakdown()["shop"]["total"]
-
-
-def test_units_worth_less_than_nothing_alone_are_refused_but_the_line_settles_whole() -> None:
-    """Two discounts with remainders stack their extra cents on unit 1 (each split on its own,
-    §3.3): unit 1 alone would refund -1, so it is refused; both units together refund 0."""
-    order = Order.model_validate(
-        {
-            "id": "O",
-            "currency": "USD",
-            "amount_paid": 0,
-            "line_items": [
-                {
-                    "id": "L1",
-                    "quantity": 2,
-                    "unit_price": 100,
-                    "discount_allocations": [{"amount": 101}, {"amount": 99}],
-                }
-            ],
-        }
-    )
-    one = RefundRequest.model_validate(
-        {"currency": "USD", "lines": [{"line_id": "L1", "quantity": 1}]}
-    )
-    with pytest.raises(RefundError) as caught:
-        plan_refund(order, one, policy=RefundPolicy())
-    assert caught.value.code == "NEGATIVE_AMOUNT"
-    assert caught.value.field == "request.lines[0].quantity"
-    both = RefundRequest.model_validate(
-        {"currency": "USD", "lines": [{"line_id": "L1", "quantity": 2}]}
-    )
-    plan = plan_refund(order, both, policy=RefundPolicy())
-    assert (plan.lines[0].discount, plan.total) == (200, 0)

@@ -470,7 +470,37 @@ def _validate_fee(fee: RestockingFeeRequest | None) -> _Fee | None:
     )
 
 
-def _validate(order: Order, request: RefundRequest) -> _Valid:
+def _check_shipping_amount(
+    order: Order, amount: int, amount_shop: int | None, rounding: Rounding
+) -> ShippingMode:
+    """§3.1 step 4 and §3.6: A ≤ what remains (and its shop twin ≤ the shop remainder).
+
+    An amount equal to what remains is the same refund as `full` and is computed as `full`, so
+    the last shipping refund closes every shipping line exactly in both currencies.
+    """
+    left = sum(_shipping_remaining(s, _Side.presentment(order)) for s in order.shipping_lines)
+    if amount > left:
+        raise RefundError(
+            "SHIPPING_EXCEEDS_REMAINING",
+            f"shipping amount {amount} is more than the {left} still refundable",
+            field="request.shipping.amount",
+        )
+    if amount > 0 and amount == left:
+        return ShippingMode.FULL
+    if amount_shop is not None and order.is_multi_currency:
+        side = _Side.shop_side(order, rounding)
+        left_shop = sum(_shipping_remaining(s, side) for s in order.shipping_lines)
+        if amount_shop > left_shop:
+            raise RefundError(
+                "SHIPPING_EXCEEDS_REMAINING",
+                f"shipping amount_shop {amount_shop} is more than the {left_shop} still"
+                " refundable in the shop currency",
+                field="request.shipping.amount_shop",
+            )
+    return ShippingMode.AMOUNT
+
+
+def _validate(order: Order, request: RefundRequest, rounding: Rounding) -> _Valid:
     """§3.1 steps 1-5 (6 and 7 need the computed figures)."""
     currency = request.currency
     if not isinstance(currency, str) or currency.upper() != order.currency.upper():
@@ -492,13 +522,7 @@ def _validate(order: Order, request: RefundRequest) -> _Valid:
     duties = _enum(DutiesMode, request.refund_duties or "none", "request.refund_duties")
     method = _enum(RefundMethod, request.refund_method or "original", "request.refund_method")
     if mode is ShippingMode.AMOUNT:
-        left = sum(_shipping_remaining(s, _Side.presentment(order)) for s in order.shipping_lines)
-        if amount > left:
-            raise RefundError(
-                "SHIPPING_EXCEEDS_REMAINING",
-                f"shipping amount {amount} is more than the {left} still refundable",
-                field="request.shipping.amount",
-            )
+        mode = _check_shipping_amount(order, amount, amount_shop, rounding)
     if not lines and mode is not ShippingMode.FULL and amount == 0:
         raise RefundError(
             "NOTHING_TO_REFUND",
@@ -633,6 +657,34 @@ def _order_discount_allocations(order: Order, side: _Side) -> list[list[int]] | 
     return allocations
 
 
+def _discount_component(
+    line: OrderLine, order_shares: Sequence[int], *, line_gross: int, side: _Side
+) -> _Component:
+    """§3.3: all of a line's discounts as one component, so no unit is worth less than nothing.
+
+    The platform's refunded figure is used only when every discount of the line records one
+    (an unallocated order discount's share never does). Shop money converted from presentment
+    can round a discount above the line's converted price; it is capped at the line's gross.
+    """
+    where = f"line {line.id} discount"
+    amount = sum(side.pick(d.amount, d.amount_shop, what=where) for d in line.discount_allocations)
+    amount += sum(order_shares)
+    refunded = [
+        side.pick_optional(d.already_refunded, d.already_refunded_shop, what=where)
+        for d in line.discount_allocations
+    ]
+    known = bool(refunded) and not order_shares and None not in refunded
+    if amount > line_gross:
+        if not side.shop:
+            raise DomainError(
+                "INVALID_ORDER",
+                f"line {line.id} has {amount} of discounts on a price of {line_gross}",
+                field=f"order.line_items.{line.id}.discount_allocations",
+            )
+        amount = line_gross
+    return _Component(amount, sum(r or 0 for r in refunded) if known else None)
+
+
 def _line_refund(
     line: OrderLine,
     quantity: int,
@@ -646,16 +698,10 @@ def _line_refund(
     units, already = line.quantity, line.already_returned_quantity
     where = f"line {line.id}"
     unit_price = side.pick(line.unit_price, line.unit_price_shop, what=f"{where} unit_price")
-    discounts = [
-        _Component(
-            side.pick(d.amount, d.amount_shop, what=f"{where} discount"),
-            side.pick_optional(
-                d.already_refunded, d.already_refunded_shop, what=f"{where} discount"
-            ),
-        )
-        for d in line.discount_allocations
-    ] + [_Component(share) for share in order_shares]
-    net = unit_price * units - sum(c.amount for c in discounts)
+    discount_component = _discount_component(
+        line, order_shares, line_gross=unit_price * units, side=side
+    )
+    net = unit_price * units - discount_component.amount
     taxes: list[tuple[str, _Component]] = []
     for tax in line.tax_lines:
         if tax.amount is None and not (side.shop and tax.amount_shop is not None):
@@ -667,7 +713,7 @@ def _line_refund(
         )
         taxes.append((tax.title, _Component(charged, refunded)))
     gross = unit_price * quantity
-    discount = sum(c.share(units, already=already, quantity=quantity) for c in discounts)
+    discount = discount_component.share(units, already=already, quantity=quantity)
     subtotal = gross - discount
     tax_shares = tuple(
         TaxShare(title, c.share(units, already=already, quantity=quantity)) for title, c in taxes
@@ -750,7 +796,10 @@ def _shipping_refund(
     if mode is ShippingMode.FULL:
         shares = [left for _, left, _ in remaining]
     else:
-        shares = largest_remainder(amount, [max(left, 0) for _, left, _ in remaining])
+        # Shop shares never exceed what remains of their twin (§3.9): a converted amount can
+        # round above it; a given one was checked in `_validate`.
+        weights = [max(left, 0) for _, left, _ in remaining]
+        shares = largest_remainder(min(amount, sum(weights)), weights)
     lines = []
     for (shipping, left, tax_left), share in zip(remaining, shares, strict=True):
         if share == left and (share > 0 or mode is ShippingMode.FULL):
@@ -847,36 +896,15 @@ def _figures(
     )
 
 
-def _refuse_negative_lines(draft: _Draft) -> None:
-    """A line can not refund less than nothing.
-
-    Each discount component is split over the units on its own (§3.3), so when several
-    components with remainders nearly use up a line's price, their extra minor units stack on
-    the first units and those units alone would carry more discount than their price. The
-    line as a whole always nets to what was charged; returning those units together with the
-    rest of the line is the way to refund them.
-    """
-    for index, line in enumerate(draft.lines):
-        if line.total < 0:
-            raise RefundError(
-                "NEGATIVE_AMOUNT",
-                f"returning {line.quantity} of line {line.line_id} alone would refund"
-                f" {line.total}: its discounts' per-unit splits put more than the price on"
-                " those units; return them together with the line's other units",
-                field=f"request.lines[{index}].quantity",
-            )
-
-
 def plan_refund(order: Order, request: RefundRequest, *, policy: RefundPolicy) -> RefundPlan:
     """Plan the refund of `request` against `order` (refund-math §3).
 
     Raises `RefundError` with the first failing check of §3.1; nothing is computed for a
     rejected request.
     """
-    valid = _validate(order, request)
+    valid = _validate(order, request, policy.rounding)
     side = _Side.presentment(order, policy.rounding)
     draft = _draft(order, valid, side)
-    _refuse_negative_lines(draft)
     deductions = -draft.fees.total
     if deductions > draft.positive:
         field = "request.restocking_fee" if draft.fees.restocking else "request.return_label_fee"

@@ -1,8 +1,9 @@
 """Shopify-style refund figures: what refunding some units and some shipping is worth.
 
-Each discount allocation and tax line is split over the line's units with the leftover minor
-units on the first units, and refunds consume units in order, so partial refunds always add up
-to what was charged. Shipping amounts are spread over shipping lines by what remains on each,
+A line's discounts (all of its allocations together, so no unit is worth less than nothing)
+and each of its tax lines are split over the line's units with the leftover minor units on the
+first units, and refunds consume units in order, so partial refunds always add up to what was
+charged. Shipping amounts are spread over shipping lines by what remains on each,
 with a proportional tax share. Written from the platform's description, independently of the
 returnbridge domain code it is meant to check.
 """
@@ -77,11 +78,8 @@ class Suggestion:
 
 def line_money(line: LineItem, *, taken: int, quantity: int) -> tuple[Bag, Bag]:
     """Subtotal (after discounts) and tax of units ``taken+1 .. taken+quantity`` of a line."""
-    discount = total(
-        [
-            a.amount.unit_share(line.quantity, taken=taken, count=quantity)
-            for a in line.discount_allocations
-        ]
+    discount = total([a.amount for a in line.discount_allocations]).unit_share(
+        line.quantity, taken=taken, count=quantity
     )
     tax = total(
         [t.price.unit_share(line.quantity, taken=taken, count=quantity) for t in line.tax_lines]
