@@ -746,6 +746,8 @@ def test_a_missing_shop_twin_without_a_rate_is_refused(
         plan_refund(order, request, policy=UP)
     assert caught.value.code == "MISSING_SHOP_AMOUNT"
     assert field in (caught.value.field or "")
+    if field.startswith("request."):
+        assert caught.value.field == field  # a request field is named exactly
 
 
 # --- what the plan and its breakdown carry ("The breakdown") ------------------------------------
