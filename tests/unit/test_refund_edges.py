@@ -272,3 +272,70 @@ def test_a_missing_shop_amount_names_what_lacks_it() -> None:
     assert caught.value.message == (
         "line L1 unit_price has no shop-currency amount and the order records no exchange rate"
     )
+
+
+# --- found by the oracle (tests/unit/test_refund_oracle.py) --------------------------------------
+
+
+def test_an_amount_equal_to_what_remains_needs_no_shop_twin_or_rate() -> None:
+    # Computed as `full`, so the shop side takes its remaining twin (4.50) and never converts
+    # the 5.00 asked (there is no rate to convert it with).
+    of = order(
+        line(unit_price=1000, unit_price_shop=900),
+        shop_currency="EUR",
+        shipping_lines=[{"id": "S1", "price": 500, "price_shop": 450}],
+    )
+    refund = plan(of, request(shipping={"mode": "amount", "amount": 500}))
+    assert refund.shop is not None
+    assert refund.shop.shipping.amount == 450
+
+
+def test_the_shop_cap_converts_a_refund_recorded_without_its_twin() -> None:
+    # Paid 5.00 USD (twin); 400 JPY refunded without a twin converts to 200: cap 500 − 200.
+    of = order(
+        line(unit_price=700),
+        currency="JPY",
+        shop_currency="USD",
+        exchange_rate="0.005",
+        amount_paid=1000,
+        amount_paid_shop=500,
+        already_refunded_amount=400,
+    )
+    refund = plan(of, request(("L1", 1), currency="JPY"), CLAMP)
+    # Presentment: 700 against a cap of 600, clamped by −100. Shop: 700 × 0.5 = 350 against
+    # a cap of 300, clamped by −50.
+    assert refund.presentment.cap_adjustment == -100
+    assert refund.shop is not None
+    assert refund.shop.refundable_before == 300
+    assert (refund.shop.cap_adjustment, refund.shop.total) == (-50, 300)
+
+
+def test_the_shop_cap_uses_the_refunded_twin_when_the_paid_one_is_converted() -> None:
+    # Paid 2000 USD cents × 0.9 = 1800 EUR cents (no twin); refunded twin 950: cap 850.
+    of = order(
+        line(unit_price=500),
+        shop_currency="EUR",
+        exchange_rate="0.9",
+        amount_paid=2000,
+        already_refunded_amount=1000,
+        already_refunded_amount_shop=950,
+    )
+    refund = plan(of, request(("L1", 1)))
+    assert refund.shop is not None
+    assert refund.shop.refundable_before == 850
+
+
+def test_a_refund_recorded_without_a_twin_or_a_rate_is_refused_for_the_shop_cap() -> None:
+    of = order(
+        line(unit_price=500, unit_price_shop=250),
+        shop_currency="EUR",
+        amount_paid=2000,
+        amount_paid_shop=1000,
+        already_refunded_amount=100,
+    )
+    with pytest.raises(DomainError) as caught:
+        plan_refund(of, request(("L1", 1)), policy=UP)
+    assert (caught.value.code, caught.value.field) == (
+        "MISSING_SHOP_AMOUNT",
+        "order.already_refunded_amount",
+    )

@@ -862,7 +862,7 @@ def _draft(order: Order, valid: _Valid, side: _Side) -> _Draft:
         for line, quantity in valid.lines
     )
     amount = valid.shipping_amount
-    if side.shop:
+    if side.shop and valid.shipping_mode is ShippingMode.AMOUNT:
         amount = side.pick(amount, valid.shipping_amount_shop, what="request.shipping.amount_shop")
     shipping = _shipping_refund(order, mode=valid.shipping_mode, amount=amount, side=side)
     summary = None
@@ -956,12 +956,14 @@ def _shop_figures(
     side = _Side.shop_side(order, policy.rounding)
     draft = _draft(order, valid, side)
     cap: int | None = None
-    if order.amount_paid_shop is not None:
-        cap = order.amount_paid_shop - (order.already_refunded_amount_shop or 0)
-    elif side.rate is not None:
-        paid = side.pick(order.amount_paid, None, what="order.amount_paid")
+    if order.amount_paid_shop is not None or side.rate is not None:
+        # Each figure from its twin, else converted (R4); a refund recorded without either
+        # is as unknown as any other missing twin.
+        paid = side.pick(order.amount_paid, order.amount_paid_shop, what="order.amount_paid")
         cap = paid - side.pick(
-            order.already_refunded_amount, None, what="order.already_refunded_amount"
+            order.already_refunded_amount,
+            order.already_refunded_amount_shop,
+            what="order.already_refunded_amount",
         )
     adjustment = 0
     if clamped and cap is not None:
