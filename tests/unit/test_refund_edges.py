@@ -224,7 +224,6 @@ REFUSALS = [
         _wanted(shipping={"mode": "amount", "amount": 501}),
         "shipping amount 501 is more than the 500 still refundable",
     ),
-    (_wanted(), "the request returns no line and refunds no shipping"),
     (
         _wanted(lines=_ONE, return_label_fee=2000),
         "deductions of 2000 exceed the 1000 being refunded",
@@ -236,6 +235,11 @@ REFUSALS = [
 def test_each_refusal_says_what_is_wrong_in_our_words(wanted: RefundRequest, words: str) -> None:
     of = order(shipping_lines=[{"id": "S1", "price": 500}])
     assert words in error(of, wanted).message
+
+
+def test_nothing_to_refund_is_said_in_one_plain_sentence() -> None:
+    refused = error(order(), _wanted())
+    assert refused.message == "the request returns no line and refunds no shipping"
 
 
 def test_the_cap_refusal_names_both_figures() -> None:

@@ -930,7 +930,7 @@ def plan_refund(order: Order, request: RefundRequest, *, policy: RefundPolicy) -
         raise RefundError(exc.code, exc.message, field=exc.field) from exc
     presentment = _figures(
         draft,
-        currency=order.currency,
+        currency=side.currency,
         inclusive=order.taxes_included,
         cap_adjustment=adjustment,
         refundable_before=cap,
