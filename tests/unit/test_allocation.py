@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 import pytest
@@ -86,3 +87,30 @@ def test_unit_split_is_exact_and_path_independent(
     shares = [split.share(already=j, quantity=1) for j in range(units)]
     assert shares == sorted(shares, reverse=True)  # the extra minor units sit on the first units
     assert max(shares) - min(shares) <= 1
+
+
+@pytest.mark.parametrize(
+    ("total", "weights", "message"),
+    [
+        (-1, [1], "cannot allocate a negative total (-1)"),
+        (1, [2, -1], "allocation weights must be >= 0"),
+        (3, [0, 0], "cannot allocate 3 over weights that sum to zero"),
+    ],
+)
+def test_a_refused_allocation_says_why(total: int, weights: list[int], message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        largest_remainder(total, weights)
+
+
+@pytest.mark.parametrize("units", [-1, 4])
+def test_carried_units_outside_the_line_are_refused_with_the_range(units: int) -> None:
+    # a line of 3 units carries S(0)..S(3); m = −1 or 4 is no number of its units.
+    with pytest.raises(ValueError, match=rf"^m must be within 0\.\.3, got {units}$"):
+        UnitSplit(10, 3).carried(units)
+
+
+def test_carried_units_at_both_ends_of_the_line() -> None:
+    # 10 over 3 units: base 3, one extra unit on the first: S(0) = 0, S(3) = 10.
+    split = UnitSplit(10, 3)
+    assert (split.base, split.extra) == (3, 1)
+    assert [split.carried(m) for m in range(4)] == [0, 4, 7, 10]

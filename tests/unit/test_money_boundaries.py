@@ -6,10 +6,13 @@ Every expected figure is worked out by hand from docs/refund-math.md ("Money", "
 
 from __future__ import annotations
 
+from decimal import Decimal
+from fractions import Fraction
+
 import pytest
 
 from returnbridge.domain.errors import DomainError
-from returnbridge.domain.money import Money, exponent, parse_minor
+from returnbridge.domain.money import Money, Rounding, exponent, parse_minor, round_fraction
 from returnbridge.domain.orders import Order, Payment
 from returnbridge.domain.tenders import RefundMethod, Tender, allocate_tenders, mirror_tenders
 
@@ -248,3 +251,75 @@ def test_money_refuses_minor_units_that_are_not_an_integer(minor: object) -> Non
     with pytest.raises(DomainError) as caught:
         Money(minor, "USD")  # type: ignore[arg-type]
     assert caught.value.code == "INVALID_AMOUNT"
+
+
+# --- what a refusal says: the code, the value and the field it is about -------------------------
+
+
+@pytest.mark.parametrize("code", ["EURO", "US1"])
+def test_an_invalid_currency_code_is_quoted_in_the_message(code: str) -> None:
+    with pytest.raises(DomainError) as caught:
+        exponent(code)
+    assert caught.value.message == f"'{code}' is not an ISO 4217 currency code"
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "message"),
+    [
+        ("abc", "USD", "price: 'abc' is not a decimal amount"),
+        ("NaN", "USD", "price: 'NaN' is not a finite amount"),
+        ("Infinity", "JPY", "price: 'Infinity' is not a finite amount"),
+        # the currency is named as ISO writes it, whatever the case it was given in
+        ("1.234", "usd", "price: '1.234' has more decimals than USD allows"),
+        ("0.5", "jpy", "price: '0.5' has more decimals than JPY allows"),
+    ],
+)
+def test_a_refused_amount_names_the_field_the_text_and_the_reason(
+    text: str, currency: str, message: str
+) -> None:
+    with pytest.raises(DomainError) as caught:
+        parse_minor(text, currency, field="price")
+    assert caught.value.message == message
+
+
+def test_parse_reads_a_decimal_as_it_is() -> None:
+    # 12.30 USD is 1230 cents; 1E+1 JPY is 10 yen; -0.005 KWD is −5 fils.
+    assert parse_minor(Decimal("12.30"), "USD") == 1230
+    assert parse_minor(Decimal("1E+1"), "JPY") == 10
+    assert parse_minor(Decimal("-0.005"), "KWD") == -5
+
+
+def test_money_that_is_not_an_integer_says_what_it_got() -> None:
+    with pytest.raises(DomainError) as caught:
+        Money(1.5, "USD")  # type: ignore[arg-type]
+    assert caught.value.message == "minor units must be an integer, got 1.5"
+
+
+def test_money_in_two_currencies_names_both() -> None:
+    with pytest.raises(DomainError) as caught:
+        _ = Money(100, "USD") - Money(100, "eur")
+    assert caught.value.message == "cannot combine USD with EUR"
+
+
+# --- rounding ties (refund-math "Rounding", "How") ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "half_up", "half_even"),
+    [
+        (Fraction(297, 2), 149, 148),  # 148.5: away from zero, or to the even 148
+        (Fraction(291, 2), 146, 146),  # 145.5: 146 is both away from zero and even
+        (Fraction(923, 5), 185, 185),  # 184.6 is no tie: the nearest integer in both modes
+        (Fraction(922, 5), 184, 184),  # 184.4 likewise
+        (Fraction(-297, 2), -149, -148),  # −148.5 rounds like its magnitude
+        (Fraction(1, 2), 1, 0),  # 0.5: the even neighbour is 0
+        (Fraction(-1, 2), -1, 0),
+        (Fraction(0), 0, 0),
+        (Fraction(7), 7, 7),
+    ],
+)
+def test_ties_follow_the_mode_and_everything_else_the_nearest_integer(
+    value: Fraction, half_up: int, half_even: int
+) -> None:
+    assert round_fraction(value, Rounding.HALF_UP) == half_up
+    assert round_fraction(value, Rounding.HALF_EVEN) == half_even
