@@ -165,13 +165,25 @@ def _check(places: int, value: str) -> Decimal:
         ("12", "12"),
         ("1E+2", "100"),  # exponent notation becomes plain digits
         ("0", "0"),
-        ("0.000000", "0.000000"),  # zero with more decimals than 4, still exact
-        ("-0.0", "0.0"),  # a zero loses its sign
+        ("0.000000", "0"),  # zero with more decimals than 4, still exact: one spelling
+        ("-0.0", "0"),  # a zero loses its sign
         ("-1.5", "-1.5"),  # other signs are the `ge=0` constraint's business, not this check's
     ],
 )
 def test_the_decimals_check_keeps_exact_values_in_plain_notation(value: str, plain: str) -> None:
     assert str(_check(4, value)) == plain
+
+
+@pytest.mark.parametrize("zero", ["0.0000000", "0.00000000000"])
+def test_a_zero_with_many_decimals_is_stored_in_a_form_that_reads_back(zero: str) -> None:
+    # str(Decimal("0.0000000")) is "0E-7", which the plain-decimal rule refuses on the way back.
+    body = _body(
+        refund={"return_label_fee": zero, "restocking_fee": {"type": "percent", "rate": zero}}
+    )
+    stored = CanonicalReturn.model_validate(body).model_dump(mode="json")
+    again = CanonicalReturn.model_validate(stored)
+    assert again.refund.return_label_fee == 0
+    assert stored["refund"]["return_label_fee"] == "0"
 
 
 @pytest.mark.parametrize("value", ["1.23456", "0.00001", "5E-1000000", "1.23450001"])

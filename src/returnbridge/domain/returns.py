@@ -111,8 +111,9 @@ def _at_most_decimals(places: int) -> AfterValidator:
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and exponent < -places and value != round(value, places):
             raise ValueError(f"must have at most {places} decimal places")
-        # plain notation without a sign, so the stored form reads back through the same rules
-        return Decimal(format(abs(value) if value.is_zero() else value, "f"))
+        # Plain notation without a sign, so the stored form reads back through the same rules.
+        # Zero is one spelling whatever its decimals: str(Decimal("0.0000000")) is "0E-7".
+        return Decimal(0) if value.is_zero() else Decimal(format(value, "f"))
 
     return AfterValidator(check)
 
