@@ -114,6 +114,18 @@ def test_skus_narrow_only_to_hits_that_carry_all_of_them() -> None:
     assert decision.order_id == "o2"
 
 
+def test_a_hit_whose_lines_were_not_all_read_is_not_ruled_out_by_skus() -> None:
+    # o2's first page of lines shows TEE only; CAP may sit on a later page, so o1 (which shows
+    # CAP) is not a single match: both go to review.
+    hits = [
+        _hit("o1", "#1", "a@x.com", "CAP"),
+        OrderSummary(id="o2", name="#2", email="a@x.com", skus=("TEE",), skus_complete=False),
+    ]
+    decision = decide_match(OrderReference(customer_email="a@x.com"), hits, skus=("CAP",))
+    assert decision.order_id is None
+    assert decision.candidates == tuple(hits)
+
+
 # --- resolve_lines ------------------------------------------------------------------------------
 
 

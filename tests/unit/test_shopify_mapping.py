@@ -453,3 +453,16 @@ def test_order_summary_lists_skus_and_total() -> None:
 def test_refunds_match_order_compares_refunded_totals() -> None:
     assert mapping.refunds_match_order(order_json(), [refund_json()])
     assert not mapping.refunds_match_order(order_json(), [])
+
+
+@pytest.mark.parametrize(("has_next", "complete"), [(True, False), (False, True)])
+def test_order_summary_says_whether_every_line_s_sku_was_read(
+    has_next: bool, complete: bool
+) -> None:
+    summary = mapping.order_summary_from_shopify(
+        {
+            "id": ORDER,
+            "lineItems": {"nodes": [{"sku": "TEE-M"}], "pageInfo": {"hasNextPage": has_next}},
+        }
+    )
+    assert summary.skus_complete is complete

@@ -50,7 +50,8 @@ def decide_match(
         wanted_email = normalise_email(reference.customer_email)
         survivors = [c for c in survivors if c.email and normalise_email(c.email) == wanted_email]
     if skus:
-        with_skus = [c for c in survivors if set(skus) <= set(c.skus)]
+        # A hit whose lines were not all read may carry the SKUs on a line we did not see.
+        with_skus = [c for c in survivors if set(skus) <= set(c.skus) or not c.skus_complete]
         # SKU clues only narrow; hits without SKU data stay candidates.
         if with_skus or not any(c.skus for c in survivors):
             survivors = with_skus or survivors

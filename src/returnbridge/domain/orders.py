@@ -152,6 +152,9 @@ class OrderSummary(_Frozen):
     currency: str | None = None
     total: int | None = None
     skus: tuple[str, ...] = ()
+    skus_complete: bool = Field(
+        default=True, description="False when only some of the order's lines were read"
+    )
 
 
 class Location(_Frozen):

@@ -70,7 +70,7 @@ class ShopifyConnector:
         if len(refunds) > MAX_REFUNDS:
             raise _too_large(order_id, f"more than {MAX_REFUNDS} refunds")
         for refund in refunds:
-            if _has_next_page(refund.get("refundLineItems")) or _has_next_page(
+            if mapping.has_next_page(refund.get("refundLineItems")) or mapping.has_next_page(
                 refund.get("refundShippingLines")
             ):
                 raise _too_large(order_id, f"refund {refund.get('id')} has too many lines")
@@ -84,7 +84,9 @@ class ShopifyConnector:
         """
         for _ in range(2):
             order = self._order_node("Order", {"id": order_id})
-            if _has_next_page(order.get("lineItems")) or _has_next_page(order.get("shippingLines")):
+            if mapping.has_next_page(order.get("lineItems")) or mapping.has_next_page(
+                order.get("shippingLines")
+            ):
                 raise _too_large(order_id, "too many line items or shipping lines")
             if len(order.get("transactions") or ()) >= MAX_TRANSACTIONS:
                 raise _too_large(order_id, f"{MAX_TRANSACTIONS} or more transactions")
@@ -109,7 +111,7 @@ class ShopifyConnector:
                 continue
             summary = mapping.order_summary_from_shopify(node)
             # SKUs are only checked when every line was read; Shopify already filtered by sku.
-            complete = not _has_next_page(node.get("lineItems"))
+            complete = not mapping.has_next_page(node.get("lineItems"))
             if mapping.matches(summary, query, check_skus=complete):
                 hits.append(summary)
         return hits[: query.limit]
@@ -165,13 +167,6 @@ class ShopifyConnector:
 
     def close(self) -> None:
         self.client.close()
-
-
-def _has_next_page(connection: Any) -> bool:
-    if not isinstance(connection, Mapping):
-        return False
-    page = connection.get("pageInfo")
-    return isinstance(page, Mapping) and bool(page.get("hasNextPage"))
 
 
 def _too_large(order_id: str, what: str) -> PermanentError:

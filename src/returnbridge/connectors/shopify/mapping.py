@@ -272,6 +272,14 @@ def refunds_match_order(order: Json, refunds: Sequence[Json]) -> bool:
     return refunded == listed
 
 
+def has_next_page(connection: Any) -> bool:
+    """Whether a GraphQL connection says more nodes follow this page."""
+    if not isinstance(connection, Mapping):
+        return False
+    page = connection.get("pageInfo")
+    return isinstance(page, Mapping) and bool(page.get("hasNextPage"))
+
+
 def order_summary_from_shopify(node: Json) -> OrderSummary:
     total = node.get("totalPriceSet")
     skus = tuple(str(line["sku"]) for line in _nodes(node.get("lineItems")) if line.get("sku"))
@@ -283,6 +291,7 @@ def order_summary_from_shopify(node: Json) -> OrderSummary:
         currency=node.get("presentmentCurrencyCode"),
         total=presentment(total, field="totalPriceSet") if total else None,
         skus=skus,
+        skus_complete=not has_next_page(node.get("lineItems")),
     )
 
 
