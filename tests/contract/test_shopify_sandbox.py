@@ -1149,6 +1149,19 @@ def test_bucket_throttles_then_restores_with_the_clock(
         assert restored["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == 24
 
 
+def test_journal_records_requested_and_actual_cost_of_each_call(
+    shopify_sandbox: httpx.Client,
+) -> None:
+    create_shop(shopify_sandbox, domain="tiny.myshopify.com", token="shpat_tiny", bucket_size=10)
+    gql(shopify_sandbox, LOCATIONS_10)
+    gql(shopify_sandbox, LOCATIONS_10, token="shpat_tiny")  # 12 points wanted, 10 in the bucket
+    gql(shopify_sandbox, "{ locations(first: 10) { nodes { nope } } }")  # invalid: never costed
+    costs = [
+        (e["requested_cost"], e["actual_cost"], e["throttled"]) for e in journal(shopify_sandbox)
+    ]
+    assert costs == [(12, 3, False), (12, None, True), (None, None, False)]
+
+
 def test_shop_level_bucket_overrides_and_single_query_limit(shopify_sandbox: httpx.Client) -> None:
     create_shop(shopify_sandbox, domain="tiny.myshopify.com", token="shpat_tiny", bucket_size=10)
     assert "errors" in gql(shopify_sandbox, LOCATIONS_10, token="shpat_tiny")

@@ -63,6 +63,8 @@ class _Call:
     refund_id: str | None = None
     throttled: bool = False
     fault: str | None = None
+    requested_cost: int | None = None
+    actual_cost: int | None = None
 
 
 def _respond(
@@ -81,6 +83,8 @@ def _respond(
         refund_id=call.refund_id,
         throttled=call.throttled,
         fault=call.fault,
+        requested_cost=call.requested_cost,
+        actual_cost=call.actual_cost,
     )
     return JSONResponse(body, status_code=status)
 
@@ -174,6 +178,7 @@ async def graphql_endpoint(request: Request) -> JSONResponse:
     fragments = [d for d in document.definitions if isinstance(d, FragmentDefinitionNode)]
     variables = body.get("variables") or {}
     requested = requested_cost(schema, operation, fragments, variables)
+    call.requested_cost = requested
     if requested > MAX_SINGLE_QUERY_COST:
         too_costly = {
             "message": (
@@ -231,6 +236,7 @@ async def _run(
     call.idempotency_key = context.idempotency_key
     call.refund_id = gid("Refund", context.refund_id) if context.refund_id else None
     actual = actual_cost(schema, executed.operation, executed.fragments, variables, result.data)
+    call.actual_cost = actual
     simulator.bucket(shop).give_back(requested - actual, now=now)
     response: dict[str, Any] = {}
     if result.errors:

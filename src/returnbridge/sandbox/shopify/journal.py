@@ -1,4 +1,4 @@
-"""The request journal: one entry per GraphQL call, for exactly-once assertions."""
+"""The request journal: one entry per GraphQL call, for exactly-once assertions and cost counts."""
 
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ class Entry:
     refund_id: str | None
     throttled: bool
     fault: str | None
+    requested_cost: int | None
+    """``requestedQueryCost``: charged up front; also given for a throttled or too costly
+    call, which is charged nothing."""
+    actual_cost: int | None
+    """Points the call really used, after the refund of requested minus actual; None when
+    nothing was executed (throttled, too costly, refused before costing)."""
 
 
 class Journal:
