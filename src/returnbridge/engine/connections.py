@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import httpx
+
 from returnbridge.connectors.base.connector import OrderConnector
 from returnbridge.domain.errors import DomainError, PermanentError
 
 ConnectorFactory = Callable[[str, Mapping[str, Any], float, dict[str, Any]], OrderConnector]
 """(base_url, credentials, timeout, state) -> connector; `state` lives as long as the process
-and is private to one connection: the place for its rate limiter, shared by every step."""
+and is private to one connection: the place for its rate limiter and its HTTP client
+(`state["http"]`, pooled, closed by the runtime), shared by every step."""
 
 
 def _shopify(
@@ -23,7 +26,14 @@ def _shopify(
     if not isinstance(token, str) or not token:
         raise PermanentError("MISSING_CREDENTIALS", "shopify connection has no access_token")
     limiter = state.setdefault("limiter", CostLimiter())
-    return ShopifyConnector(base_url, token, timeout=timeout, limiter=limiter)
+    http = state.get("http")
+    return ShopifyConnector(
+        base_url,
+        token,
+        timeout=timeout,
+        limiter=limiter,
+        http=http if isinstance(http, httpx.Client) else None,
+    )
 
 
 FACTORIES: dict[str, ConnectorFactory] = {"shopify": _shopify}

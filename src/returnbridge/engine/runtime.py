@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from dbos import DBOS, DBOSConfig
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -51,16 +52,38 @@ class Runtime:
     _state_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def connector(self, connection: Connection) -> OrderConnector:
-        credentials = connection_credentials(connection, cipher=self.cipher)
+        """A connector for `connection`, sharing the connection's process-wide state.
+
+        The state keeps, for the life of the process: one HTTP client (its pool and TLS
+        context, built once, closed by `close_runtime`), the rate limiter, and the decrypted
+        credentials, decrypted again only when the stored token changes (rotation).
+        """
         with self._state_lock:
             state = self.connection_state.setdefault(connection.id, {})
+            token = connection.credentials_encrypted
+            cached = state.get("credentials")
+            if cached is None or cached[0] != token:
+                cached = (token, connection_credentials(connection, cipher=self.cipher))
+                state["credentials"] = cached
+            if "http" not in state:
+                state["http"] = httpx.Client(timeout=self.settings.http_timeout)
         return build_connector(
             connection.platform,
             connection.base_url,
-            credentials,
+            cached[1],
             timeout=self.settings.http_timeout,
             state=state,
         )
+
+    def close_connections(self) -> None:
+        """Close every connection's shared HTTP client."""
+        with self._state_lock:
+            states = list(self.connection_state.values())
+            self.connection_state.clear()
+        for state in states:
+            http = state.get("http")
+            if isinstance(http, httpx.Client):
+                http.close()
 
 
 _current: Runtime | None = None
@@ -92,6 +115,7 @@ def current() -> Runtime:
 def close_runtime() -> None:
     global _current  # noqa: PLW0603
     if _current is not None:
+        _current.close_connections()
         _current.engine.dispose()
     _current = None
 
