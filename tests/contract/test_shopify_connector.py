@@ -236,6 +236,53 @@ def test_get_order_maps_discounted_multi_unit_taxed_order(
     )
 
 
+def _order_reads(sandbox: Sandbox) -> list[str]:
+    entries = sandbox.get("/_sandbox/journal")
+    return [
+        e["operation_name"] for e in entries if e["operation_name"] in {"Order", "OrderRefunds"}
+    ]
+
+
+def test_a_small_order_is_read_with_its_refunds_in_one_call(
+    sandbox: Sandbox, connector: ShopifyConnector
+) -> None:
+    seeded = sandbox.seed_order(taxed_order())
+    connector.create_refund(one_tee_refund(seeded, "rb-small-1"))
+    sandbox.http.delete("/_sandbox/journal").raise_for_status()
+    order = connector.get_order(seeded["gid"])
+    assert order.line_items[0].already_returned_quantity == 1
+    assert order.already_refunded_amount == 1980
+    assert _order_reads(sandbox) == ["Order"]
+
+
+def test_a_large_order_is_read_whole_with_larger_pages(
+    sandbox: Sandbox, connector: ShopifyConnector
+) -> None:
+    # 12 lines (more than the first page of 8) and 5 refunds (more than the first 3 + 1).
+    lines = [
+        {"sku": f"SKU-{i}", "title": f"Item {i}", "quantity": 1, "price": "5.00"} for i in range(12)
+    ]
+    seeded = sandbox.seed_order(taxed_order(line_items=lines, shipping_lines=[]))
+    sale = seeded["transactions"][0]
+    for index in range(5):
+        line = seeded["line_items"][index]
+        command = RefundCommand(
+            order_id=seeded["gid"],
+            currency="USD",
+            idempotency_key=f"rb-large-{index}",
+            lines=(RefundLineCommand(line_id=line["gid"], quantity=1, restock="none"),),
+            tenders=(TenderCommand(amount=500, parent_id=sale["gid"], gateway="shopify_payments"),),
+            note="",
+        )
+        connector.create_refund(command)
+    sandbox.http.delete("/_sandbox/journal").raise_for_status()
+    order = connector.get_order(seeded["gid"])
+    assert len(order.line_items) == 12
+    assert sum(line.already_returned_quantity for line in order.line_items) == 5
+    assert order.already_refunded_amount == 2500
+    assert _order_reads(sandbox) == ["Order", "Order", "OrderRefunds"]
+
+
 def test_multi_currency_order_uses_presentment_money_with_shop_twins(
     sandbox: Sandbox, connector: ShopifyConnector
 ) -> None:

@@ -315,27 +315,66 @@ def minimal_order(refunded: str) -> dict[str, Any]:
 NO_REFUNDS = {"order": {"id": "gid://shopify/Order/1", "refunds": []}}
 
 
+def large_order(refunded: str) -> dict[str, Any]:
+    """An order whose first (small) page of lines says more lines follow."""
+    page = minimal_order(refunded)
+    page["order"]["lineItems"]["pageInfo"]["hasNextPage"] = True
+    return page
+
+
+def test_get_order_reads_a_small_order_and_its_refunds_in_one_call() -> None:
+    page = minimal_order("0.00")
+    page["order"]["refunds"] = []
+    recorder = Recorder([ok(page)])
+    order = connector(recorder).get_order("gid://shopify/Order/1")
+    assert order.already_refunded_amount == 0
+    assert len(recorder.requests) == 1
+    variables = json.loads(recorder.requests[0].content)["variables"]
+    assert variables == {
+        "id": "gid://shopify/Order/1",
+        "lines": 8,
+        "shippingLines": 2,
+        "transactions": 6,
+        "refunds": 4,
+    }
+
+
+def test_get_order_reads_again_with_large_pages_when_the_small_ones_overflow() -> None:
+    small = minimal_order("0.00")
+    small["order"]["transactions"] = [{"id": f"t{i}"} for i in range(6)]  # 6 of 6: maybe more
+    recorder = Recorder([ok(small), ok(minimal_order("0.00")), ok(NO_REFUNDS)])
+    connector(recorder).get_order("gid://shopify/Order/1")
+    sent = [json.loads(r.content) for r in recorder.requests]
+    assert [p["operationName"] for p in sent] == ["Order", "Order", "OrderRefunds"]
+    assert (sent[1]["variables"]["lines"], sent[1]["variables"]["refunds"]) == (50, 0)
+
+
 def test_get_order_rereads_when_a_refund_lands_between_reads() -> None:
     recorder = Recorder(
-        [ok(minimal_order("5.00")), ok(NO_REFUNDS), ok(minimal_order("0.00")), ok(NO_REFUNDS)]
+        [
+            ok(large_order("0.00")),
+            ok(minimal_order("5.00")),
+            ok(NO_REFUNDS),
+            ok(minimal_order("0.00")),
+            ok(NO_REFUNDS),
+        ]
     )
     order = connector(recorder).get_order("gid://shopify/Order/1")
     assert order.already_refunded_amount == 0
-    assert len(recorder.requests) == 4
+    assert len(recorder.requests) == 5
 
 
 def test_get_order_gives_up_when_reads_keep_disagreeing() -> None:
-    recorder = Recorder([ok(minimal_order("5.00")), ok(NO_REFUNDS)] * 2)
+    recorder = Recorder([ok(large_order("0.00"))] + [ok(minimal_order("5.00")), ok(NO_REFUNDS)] * 2)
     with pytest.raises(TransientError) as caught:
         connector(recorder).get_order("gid://shopify/Order/1")
     assert caught.value.code == "ORDER_CHANGING"
 
 
 def test_get_order_refuses_to_truncate_line_items() -> None:
-    page = minimal_order("0.00")
-    page["order"]["lineItems"]["pageInfo"]["hasNextPage"] = True
+    recorder = Recorder([ok(large_order("0.00")), ok(large_order("0.00"))])
     with pytest.raises(PermanentError) as caught:
-        connector(Recorder([ok(page)])).get_order("gid://shopify/Order/1")
+        connector(recorder).get_order("gid://shopify/Order/1")
     assert caught.value.code == "ORDER_TOO_LARGE"
 
 
