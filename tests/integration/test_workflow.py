@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from dbos import DBOS
 
+from returnbridge.store.connections import update_connection
 from support.gateway import Gateway, Sandbox, simple_order
 from support.processes import wait_until
 
@@ -57,6 +58,38 @@ def test_return_event_is_refunded_and_restocked_once(gateway: Gateway, sandbox: 
     assert order["financial_status"] == "REFUNDED"
     assert sandbox.inventory()["MUG-WHT"]["2"] == 3
     assert body["refunds"][0]["status"] == "succeeded"
+
+
+def _calls(sandbox: Sandbox) -> list[str | None]:
+    return [e["operation_name"] for e in sandbox.journal()]
+
+
+def test_a_return_naming_its_order_costs_three_platform_calls(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    # One order read with its refunds, the platform's own calculation, the write (issue 7).
+    sandbox.seed_order(simple_order(2011))
+    body = gateway.wait_for(gateway.post_return(full_return(2011, "TCK-11")).json()["return"]["id"])
+    assert body["status"] == "completed"
+    assert _calls(sandbox) == ["Order", "SuggestedRefund", "RefundCreate"]
+    assert body["matched_order_name"] == "#2011"
+
+
+def test_without_the_cross_check_a_return_costs_two_platform_calls(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    with gateway.runtime.sessions.begin() as session:
+        update_connection(
+            session,
+            gateway.connection_id,
+            tenant_id=gateway.tenant_id,
+            settings={"restock_location_id": "gid://shopify/Location/2", "cross_check": False},
+        )
+    sandbox.seed_order(simple_order(2012))
+    body = gateway.wait_for(gateway.post_return(full_return(2012, "TCK-12")).json()["return"]["id"])
+    assert body["status"] == "completed"
+    assert body["refund_total"]["minor"] == 3884
+    assert _calls(sandbox) == ["Order", "RefundCreate"]
 
 
 def test_same_event_three_times_one_after_another_is_one_workflow_and_one_refund(

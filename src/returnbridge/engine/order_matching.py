@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from returnbridge.connectors.base.connector import OrderConnector, OrderQuery
-from returnbridge.domain.errors import NotFound
 from returnbridge.domain.matching import decide_match
 from returnbridge.domain.returns import CanonicalReturn, ReturnStatus
 from returnbridge.engine.runtime import Runtime
@@ -21,7 +20,7 @@ from returnbridge.store import returns as return_store
 
 
 def match_order(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
-    """Find the order: by platform id, else by order number / email / SKUs."""
+    """Find the order: by platform id (taken as given), else by order number / email / SKUs."""
     with transaction(runtime) as session:
         record, canonical = load_return(session, tenant_id, return_id)
         if reached(record.status, ReturnStatus.MATCHED) and record.matched_order_id:
@@ -45,18 +44,10 @@ def _match(
 ) -> StepOutcome:
     reference = canonical.order
     if reference.platform_order_id:
-        try:
-            order = connector.get_order(reference.platform_order_id)
-        except NotFound:
-            return park(
-                runtime,
-                tenant_id,
-                return_id,
-                status=ReturnStatus.NEEDS_REVIEW,
-                event="order_not_found",
-                reason=f"order {reference.platform_order_id} does not exist on the platform",
-            )
-        return _record_match(runtime, tenant_id, return_id, order.id, order.name, how="id")
+        # No call: the plan step reads the order next (and records its name), and parks the
+        # return with `order_not_found` if the platform has no such order.
+        order_id = reference.platform_order_id
+        return _record_match(runtime, tenant_id, return_id, order_id, None, how="id")
     skus = tuple(line.sku for line in canonical.lines if line.sku)
     query = OrderQuery(
         name=reference.order_number,

@@ -11,6 +11,7 @@ from returnbridge.connectors.base.connector import (
     PlatformRefund,
     RefundCommand,
 )
+from returnbridge.domain.errors import NotFound
 from returnbridge.domain.matching import resolve_lines
 from returnbridge.domain.money import Money
 from returnbridge.domain.orders import Order
@@ -90,9 +91,22 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
                 event="plan_needs_review",
                 reason="no matched order",
             )
-        order = connector.get_order(order_id)
+        try:
+            order = connector.get_order(order_id)
+        except NotFound:
+            return park(
+                runtime,
+                tenant_id,
+                return_id,
+                status=ReturnStatus.NEEDS_REVIEW,
+                event="order_not_found",
+                reason=f"order {order_id} does not exist on the platform",
+            )
         planned = _compute(canonical, order, connection)
-        problems = _cross_check(connector, planned, canonical, return_id, revision)
+        command = None
+        if canonical.refund.issue or (canonical.restock and canonical.lines):
+            command = _command(connector, planned, canonical, connection, key)
+        problems = _cross_check(connector, planned, command, connection)
     except Exception as error:
         return classify(runtime, tenant_id, return_id, error, step="plan")
     finally:
@@ -119,8 +133,17 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
             idempotency_key=key,
             order_id=order.id,
             amount=Money(total, order.currency),
-            plan={"breakdown": breakdown, "quantities": planned.quantities},
+            plan={
+                "breakdown": breakdown,
+                "quantities": planned.quantities,
+                # what the refund step sends on its first attempt, without reading again
+                "command": command.model_dump(mode="json") if command else None,
+            },
         )
+        if record.matched_order_name is None and order.name:
+            return_store.set_matched_order(
+                session, return_id, tenant_id=tenant_id, order_id=order.id, order_name=order.name
+            )
         return_store.set_refund_total(
             session, return_id, tenant_id=tenant_id, total=Money(total, order.currency)
         )
@@ -184,21 +207,19 @@ def _command(
 def _cross_check(
     connector: OrderConnector,
     planned: _Planned,
-    canonical: CanonicalReturn,
-    return_id: str,
-    revision: int,
+    command: RefundCommand | None,
+    connection: Connection,
 ) -> list[str]:
-    if planned.plan is None or Capability.SUGGESTED_REFUND not in connector.capabilities:
+    """Our plan against the platform's own calculation, when it has one and it is wanted.
+
+    The connection setting `cross_check` (default true) turns it off to save a call.
+    """
+    if planned.plan is None or command is None:
         return []
-    command = rc.refund_command(
-        planned.plan,
-        planned.order,
-        quantities=planned.quantities,
-        key=rc.refund_key(return_id, revision),
-        note="",
-        choice=rc.RestockChoice(restock=False, location_id=None),
-        shipping_mode=canonical.refund.shipping.mode,
-    )
+    if Capability.SUGGESTED_REFUND not in connector.capabilities:
+        return []
+    if not (connection.settings or {}).get("cross_check", True):
+        return []
     return rc.disagreements(planned.plan, connector.suggest_refund(command))
 
 
@@ -222,6 +243,7 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
             return StepOutcome(record.status, {})
         connection = connection_of(session, record)
         stored = refund_store.refund_by_key(session, tenant_id, idempotency_key=key)
+        first_attempt = stored is not None and refund_store.start_sending(session, stored)
         connector = runtime.connector(connection)
     if stored is None:
         return park(
@@ -236,19 +258,20 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
         return admit(runtime, tenant_id, return_id)
     if not canonical.refund.issue and not (canonical.restock and canonical.lines):
         return _record_refunded(runtime, tenant_id, return_id, stored.id, None, skipped=True)
+    planned_command = (stored.plan or {}).get("command") if first_attempt else None
     try:
-        existing = _find_by_key(connector.list_refunds(stored.order_id), key)
-        if existing is not None:
-            log.info("refund already on the platform", refund_id=existing.id, key=key)
-            return _record_refunded(runtime, tenant_id, return_id, stored.id, existing)
-        order = connector.get_order(stored.order_id)
-        planned = _compute(canonical, order, connection)
-        command = _command(connector, planned, canonical, connection, key)
-        if rc.needs_parent_transactions(command) and (
-            Capability.SUGGESTED_REFUND in connector.capabilities
-        ):
-            command = rc.with_suggested_tenders(command, connector.suggest_refund(command))
-        refund = connector.create_refund(command)
+        if planned_command is not None:
+            # The first attempt sends what the plan step decided on the order it had just read.
+            refund = connector.create_refund(_ready(connector, planned_command))
+        else:
+            found = _find_by_key(connector.list_refunds(stored.order_id), key)
+            if found is not None:
+                log.info("refund already on the platform", refund_id=found.id, key=key)
+                return _record_refunded(runtime, tenant_id, return_id, stored.id, found)
+            order = connector.get_order(stored.order_id)
+            planned = _compute(canonical, order, connection)
+            command = _command(connector, planned, canonical, connection, key)
+            refund = connector.create_refund(_ready(connector, command))
     except Exception as error:
         outcome = classify(runtime, tenant_id, return_id, error, step="refund")
         with transaction(runtime) as session:
@@ -260,6 +283,17 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
         connector.close()
     REFUNDS_CREATED.labels(platform=connection.platform).inc()
     return _record_refunded(runtime, tenant_id, return_id, stored.id, refund)
+
+
+def _ready(connector: OrderConnector, command: RefundCommand | dict[str, Any]) -> RefundCommand:
+    """The command with every tender's parent transaction, asking the platform if needed."""
+    if isinstance(command, dict):
+        command = RefundCommand.model_validate(command)
+    if rc.needs_parent_transactions(command) and (
+        Capability.SUGGESTED_REFUND in connector.capabilities
+    ):
+        command = rc.with_suggested_tenders(command, connector.suggest_refund(command))
+    return command
 
 
 def _record_refunded(

@@ -24,6 +24,7 @@ from returnbridge.store.returns import get_return
 from returnbridge.store.tables import Refund
 
 PENDING: Final = "pending"
+SENDING: Final = "sending"  # a first attempt went out; its outcome may be unknown
 SUCCEEDED: Final = "succeeded"
 FAILED: Final = "failed"
 
@@ -164,6 +165,20 @@ def complete_refund(
     refund.updated_at = clock()
     session.flush()
     return refund
+
+
+def start_sending(session: Session, refund: Refund, *, clock: Clock = utc_now) -> bool:
+    """Mark a pending refund as being sent; True only for its very first attempt.
+
+    Any later attempt (a retry, a crash recovery, a re-drive) sees `sending` or `failed` and
+    must first look for the refund on the platform: the first one may have landed.
+    """
+    if refund.status != PENDING:
+        return False
+    refund.status = SENDING
+    refund.updated_at = clock()
+    session.flush()
+    return True
 
 
 def fail_refund(
