@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit install clean load mutation
+.PHONY: run test lint typecheck unit install clean load mutation cost
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ test: lint typecheck
 load: $(STAMP)
 	mkdir -p .returnbridge
 	$(BIN)/python bench/load.py --backend both --json .returnbridge/load.json
+
+# Issue 7 cost benchmark (not part of `make test`; a few minutes on 2 cores): CPU per return of
+# each process, GraphQL calls and cost points per return, returns/s per store at Shopify's
+# standard plan (100 points/s) for 1, 4 and 16 stores, next to bare DBOS and a naive script, on
+# SQLite and PostgreSQL (127.0.0.1:5432). Figures go to .returnbridge/cost.json; see
+# docs/performance.md.
+cost: $(STAMP)
+	mkdir -p .returnbridge
+	$(BIN)/python bench/cost.py --json .returnbridge/cost.json
 
 # Issue 6 mutation run (not part of `make test`; about 10 minutes on 2 cores): mutmut mutates
 # src/returnbridge/domain/ and runs tests/unit against each mutant (config in pyproject.toml).

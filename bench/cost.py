@@ -1,0 +1,871 @@
+"""Cost of one return (issue 7): CPU, GraphQL calls and cost points, at Shopify's standard plan.
+
+Runs side by side, on SQLite and on PostgreSQL, for 1, 4 and 16 stores:
+
+  bare       bench/bare_dbos.py: N workflows of 8 trivial steps on a DBOS queue set up like
+             ours (one partition per connection, same polling interval); the CPU floor. Run
+             twice: as fast as it goes, and paced (its refund step sleeps as long as the
+             gateway took per return on one store), since waiting costs DBOS CPU too
+  gateway    `returnbridge sandbox` + `returnbridge up` as child processes; S sandbox shops at
+             the standard plan's bucket and restore rate, S tenants each with a connection,
+             N returns per store posted to the API at once; waits until none is moving
+  naive      bench/naive_refunds.py: the same refunds by a plain sequential script (order
+             read + refundCreate per return, one thread per store); no database, so it runs
+             once per store count, not per backend
+
+Every figure comes from the processes themselves: CPU-seconds from /proc (utime + stime of
+each process, so other load on the machine does not inflate them), GraphQL calls, THROTTLED
+answers and requested/actual cost points from the sandbox's journal, completion times from
+the gateway's returns. Before the clock starts each shop's bucket is drained, so the rate is
+the sustained one rather than the 2,000-point head start. docs/performance.md says how to
+read the table.
+
+Run (from the repo root):
+  .venv/bin/python bench/cost.py                                   # default: both backends
+  .venv/bin/python bench/cost.py --backend sqlite --stores 1 --returns-per-store 5
+  .venv/bin/python bench/cost.py --ref 353e366 --json before.json   # gateway from a commit
+  make cost
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext, suppress
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from load import (
+    MOVING,
+    SKU,
+    Call,
+    Tenant,
+    code_under_test,
+    cpu_seconds,
+    export_source,
+    free_port,
+    machine_busy_seconds,
+    order_seed,
+    own_cpu_seconds,
+    postgres_database,
+    return_event,
+    run_lanes,
+    tail,
+)
+
+BENCH = Path(__file__).resolve().parent
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+GRAPHQL_PATH = "/admin/api/2026-01/graphql.json"
+LOCATION_GID = "gid://shopify/Location/1"
+STANDARD_RESTORE_RATE = 100.0  # points/s, Shopify standard plan (research/platforms/shopify.md)
+STANDARD_BUCKET = 2000  # points; the sandbox's default maximumAvailable
+DRAIN_ALIASES = 900  # `order(id:){id}` aliases per drain query: 900 points, under the 1000 cap
+SANDBOX_MAIN = (
+    "import sys; from returnbridge.sandbox.shopify.server import serve; "
+    "serve(port=int(sys.argv[1]), restore_rate=float(sys.argv[2]), bucket_size=int(sys.argv[3]))"
+)
+
+
+def say(message: str) -> None:
+    """Progress, on stderr (the table goes to stdout)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class Process:
+    """A child process with its output in a log file; its CPU read from /proc."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.name = name
+        self.log = log
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.process.pid) if self.process.poll() is None else float("nan")
+
+    def wait_healthy(self, url: str, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"{self.name} exited early; see {self.log}:\n{tail(self.log)}")
+            with suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise SystemExit(f"{self.name} not healthy after {timeout:.0f}s; see {self.log}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def environment(source: Path | None = None, **extra: str) -> dict[str, str]:
+    """Ours without RETURNBRIDGE_*; `source` (an exported src/) imported first if given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETURNBRIDGE_")}
+    env.pop("PYTHONPATH", None)
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
+    return env | extra
+
+
+def run_child_json(
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    log: Path,
+    before_go: Callable[[], object] | None = None,
+) -> dict[str, Any]:
+    """Run a bench child to the end; the JSON object it printed last.
+
+    With `before_go`, the child was told to wait for a line on stdin: it gets it once
+    `before_go` has run (so what it does happens after the child's start-up, not before).
+    """
+    with log.open("ab") as err:
+        child = subprocess.Popen(
+            argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err
+        )
+        if before_go is not None:
+            before_go()
+        out, _ = child.communicate(b"go\n")
+    lines = [line for line in out.decode().splitlines() if line.startswith("{")]
+    if not lines:
+        raise SystemExit(f"{argv[1]} printed no result (exit {child.returncode}); see {log}")
+    report: dict[str, Any] = json.loads(lines[-1])
+    report["exit_status"] = child.returncode
+    return report
+
+
+def start_sandbox(args: argparse.Namespace, work: Path) -> tuple[Process, str]:
+    """The sandbox from the working tree, whatever `--ref` says: it is the measuring tool."""
+    port = free_port()
+    argv = [sys.executable, "-c", SANDBOX_MAIN, str(port)]
+    argv += [str(args.restore_rate), str(args.bucket_size)]
+    sandbox = Process("sandbox", argv, environment(), work / "sandbox.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        sandbox.wait_healthy(url)
+    except BaseException:
+        sandbox.stop()
+        raise
+    return sandbox, url
+
+
+def start_gateway(
+    args: argparse.Namespace, work: Path, database_url: str | None
+) -> tuple[Process, str, str]:
+    port = free_port()
+    admin_key = f"adm_{secrets.token_urlsafe(24)}"
+    env = environment(
+        args.source,
+        RETURNBRIDGE_ADMIN_KEY=admin_key,
+        RETURNBRIDGE_LOG_LEVEL=args.log_level,
+        **({"RETURNBRIDGE_DATABASE_URL": database_url} if database_url else {}),
+    )
+    argv = [sys.executable, "-m", "returnbridge.cli.main", "up"]
+    argv += ["--data-dir", str(work / "data"), "--port", str(port)]
+    gateway = Process("gateway", argv, env, work / "gateway.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        gateway.wait_healthy(url)
+    except BaseException:
+        gateway.stop()
+        raise
+    return gateway, url, admin_key
+
+
+@contextmanager
+def scratch(
+    args: argparse.Namespace, backend: str, label: str
+) -> Iterator[tuple[Path, str | None]]:
+    """A temp dir, and a fresh PostgreSQL database when the backend is postgres."""
+    work = Path(tempfile.mkdtemp(prefix=f"rb-cost-{backend}-{label}-"))
+    database = nullcontext() if backend != "postgres" else postgres_database(args.postgres_url)
+    try:
+        with database as url:
+            yield work, url
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- shops
+
+
+@dataclass
+class Shop:
+    domain: str
+    token: str
+    orders: list[str]
+
+
+def seed_shops(args: argparse.Namespace, sandbox_url: str, stores: int) -> list[Shop]:
+    """`stores` shops at the plan's bucket and restore rate, each with its orders."""
+    shops = []
+    with httpx.Client(base_url=sandbox_url, timeout=60) as sandbox:
+        for number in range(stores):
+            domain = f"store{number}-{uuid.uuid4().hex[:6]}.myshopify.com"
+            token = f"shpat_{uuid.uuid4().hex}"
+            sandbox.post(
+                "/_sandbox/shops",
+                json={
+                    "domain": domain,
+                    "access_token": token,
+                    "currency": "USD",
+                    "locations": [{"id": 1, "name": "Main"}],
+                    "restore_rate": args.restore_rate,
+                    "bucket_size": args.bucket_size,
+                },
+            ).raise_for_status()
+            orders = []
+            for n in range(args.returns_per_store):
+                answer = sandbox.post(f"/_sandbox/shops/{domain}/orders", json=order_seed(n))
+                answer.raise_for_status()
+                orders.append(str(answer.json()["gid"]))
+            shops.append(Shop(domain, token, orders))
+    return shops
+
+
+def drain(sandbox_url: str, shops: list[Shop], *, enabled: bool) -> dict[str, float]:
+    """Spend every shop's bucket down to under 20 points; the points left per shop.
+
+    Reads of one order under many aliases cost one point each, requested and actual. The
+    shops are drained in turns, so all of them end up nearly empty at about the same time.
+    """
+    left = {shop.domain: float("inf") if enabled else float("nan") for shop in shops}
+    with httpx.Client(base_url=sandbox_url, timeout=60) as client:
+        while busy := [shop for shop in shops if left[shop.domain] >= 20]:
+            for shop in busy:
+                aliases = int(min(DRAIN_ALIASES, left[shop.domain] - 5))
+                body = " ".join(f"a{n}: order(id: $id) {{ id }}" for n in range(aliases))
+                answer = client.post(
+                    GRAPHQL_PATH,
+                    json={"query": f"query Drain($id: ID!) {{ {body} }}",
+                          "variables": {"id": shop.orders[0]}},
+                    headers={"X-Shopify-Access-Token": shop.token},
+                ).json()  # fmt: skip
+                status = answer["extensions"]["cost"]["throttleStatus"]
+                left[shop.domain] = float(status["currentlyAvailable"])
+    return left
+
+
+def journal_figures(
+    sandbox_url: str, shops: list[Shop], *, since: float, returns: int
+) -> dict[str, Any]:
+    """Calls, THROTTLED answers and cost points after `since`, in total and per return."""
+    entries: list[dict[str, Any]] = []
+    with httpx.Client(base_url=sandbox_url, timeout=120) as client:
+        for shop in shops:
+            answer = client.get("/_sandbox/journal", params={"shop": shop.domain})
+            answer.raise_for_status()
+            entries += [e for e in answer.json() if e["at"] >= since]
+    per = max(1, returns)
+    operations: dict[str, dict[str, float]] = defaultdict(
+        lambda: {"calls": 0, "requested": 0, "actual": 0, "throttled": 0}
+    )
+    for entry in entries:
+        figures = operations[str(entry.get("operation_name") or entry.get("operation"))]
+        figures["calls"] += 1
+        figures["requested"] += entry.get("requested_cost") or 0
+        figures["actual"] += entry.get("actual_cost") or 0
+        figures["throttled"] += 1 if entry.get("throttled") else 0
+    executed = [e for e in entries if not e.get("throttled")]
+    return {
+        "calls": len(entries),
+        "throttled": sum(1 for e in entries if e.get("throttled")),
+        "refunds_created": sum(1 for e in entries if e.get("effect") == "refund_created"),
+        "calls_per_return": len(entries) / per,
+        "executed_calls_per_return": len(executed) / per,
+        "requested_per_return": sum(e.get("requested_cost") or 0 for e in executed) / per,
+        "actual_per_return": sum(e.get("actual_cost") or 0 for e in executed) / per,
+        "by_operation": {
+            name: {
+                "calls_per_return": f["calls"] / per,
+                "requested_per_call": f["requested"] / max(1, f["calls"] - f["throttled"]),
+                "actual_per_call": f["actual"] / max(1, f["calls"] - f["throttled"]),
+                "throttled": f["throttled"],
+            }
+            for name, f in sorted(operations.items())
+        },
+        "costs_recorded": all("requested_cost" in e for e in entries),
+    }
+
+
+def sustained(times: list[float]) -> float | None:
+    """Completions per second between the first completion and the last.
+
+    The first return of a drained shop waits for the bucket to hold the points its first
+    call asks for (up to 1,000); from then on the rate is set by the points really spent.
+    """
+    if len(times) < 2 or max(times) <= min(times):
+        return None
+    return (len(times) - 1) / (max(times) - min(times))
+
+
+def rates(
+    args: argparse.Namespace,
+    started: dict[str, float],
+    finished: dict[str, list[float]],
+    actual_per_return: float,
+) -> dict[str, Any]:
+    """Returns/s per store and in all: sustained, and end to end (first post to last end)."""
+    per_store = {d: sustained(times) for d, times in finished.items()}
+    end_to_end = {
+        d: len(times) / (max(times) - started[d]) if times and max(times) > started[d] else 0.0
+        for d, times in finished.items()
+    }
+    everything = [t for times in finished.values() for t in times]
+    firsts = [min(times) for times in finished.values() if times]
+    first = min(started.values())
+    bound = args.restore_rate / actual_per_return if actual_per_return else None
+    known = [r for r in per_store.values() if r is not None]
+    mean = statistics.fmean(known) if known else None
+    return {
+        "per_store": per_store,
+        "per_store_mean": mean,
+        "per_store_min": min(known, default=None),
+        # Each store's completions after its own first, over the time since the stores'
+        # first completions (on average): the sum of the stores' sustained rates when they
+        # run side by side.
+        "aggregate": (len(everything) - len(firsts)) / (max(everything) - statistics.fmean(firsts))
+        if len(everything) > len(firsts) and max(everything) > statistics.fmean(firsts)
+        else None,
+        "per_store_end_to_end": end_to_end,
+        "aggregate_end_to_end": len(everything) / (max(everything) - first)
+        if everything and max(everything) > first
+        else 0.0,
+        "throttle_bound_per_store": bound,
+        "share_of_bound": mean / bound if bound and mean is not None else None,
+    }
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+@dataclass
+class Window:
+    """CPU of some processes, and of the machine, over a stretch of wall time."""
+
+    processes: dict[str, Process]
+    cpu: dict[str, float] = field(default_factory=dict)
+    machine: float = 0.0
+    own: float = 0.0
+    at: float = 0.0
+
+    def start(self) -> Window:
+        self.cpu = {name: p.cpu() for name, p in self.processes.items()}
+        self.machine, self.own = machine_busy_seconds(), own_cpu_seconds()
+        self.at = time.perf_counter()
+        return self
+
+    def used(self, *, also: float = 0.0) -> dict[str, float]:
+        """CPU-seconds per process, wall time, and the machine's busy share (all cores).
+
+        `other_share` is the part of the machine's capacity that neither these processes,
+        this script nor `also` (CPU-seconds of a child measured by itself) used.
+        """
+        wall = time.perf_counter() - self.at
+        used = {name: p.cpu() - self.cpu[name] for name, p in self.processes.items()}
+        busy = machine_busy_seconds() - self.machine
+        ours = sum(used.values()) + own_cpu_seconds() - self.own + also
+        capacity = wall * (os.cpu_count() or 1)
+        return used | {
+            "wall": wall,
+            "machine_busy_share": busy / capacity,
+            "other_share": max(0.0, busy - ours) / capacity,
+        }
+
+
+def run_bare(
+    args: argparse.Namespace, backend: str, stores: int, *, refund_sleep: float = 0.0
+) -> dict[str, Any]:
+    """Bare DBOS; with `refund_sleep`, paced like the gateway (its refund step waits)."""
+    workflows = stores * args.returns_per_store
+    paced = f", refund step sleeping {refund_sleep:.2f}s" if refund_sleep else ""
+    say(f"  [{backend}] bare DBOS: {workflows} workflows on {stores} partition(s){paced}")
+    with scratch(args, backend, "bare") as (work, database_url):
+        if database_url is None:
+            url = f"sqlite:///{work / 'dbos.sqlite'}"
+        else:
+            url = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        argv = [sys.executable, str(BENCH / "bare_dbos.py"), "--database-url", url]
+        argv += ["--workflows", str(workflows), "--partitions", str(stores)]
+        argv += ["--idle", str(args.idle), "--timeout", str(args.timeout)]
+        argv += ["--refund-sleep", str(refund_sleep)]
+        report = run_child_json(argv, env=environment(), log=work / "bare.log")
+    report["ok"] = report["exit_status"] == 0 and report["completed"] == workflows
+    report["refund_sleep"] = refund_sleep
+    say(
+        f"  [{backend}] bare DBOS: {report['cpu_per_workflow'] * 1000:.1f} ms CPU per workflow, "
+        f"{report['workflows_per_second']:.1f} workflows/s"
+    )
+    return report
+
+
+def run_naive(args: argparse.Namespace, stores: int) -> dict[str, Any]:
+    say(f"  naive script: {stores} store(s) × {args.returns_per_store} returns")
+    with scratch(args, "none", "naive") as (work, _):
+        sandbox, sandbox_url = start_sandbox(args, work)
+        try:
+            shops = seed_shops(args, sandbox_url, stores)
+            plan = {
+                "sandbox_url": sandbox_url,
+                "sku": SKU,
+                "location": LOCATION_GID,
+                "wait_for_go": True,
+                "shops": [
+                    {"domain": s.domain, "token": s.token, "orders": s.orders} for s in shops
+                ],
+            }
+            (work / "plan.json").write_text(json.dumps(plan))
+            left: dict[str, float] = {}
+            since = time.time()
+            window = Window({"sandbox": sandbox})
+
+            def drained() -> None:
+                nonlocal since
+                left.update(drain(sandbox_url, shops, enabled=args.drain))
+                since = time.time()
+                window.start()
+
+            argv = [sys.executable, str(BENCH / "naive_refunds.py"), str(work / "plan.json")]
+            report = run_child_json(
+                argv, env=environment(), log=work / "naive.log", before_go=drained
+            )
+            used = window.used(also=report["cpu_seconds"])
+            returns = stores * args.returns_per_store
+            journal = journal_figures(sandbox_url, shops, since=since, returns=returns)
+        finally:
+            sandbox.stop()
+    started = {s["domain"]: s["started"] for s in report["stores"]}
+    finished = {s["domain"]: s["refunded_at"] for s in report["stores"]}
+    result = {
+        "stores": stores,
+        "returns": returns,
+        "completed": report["refunds"],
+        "failed": report["failed"],
+        "failures": report["failures"],
+        "cpu_seconds": {"client": report["cpu_seconds"], "sandbox": used["sandbox"]},
+        "cpu_per_return": {
+            "client": report["cpu_seconds"] / returns,
+            "sandbox": used["sandbox"] / returns,
+        },
+        "wall_seconds": report["wall_seconds"],
+        "machine_busy_share": used["machine_busy_share"],
+        "other_share": used["other_share"],
+        "bucket_left_at_start": left,
+        "journal": journal,
+        "rates": rates(args, started, finished, journal["actual_per_return"]),
+    }
+    result["ok"] = report["exit_status"] == 0 and result["completed"] == returns
+    say(f"  naive script: {summary_line(result)}")
+    return result
+
+
+def create_tenants(
+    gateway_url: str, admin_key: str, sandbox_url: str, shops: list[Shop], *, cross_check: bool
+) -> list[Tenant]:
+    tenants = []
+    admin = {"Authorization": f"Bearer {admin_key}"}
+    with httpx.Client(base_url=gateway_url, headers=admin, timeout=60) as api:
+        for number, shop in enumerate(shops):
+            answer = api.post("/v1/tenants", json={"name": f"store{number}"})
+            answer.raise_for_status()
+            body = answer.json()
+            api.post(
+                f"/v1/tenants/{body['id']}/connections",
+                json={
+                    "platform": "shopify",
+                    "name": "main",
+                    "base_url": sandbox_url,
+                    "credentials": {"access_token": shop.token},
+                    "settings": {"restock_location_id": LOCATION_GID, "cross_check": cross_check},
+                },
+            ).raise_for_status()
+            orders = list(reversed(shop.orders))
+            tenants.append(
+                Tenant(f"store{number}", body["id"], body["api_key"], shop.domain, orders)
+            )
+    return tenants
+
+
+def listing(api: httpx.Client, tenant: Tenant, statuses: tuple[str, ...], limit: int) -> list[Any]:
+    """One tenant's returns, all pages (only the first when `limit` is small)."""
+    items: list[Any] = []
+    params: list[tuple[str, str]] = [("limit", str(limit)), *(("status", s) for s in statuses)]
+    cursor = None
+    while True:
+        page_params = params + ([("cursor", cursor)] if cursor else [])
+        answer = api.get("/v1/returns", params=tuple(page_params), headers=tenant.auth)
+        answer.raise_for_status()
+        page = answer.json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor or limit < 200:
+            return items
+
+
+def wait_done(args: argparse.Namespace, gateway_url: str, tenants: list[Tenant]) -> str:
+    """Until no return of these tenants is moving (one small listing per busy tenant)."""
+    started, last_print = time.monotonic(), 0.0
+    busy = list(tenants)
+    with httpx.Client(base_url=gateway_url, timeout=60) as api:
+        while busy:
+            busy = [t for t in busy if listing(api, t, MOVING, 1)]
+            now = time.monotonic()
+            if now - last_print >= args.progress_every and busy:
+                last_print = now
+                say(f"    {now - started:5.0f}s: {len(busy)} store(s) with returns still moving")
+            if now - started > args.timeout:
+                return f"timeout after {args.timeout:.0f}s"
+            if busy:
+                time.sleep(args.poll)
+    return "all resting"
+
+
+def instant(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def run_gateway(
+    args: argparse.Namespace, backend: str, stores: int, *, cross_check: bool
+) -> dict[str, Any]:
+    label = f"cross-check {'on' if cross_check else 'off'}"
+    say(
+        f"  [{backend}] returnbridge: {stores} store(s) × {args.returns_per_store} returns, {label}"
+    )
+    returns = stores * args.returns_per_store
+    with scratch(args, backend, "gateway") as (work, database_url):
+        sandbox, sandbox_url = start_sandbox(args, work)
+        gateway: Process | None = None
+        try:
+            gateway, gateway_url, admin_key = start_gateway(args, work, database_url)
+            shops = seed_shops(args, sandbox_url, stores)
+            tenants = create_tenants(
+                gateway_url, admin_key, sandbox_url, shops, cross_check=cross_check
+            )
+            idle = Window({"gateway": gateway, "sandbox": sandbox}).start()
+            time.sleep(args.idle)
+            idle_used = idle.used()
+            left = drain(sandbox_url, shops, enabled=args.drain)
+            calls = [
+                Call("post", t, "POST", "/v1/returns", return_event(f"R-{n}", t.take_order()))
+                for n in range(args.returns_per_store)
+                for t in tenants
+            ]
+            lanes = [lane for c in range(args.clients) if (lane := calls[c :: args.clients])]
+            since = time.time()
+            window = Window({"gateway": gateway, "sandbox": sandbox}).start()
+            posted_at = dict.fromkeys((t.shop for t in tenants), since)
+            burst = asyncio.run(run_lanes(gateway_url, lanes, 120.0, 5))
+            ended = wait_done(args, gateway_url, tenants)
+            used = window.used()
+            with httpx.Client(base_url=gateway_url, timeout=60) as api:
+                final = {t.shop: listing(api, t, (), 200) for t in tenants}
+            journal = journal_figures(sandbox_url, shops, since=since, returns=returns)
+        finally:
+            if gateway is not None:
+                gateway.stop()
+            sandbox.stop()
+            log = tail(work / "gateway.log", 4000)
+    answers = Counter(c.status for c in calls)
+    statuses = Counter(r["status"] for items in final.values() for r in items)
+    finished = {
+        shop: [instant(r["updated_at"]) for r in items if r["status"] == "completed"]
+        for shop, items in final.items()
+    }
+    idle_rate = idle_used["gateway"] / idle_used["wall"]
+    result = {
+        "stores": stores,
+        "cross_check": cross_check,
+        "returns": returns,
+        "completed": statuses.get("completed", 0),
+        "statuses": dict(statuses),
+        "answers": dict(answers),
+        "wait_ended": ended,
+        "post_burst_seconds": burst,
+        "cpu_seconds": {"gateway": used["gateway"], "sandbox": used["sandbox"]},
+        "cpu_per_return": {
+            "gateway": used["gateway"] / returns,
+            "sandbox": used["sandbox"] / returns,
+        },
+        "idle_cpu_per_second": {
+            "gateway": idle_rate,
+            "sandbox": idle_used["sandbox"] / idle_used["wall"],
+        },
+        "busy_gateway_cpu_per_return": max(0.0, used["gateway"] - idle_rate * used["wall"])
+        / returns,
+        "wall_seconds": used["wall"],
+        "machine_busy_share": used["machine_busy_share"],
+        "other_share": used["other_share"],
+        "stack_share": (used["gateway"] + used["sandbox"]) / (used["wall"] * (os.cpu_count() or 1)),
+        "bucket_left_at_start": left,
+        "journal": journal,
+        "rates": rates(args, posted_at, finished, journal["actual_per_return"]),
+    }
+    result["ok"] = result["completed"] == returns and answers == Counter({"202": returns})
+    if not result["ok"]:
+        result["gateway_log_tail"] = log
+    say(f"  [{backend}] returnbridge: {summary_line(result)}")
+    return result
+
+
+def summary_line(result: dict[str, Any]) -> str:
+    rate, journal = result["rates"], result["journal"]
+    cpu = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result["cpu_per_return"].items())
+    return (
+        f"{result['completed']}/{result['returns']} completed; CPU per return: {cpu}; "
+        f"{journal['calls_per_return']:.1f} calls and {journal['actual_per_return']:.0f} points "
+        f"({journal['requested_per_return']:.0f} requested) per return; "
+        f"{num(rate['per_store_mean'], 2)} returns/s per store (bound "
+        f"{num(rate['throttle_bound_per_store'], 2)}), {num(rate['aggregate'], 2)} in all; "
+        f"{journal['throttled']} THROTTLED"
+    )
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def ms(value: float | None) -> str:
+    return "–" if value is None else f"{value * 1000:.0f}"
+
+
+def num(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def table(report: dict[str, Any]) -> list[str]:
+    """Markdown rows: one per scenario run."""
+    head = (
+        "| backend | scenario | stores | completed | CPU ms/return (process) | "
+        "calls/return | points/return actual (requested) | THROTTLED | "
+        "returns/s per store (bound) | returns/s all (end to end) | machine busy (others) |"
+    )
+    rows = [head, "|" + "---|" * (head.count("|") - 1)]
+    for stores, naive in report["naive"].items():
+        rows.append(scenario_row("–", "naive script", stores, naive))
+    for backend, run in report["backends"].items():
+        bares = [("bare DBOS, 8 steps", s, b) for s, b in run["bare"].items()]
+        bares += [
+            (f"bare DBOS, paced ({b['refund_sleep']:.2f} s in refund)", s, b)
+            for s, b in run["bare_paced"].items()
+        ]
+        for name, stores, bare in bares:
+            rows.append(
+                f"| {backend} | {name} | {stores} | {bare['completed']}/{bare['workflows']} | "
+                f"bare DBOS {ms(bare['cpu_per_workflow'])} | – | – | – | – | "
+                f"{num(bare['workflows_per_second'], 2)} | – |"
+            )
+        for key, gateway in run["gateway"].items():
+            stores, cross = key.split("/")
+            name = f"returnbridge, cross-check {cross}"
+            rows.append(scenario_row(backend, name, stores, gateway))
+    return rows
+
+
+def scenario_row(backend: str, name: str, stores: str | int, result: dict[str, Any]) -> str:
+    journal, rate = result["journal"], result["rates"]
+    cpu = ", ".join(f"{k} {ms(v)}" for k, v in result["cpu_per_return"].items())
+    return (
+        f"| {backend} | {name} | {stores} | {result['completed']}/{result['returns']} | {cpu} | "
+        f"{num(journal['calls_per_return'])} | {num(journal['actual_per_return'], 0)} "
+        f"({num(journal['requested_per_return'], 0)}) | {journal['throttled']} | "
+        f"{num(rate['per_store_mean'], 2)} ({num(rate['throttle_bound_per_store'], 2)}) | "
+        f"{num(rate['aggregate'], 2)} ({num(rate['aggregate_end_to_end'], 2)}) | "
+        f"{result['machine_busy_share'] * 100:.0f}% ({result['other_share'] * 100:.0f}%) |"
+    )
+
+
+def verdicts(report: dict[str, Any]) -> list[str]:
+    """The issue's acceptance figures, as ratios computed from this run."""
+    lines = []
+    naive = report["naive"]
+    for backend, run in report["backends"].items():
+        for key, gateway in run["gateway"].items():
+            stores, cross = key.split("/")
+            bare, paced = run["bare"].get(stores), run["bare_paced"].get(stores)
+            if bare:
+                cpu = gateway["cpu_per_return"]["gateway"]
+                ratio = cpu / bare["cpu_per_workflow"]
+                versus_paced = f", {cpu / paced['cpu_per_workflow']:.1f} × paced" if paced else ""
+                lines.append(
+                    f"{backend}, {stores} store(s), cross-check {cross}: gateway CPU per return "
+                    f"= {ratio:.1f} × bare DBOS per workflow{versus_paced} (target ≤ 2)"
+                )
+            points = gateway["journal"]["actual_per_return"]
+            if stores in naive and naive[stores]["journal"]["actual_per_return"]:
+                versus = points / naive[stores]["journal"]["actual_per_return"]
+                target = "2.5" if cross == "on" else "1.5"
+                lines.append(
+                    f"{backend}, {stores} store(s), cross-check {cross}: cost points per return "
+                    f"= {versus:.2f} × the naive script's (target ≤ {target})"
+                )
+            rate = gateway["rates"]
+            if rate["share_of_bound"] is not None and rate["aggregate"] is not None:
+                whole = rate["aggregate"] / (int(stores) * rate["throttle_bound_per_store"])
+                lines.append(
+                    f"{backend}, {stores} store(s), cross-check {cross}: returns/s per store "
+                    f"= {rate['share_of_bound']:.2f} × restore rate / points per return, in all "
+                    f"{whole:.2f} × {stores} × that (target ≥ 0.9, or CPU the limit: machine "
+                    f"{gateway['machine_busy_share'] * 100:.0f}% busy, gateway + sandbox using "
+                    f"{gateway['stack_share'] * 100:.0f}% of all cores); "
+                    f"{gateway['journal']['throttled']} THROTTLED answers, "
+                    f"{gateway['returns'] - gateway['completed']} returns not completed"
+                )
+    return lines
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=(__doc__ or "").splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--stores", default="1,4,16", help="store counts, comma-separated")
+    parser.add_argument("--returns-per-store", type=int, default=8)
+    parser.add_argument(
+        "--cross-check",
+        choices=("on", "off", "both"),
+        default="both",
+        help="the connection's cross_check setting; 'both' runs 'off' at the smallest store "
+        "count only (points per return do not depend on the store count)",
+    )
+    parser.add_argument(
+        "--only",
+        default="naive,bare,gateway",
+        help="scenarios to run, comma-separated (naive, bare, gateway)",
+    )
+    parser.add_argument("--restore-rate", type=float, default=STANDARD_RESTORE_RATE)
+    parser.add_argument("--bucket-size", type=int, default=STANDARD_BUCKET)
+    parser.add_argument(
+        "--no-drain",
+        dest="drain",
+        action="store_false",
+        help="keep each shop's full bucket at the start (measures the burst, not the rate)",
+    )
+    parser.add_argument(
+        "--no-paced-bare",
+        dest="paced_bare",
+        action="store_false",
+        help="skip the second bare DBOS run, whose refund step sleeps as long as the gateway "
+        "took per return on one store (waiting costs DBOS CPU too)",
+    )
+    parser.add_argument("--clients", type=int, default=4, help="concurrent POSTing clients")
+    parser.add_argument("--idle", type=float, default=3.0, help="seconds of idle CPU measured")
+    parser.add_argument("--poll", type=float, default=1.0, help="seconds between status polls")
+    parser.add_argument("--progress-every", type=float, default=10.0)
+    parser.add_argument("--timeout", type=float, default=900.0, help="max wait per scenario (s)")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
+    parser.add_argument("--ref", default=None, help="run the gateway from this git commit")
+    parser.add_argument("--log-level", default="WARNING", help="the gateway's")
+    parser.add_argument("--keep", action="store_true", help="keep temp dirs (logs)")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    args = parser.parse_args(argv)
+    args.store_counts = sorted({int(s) for s in args.stores.split(",") if s.strip()})
+    args.scenarios = {s.strip() for s in args.only.split(",") if s.strip()}
+    return args
+
+
+def pacing(gateway: dict[str, Any] | None) -> float | None:
+    """Seconds per return on one store in the gateway's run: what the paced bare run sleeps."""
+    if gateway is None or not gateway["rates"]["per_store_mean"]:
+        return None
+    return float(1.0 / gateway["rates"]["per_store_mean"])
+
+
+def cross_checks(args: argparse.Namespace, stores: int) -> list[bool]:
+    if args.cross_check == "both":
+        return [True, False] if stores == args.store_counts[0] else [True]
+    return [args.cross_check == "on"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
+    backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
+    code = code_under_test(args)
+    with tempfile.TemporaryDirectory(prefix="rb-cost-src-") as exported:
+        args.source = export_source(args.ref, Path(exported)) if args.ref else None
+        say(
+            f"returnbridge cost: gateway {code}; {os.cpu_count()} CPUs; stores "
+            f"{args.store_counts} × {args.returns_per_store} returns; restore "
+            f"{args.restore_rate:g} points/s, bucket {args.bucket_size}"
+        )
+        started = time.perf_counter()
+        report: dict[str, Any] = {
+            "code": code,
+            "argv": sys.argv[1:],
+            "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "cpus": os.cpu_count(),
+            "restore_rate": args.restore_rate,
+            "bucket_size": args.bucket_size,
+            "returns_per_store": args.returns_per_store,
+            "naive": {},
+            "backends": {},
+        }
+        if "naive" in args.scenarios:
+            for stores in args.store_counts:
+                report["naive"][str(stores)] = run_naive(args, stores)
+        for backend in backends:
+            run: dict[str, Any] = {"bare": {}, "gateway": {}, "bare_paced": {}}
+            report["backends"][backend] = run
+            for stores in args.store_counts:
+                if "bare" in args.scenarios:
+                    run["bare"][str(stores)] = run_bare(args, backend, stores)
+                if "gateway" in args.scenarios:
+                    for cross in cross_checks(args, stores):
+                        key = f"{stores}/{'on' if cross else 'off'}"
+                        run["gateway"][key] = run_gateway(args, backend, stores, cross_check=cross)
+                pace = pacing(run["gateway"].get(f"{stores}/on"))
+                if "bare" in args.scenarios and args.paced_bare and pace:
+                    paced = run_bare(args, backend, stores, refund_sleep=pace)
+                    run["bare_paced"][str(stores)] = paced
+        report["seconds"] = time.perf_counter() - started
+    results = [*report["naive"].values()]
+    results += [
+        r for b in report["backends"].values() for part in b.values() for r in part.values()
+    ]
+    report["ok"] = all(r["ok"] for r in results)
+    report["verdicts"] = verdicts(report)
+    print(f"\nreturnbridge cost, {report['date']}: gateway {code}")
+    print("\n".join(table(report)))
+    print("\n" + "\n".join(f"- {line}" for line in report["verdicts"]))
+    for result in results:
+        if not result["ok"]:
+            print(f"\nNOT OK: {json.dumps(result, default=str)[:2000]}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        say(f"figures written to {args.json}")
+    say(f"done in {report['seconds']:.0f}s")
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
