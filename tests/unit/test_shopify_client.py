@@ -257,6 +257,8 @@ def test_refund_create_sends_key_as_idempotent_variable() -> None:
     payload = json.loads(recorder.requests[0].content)
     assert payload["variables"]["idempotencyKey"] == "key-1"
     assert "@idempotent(key: $idempotencyKey)" in payload["query"]
+    # the answer's line page is sized to the lines sent (requested cost follows `first`)
+    assert payload["variables"]["refundLines"] == max(1, len(REFUND.lines))
 
 
 def test_find_orders_drops_fuzzy_hits() -> None:

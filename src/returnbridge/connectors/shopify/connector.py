@@ -25,7 +25,6 @@ from returnbridge.domain.orders import Location, Order, OrderSummary
 MAX_SEARCH_RESULTS = 25
 MAX_REFUNDS = 7  # per order, read in one call (one more is requested to detect a longer list)
 MAX_REFUND_LINES = 12  # per refund when listing
-CREATED_REFUND_LINES = 100  # per refund in the refundCreate payload
 MAX_TRANSACTIONS = 30  # per order (Order.graphql)
 # The first read of an order asks for small pages (requested cost about 250 instead of 871 +
 # 857), so several calls fit in a standard bucket at once; a larger order is read again.
@@ -149,7 +148,8 @@ class ShopifyConnector:
         variables = {
             "input": mapping.refund_input(command),
             "idempotencyKey": command.idempotency_key,
-            "refundLines": CREATED_REFUND_LINES,
+            # sized to the lines sent, so the mutation asks only the cost its answer needs
+            "refundLines": max(1, len(command.lines)),
         }
         data = self.client.execute("RefundCreate", variables)
         payload = data.get("refundCreate") or {}
