@@ -8,6 +8,8 @@ or `failed` with the reason on its timeline.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,9 +45,37 @@ def transaction(runtime: Runtime) -> Iterator[Session]:
         yield session
 
 
+class _CanonicalCache:
+    """Validated payloads by (return, payload hash): a step does not re-validate what an
+    earlier step of the same revision already did. Bounded; thread-safe."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[str, str], CanonicalReturn] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, record: Return) -> CanonicalReturn:
+        key = (record.id, record.payload_hash)
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        canonical = CanonicalReturn.model_validate(record.payload)
+        with self._lock:
+            self._items[key] = canonical
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return canonical
+
+
+_CANONICAL = _CanonicalCache()
+
+
 def load_return(session: Session, tenant_id: str, return_id: str) -> tuple[Return, CanonicalReturn]:
-    record = return_store.get_return(session, return_id, tenant_id=tenant_id)
-    return record, CanonicalReturn.model_validate(record.payload)
+    """The return row, locked for this (short, writing) transaction, and its canonical form."""
+    record = return_store.get_return(session, return_id, tenant_id=tenant_id, lock=True)
+    return record, _CANONICAL.get(record)
 
 
 def connection_of(session: Session, record: Return) -> Connection:
@@ -81,6 +111,7 @@ def advance(
         reason=reason,
         data=data,
         allowed=can_transition,
+        locked=record,
     )
 
 
@@ -96,7 +127,7 @@ def park(
 ) -> StepOutcome:
     """Send the return to `needs_review` or `failed`, with the reason on its timeline."""
     with transaction(runtime) as session:
-        record, _ = load_return(session, tenant_id, return_id)
+        record = return_store.get_return(session, return_id, tenant_id=tenant_id, lock=True)
         if record.status != status:
             return_store.record_transition(
                 session,
@@ -108,6 +139,7 @@ def park(
                 reason=reason,
                 data=data,
                 allowed=can_transition,
+                locked=record,
             )
     log.warning("return parked", status=str(status), reason=reason, timeline_event=event)
     return StepOutcome(str(status), {"reason": reason, **(data or {})})

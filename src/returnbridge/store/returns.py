@@ -320,9 +320,9 @@ def _load(session: Session, return_id: str, *, tenant_id: str, lock: bool = Fals
     return record
 
 
-def get_return(session: Session, return_id: str, *, tenant_id: str) -> Return:
-    """The tenant's return ``return_id``; raises RecordNotFoundError otherwise."""
-    return _load(session, return_id, tenant_id=tenant_id)
+def get_return(session: Session, return_id: str, *, tenant_id: str, lock: bool = False) -> Return:
+    """The tenant's return ``return_id`` (row-locked with `lock`); RecordNotFoundError if none."""
+    return _load(session, return_id, tenant_id=tenant_id, lock=lock)
 
 
 def current_revision_key(session: Session, record: Return) -> str:
@@ -402,14 +402,18 @@ def record_transition(
     data: dict[str, Any] | None = None,
     allowed: TransitionCheck | None = None,
     clock: Clock = utc_now,
+    locked: Return | None = None,
 ) -> TimelineEvent:
     """Move a return to ``to_status`` and append the timeline event, in the caller's transaction.
 
     The row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite transactions are
-    already serialised) so concurrent transitions see each other. When ``allowed`` is given and
-    says no, raises TransitionForbiddenError and writes nothing.
+    already serialised) so concurrent transitions see each other; ``locked`` is the row when
+    the caller already loaded it with `get_return(..., lock=True)` in this transaction. When
+    ``allowed`` is given and says no, raises TransitionForbiddenError and writes nothing.
     """
-    record = _load(session, return_id, tenant_id=tenant_id, lock=True)
+    record = locked
+    if record is None or record.id != return_id or record.tenant_id != tenant_id:
+        record = _load(session, return_id, tenant_id=tenant_id, lock=True)
     from_status = record.status
     if allowed is not None and not allowed(from_status, to_status):
         raise TransitionForbiddenError(
