@@ -216,6 +216,14 @@ def test_platform_errors_and_ambiguous_timeouts_still_refund_once(
     assert body["refunds"][0]["platform_refund_id"] == created[0]["refund_id"]
     assert sandbox.order(2007)["financial_status"] == "REFUNDED"
     assert sandbox.pending_faults() == []
+    # Only the first attempt sent the planned command blind; after an unknown outcome the
+    # step looked for its key first, and found the refund the lost answer had made.
+    calls = _calls(sandbox)
+    assert calls[:2] == ["Order", "SuggestedRefund"]
+    assert calls[-2:] == ["RefundCreate", "OrderRefunds"]
+    # 503, 503, then THROTTLED (waited out inside the call) and the lost answer: three later
+    # step attempts, each starting with one look
+    assert calls.count("OrderRefunds") == 3
 
 
 def test_goods_only_return_restocks_without_money(gateway: Gateway, sandbox: Sandbox) -> None:
