@@ -41,6 +41,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -148,19 +149,19 @@ def run_child_json(
     *,
     env: dict[str, str],
     log: Path,
-    before_go: Callable[[], object] | None = None,
+    before_go: Callable[[int], object] | None = None,
 ) -> dict[str, Any]:
     """Run a bench child to the end; the JSON object it printed last.
 
     With `before_go`, the child was told to wait for a line on stdin: it gets it once
-    `before_go` has run (so what it does happens after the child's start-up, not before).
+    `before_go(pid)` has run (so what that does happens after the child's start-up).
     """
     with log.open("ab") as err:
         child = subprocess.Popen(
             argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err
         )
         if before_go is not None:
-            before_go()
+            before_go(child.pid)
         out, _ = child.communicate(b"go\n")
     lines = [line for line in out.decode().splitlines() if line.startswith("{")]
     if not lines:
@@ -391,6 +392,8 @@ def rates(
         else 0.0,
         "throttle_bound_per_store": bound,
         "share_of_bound": mean / bound if bound and mean is not None else None,
+        "steady_from": statistics.fmean(firsts) if firsts else None,
+        "steady_to": max(everything) if everything else None,
     }
 
 
@@ -429,6 +432,61 @@ class Window:
             "machine_busy_share": busy / capacity,
             "other_share": max(0.0, busy - ours) / capacity,
         }
+
+
+class Sampler:
+    """CPU of some processes and of the machine, sampled in a thread every `every` seconds.
+
+    Lets a figure cover the steady part of a run only (from the stores' first completions to
+    the last), not the start where every store waits for its bucket to hold enough points.
+    """
+
+    def __init__(self, processes: dict[str, Callable[[], float]], every: float = 0.5) -> None:
+        self.processes = processes
+        self.every = every
+        self.samples: list[tuple[float, float, dict[str, float]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
+
+    def _sample(self) -> None:
+        try:
+            cpu = {name: read() for name, read in self.processes.items()}
+        except OSError:  # a process has ended: its last samples stand
+            return
+        self.samples.append((time.time(), machine_busy_seconds(), cpu))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def start(self) -> Sampler:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread.ident is not None and not self._stop.is_set():
+            self._stop.set()
+            self._thread.join()
+            self._sample()
+
+    def __enter__(self) -> Sampler:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def shares(self, start: float | None, end: float | None) -> dict[str, float] | None:
+        """Each process's and the machine's share of all cores between two instants."""
+        if start is None or end is None:
+            return None
+        inside = [s for s in self.samples if start <= s[0] <= end]
+        if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
+            return None
+        (t0, busy0, cpu0), (t1, busy1, cpu1) = inside[0], inside[-1]
+        capacity = (t1 - t0) * (os.cpu_count() or 1)
+        shares = {name: (cpu1[name] - cpu0[name]) / capacity for name in cpu0}
+        return shares | {"machine": (busy1 - busy0) / capacity, "seconds": t1 - t0}
 
 
 def run_bare(
@@ -477,16 +535,23 @@ def run_naive(args: argparse.Namespace, stores: int) -> dict[str, Any]:
             since = time.time()
             window = Window({"sandbox": sandbox})
 
-            def drained() -> None:
+            sampler = Sampler({"sandbox": sandbox.cpu}, every=0.2)
+
+            def drained(pid: int) -> None:
                 nonlocal since
                 left.update(drain(sandbox_url, shops, enabled=args.drain))
                 since = time.time()
                 window.start()
+                sampler.processes["client"] = lambda: cpu_seconds(pid)
+                sampler.start()
 
             argv = [sys.executable, str(BENCH / "naive_refunds.py"), str(work / "plan.json")]
-            report = run_child_json(
-                argv, env=environment(), log=work / "naive.log", before_go=drained
-            )
+            try:
+                report = run_child_json(
+                    argv, env=environment(), log=work / "naive.log", before_go=drained
+                )
+            finally:
+                sampler.stop()
             used = window.used(also=report["cpu_seconds"])
             returns = stores * args.returns_per_store
             journal = journal_figures(sandbox_url, shops, since=since, returns=returns)
@@ -512,6 +577,9 @@ def run_naive(args: argparse.Namespace, stores: int) -> dict[str, Any]:
         "journal": journal,
         "rates": rates(args, started, finished, journal["actual_per_return"]),
     }
+    result["steady_shares"] = sampler.shares(
+        result["rates"]["steady_from"], result["rates"]["steady_to"]
+    )
     result["ok"] = report["exit_status"] == 0 and result["completed"] == returns
     say(f"  naive script: {summary_line(result)}")
     return result
@@ -617,8 +685,9 @@ def run_gateway(
             since = time.time()
             window = Window({"gateway": gateway, "sandbox": sandbox}).start()
             posted_at = dict.fromkeys((t.shop for t in tenants), since)
-            burst = asyncio.run(run_lanes(gateway_url, lanes, 120.0, 5))
-            ended = wait_done(args, gateway_url, tenants)
+            with Sampler({"gateway": gateway.cpu, "sandbox": sandbox.cpu}) as sampler:
+                burst = asyncio.run(run_lanes(gateway_url, lanes, 120.0, 5))
+                ended = wait_done(args, gateway_url, tenants)
             used = window.used()
             with httpx.Client(base_url=gateway_url, timeout=60) as api:
                 final = {t.shop: listing(api, t, (), 200) for t in tenants}
@@ -663,6 +732,9 @@ def run_gateway(
         "journal": journal,
         "rates": rates(args, posted_at, finished, journal["actual_per_return"]),
     }
+    result["steady_shares"] = sampler.shares(
+        result["rates"]["steady_from"], result["rates"]["steady_to"]
+    )
     result["ok"] = result["completed"] == returns and answers == Counter({"202": returns})
     if not result["ok"]:
         result["gateway_log_tail"] = log
@@ -699,7 +771,8 @@ def table(report: dict[str, Any]) -> list[str]:
     head = (
         "| backend | scenario | stores | completed | CPU ms/return (process) | "
         "calls/return | points/return actual (requested) | THROTTLED | "
-        "returns/s per store (bound) | returns/s all (end to end) | machine busy (others) |"
+        "returns/s per store (bound) | returns/s all (end to end) | "
+        "CPU busy while steady: machine (these processes) |"
     )
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
     for stores, naive in report["naive"].items():
@@ -732,8 +805,17 @@ def scenario_row(backend: str, name: str, stores: str | int, result: dict[str, A
         f"({num(journal['requested_per_return'], 0)}) | {journal['throttled']} | "
         f"{num(rate['per_store_mean'], 2)} ({num(rate['throttle_bound_per_store'], 2)}) | "
         f"{num(rate['aggregate'], 2)} ({num(rate['aggregate_end_to_end'], 2)}) | "
-        f"{result['machine_busy_share'] * 100:.0f}% ({result['other_share'] * 100:.0f}%) |"
+        f"{steady_busy(result)} |"
     )
+
+
+def steady_busy(result: dict[str, Any]) -> str:
+    """The machine's busy share while the run was steady, and our processes' part of it."""
+    shares = result.get("steady_shares")
+    if not shares:
+        return "–"
+    ours = sum(v for k, v in shares.items() if k not in ("machine", "seconds"))
+    return f"{shares['machine'] * 100:.0f}% ({ours * 100:.0f}%)"
 
 
 def verdicts(report: dict[str, Any]) -> list[str]:
@@ -766,9 +848,9 @@ def verdicts(report: dict[str, Any]) -> list[str]:
                 lines.append(
                     f"{backend}, {stores} store(s), cross-check {cross}: returns/s per store "
                     f"= {rate['share_of_bound']:.2f} × restore rate / points per return, in all "
-                    f"{whole:.2f} × {stores} × that (target ≥ 0.9, or CPU the limit: machine "
-                    f"{gateway['machine_busy_share'] * 100:.0f}% busy, gateway + sandbox using "
-                    f"{gateway['stack_share'] * 100:.0f}% of all cores); "
+                    f"{whole:.2f} × {stores} × that (target ≥ 0.9, or CPU the limit: while "
+                    f"steady the machine was {steady_busy(gateway)} busy, in brackets gateway "
+                    f"and sandbox); "
                     f"{gateway['journal']['throttled']} THROTTLED answers, "
                     f"{gateway['returns'] - gateway['completed']} returns not completed"
                 )
