@@ -47,7 +47,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -58,6 +58,7 @@ from load import (
     MOVING,
     SKU,
     Call,
+    Child,
     Tenant,
     code_under_test,
     cpu_seconds,
@@ -102,37 +103,18 @@ def say(message: str) -> None:
 # --------------------------------------------------------------------------- processes
 
 
-class Process:
-    """A child process with its output in a log file; its CPU read from /proc."""
+class Process(Child):
+    """A child process (any argv) with its output in a log file; its CPU read from /proc.
+
+    `load.Child` runs `returnbridge <args>`; this one also runs the sandbox and the gateway
+    from an exported commit (`--ref`), so it takes the whole command line.
+    """
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
         self.name = name
         self.log = log
         with log.open("ab") as out:
             self.process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-    def cpu(self) -> float:
-        return cpu_seconds(self.process.pid) if self.process.poll() is None else float("nan")
-
-    def wait_healthy(self, url: str, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"{self.name} exited early; see {self.log}:\n{tail(self.log)}")
-            with suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise SystemExit(f"{self.name} not healthy after {timeout:.0f}s; see {self.log}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
 
 
 def environment(source: Path | None = None, **extra: str) -> dict[str, str]:
