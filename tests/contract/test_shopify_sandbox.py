@@ -1106,6 +1106,27 @@ def test_every_response_reports_cost_and_throttle_status(shopify_sandbox: httpx.
     }
 
 
+def test_selections_left_out_by_include_or_skip_cost_nothing(
+    shopify_sandbox: httpx.Client,
+) -> None:
+    query = """query L($id: ID!, $full: Boolean!) {
+      order(id: $id) {
+        totalPriceSet { presentmentMoney { amount } shopMoney @include(if: $full) { amount } }
+        totalReceivedSet @skip(if: $full) { presentmentMoney { amount } }
+      }
+    }"""
+    order = seed_order(shopify_sandbox, discounted_order())
+    lean = gql(shopify_sandbox, query, {"id": order["gid"], "full": False})
+    full = gql(shopify_sandbox, query, {"id": order["gid"], "full": True})
+    assert "shopMoney" not in lean["data"]["order"]["totalPriceSet"]
+    assert "totalReceivedSet" not in full["data"]["order"]
+    # lean: order 1 + totalPriceSet 2 + totalReceivedSet 2; full: order 1 + totalPriceSet 3
+    assert lean["extensions"]["cost"]["requestedQueryCost"] == 5
+    assert full["extensions"]["cost"]["requestedQueryCost"] == 4
+    assert lean["extensions"]["cost"]["actualQueryCost"] == 5
+    assert full["extensions"]["cost"]["actualQueryCost"] == 4
+
+
 def test_mutation_cost_starts_at_ten(shopify_sandbox: httpx.Client) -> None:
     order = seed_order(shopify_sandbox, discounted_order())
     body = gql(shopify_sandbox, REFUND_CREATE_WITHOUT_KEY, {"input": tee_refund(order)})

@@ -113,7 +113,7 @@ def test_suggested_parents_fill_tenders_without_one() -> None:
     )  # fmt: skip
     command = base.model_copy(update={"tenders": (rc.TenderCommand(amount=500),)})
     suggested = SuggestedRefund(
-        currency="USD", total=500, subtotal=500, tax=0, maximum_refundable=4_000,
+        currency="USD",
         tenders=(SuggestedTender(amount=500, gateway="bogus", parent_id="T1"),),
     )  # fmt: skip
     filled = rc.with_suggested_tenders(command, suggested)
@@ -128,7 +128,7 @@ def test_any_cent_of_disagreement_is_reported() -> None:
         the_order, rc.refund_request(ret, the_order, resolved), policy=RefundPolicy()
     )
     agreeing = SuggestedRefund(
-        currency="USD", total=1_250, subtotal=1_200, tax=50, maximum_refundable=4_000,
+        currency="USD",
         lines=(SuggestedLine(line_id="L1", quantity=1, subtotal=1_200, tax=50),),
     )  # fmt: skip
     assert rc.disagreements(plan, agreeing) == []

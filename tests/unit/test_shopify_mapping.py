@@ -220,6 +220,44 @@ def test_payments_are_successful_charges_with_refunded_children() -> None:
     ]
 
 
+def test_order_totals_follow_from_transactions_when_not_read() -> None:
+    """Order.graphql skips totalReceivedSet/totalRefundedSet unless it reads refunds apart."""
+    data = order_json()
+    del data["totalReceivedSet"], data["totalRefundedSet"]
+    order = mapping.order_from_shopify(data, [refund_json()])
+    # SALE 79.41 + gift card 10.00 (the failed SALE does not count); one REFUND of 28.25
+    assert (order.amount_paid, order.amount_paid_shop) == (8941, 6527)
+    assert (order.already_refunded_amount, order.already_refunded_amount_shop) == (2825, 2062)
+
+
+def presentment_only(value: Any) -> Any:
+    """`value` as read with $shopMoney false: every MoneyBag without its shopMoney."""
+    if isinstance(value, dict):
+        return {k: presentment_only(v) for k, v in value.items() if k != "shopMoney"}
+    if isinstance(value, list):
+        return [presentment_only(v) for v in value]
+    return value
+
+
+def test_single_currency_order_needs_no_shop_money() -> None:
+    data = presentment_only(order_json())
+    data["currencyCode"] = "CAD"
+    del data["totalReceivedSet"], data["totalRefundedSet"]
+    order = mapping.order_from_shopify(data, [presentment_only(refund_json())])
+    assert (order.amount_paid, order.already_refunded_amount) == (8941, 2825)
+    assert order.amount_paid_shop is None
+    assert order.shipping_lines[0].already_refunded == 300
+    assert order.shipping_lines[0].discount_shop is None
+    assert mapping.is_multi_currency(order_json())
+    assert not mapping.is_multi_currency(data)
+
+
+def test_multi_currency_order_without_shop_money_is_refused() -> None:
+    with pytest.raises(DomainError) as caught:
+        mapping.order_from_shopify(presentment_only(order_json()))
+    assert caught.value.code == "INVALID_PLATFORM_DATA"
+
+
 def test_single_currency_order_has_no_shop_twins() -> None:
     data = order_json()
     data["currencyCode"] = "CAD"
@@ -365,13 +403,33 @@ def test_refund_json_maps_to_platform_refund() -> None:
     ]
 
 
+def test_created_refund_has_the_answer_s_total_and_the_command_s_lines() -> None:
+    answer = {
+        "id": "gid://shopify/Refund/41",
+        "createdAt": "2026-01-06T10:00:00Z",
+        "totalRefundedSet": {"presentmentMoney": {"amount": "28.25", "currencyCode": "CAD"}},
+    }
+    refund = mapping.created_refund(answer, command())
+    assert (refund.id, refund.order_id, refund.currency, refund.total) == (
+        "gid://shopify/Refund/41",
+        ORDER,
+        "CAD",
+        2825,
+    )
+    assert (refund.idempotency_key, refund.note) == ("rb-ret-1-1-1", "Return RMA-7")
+    assert refund.created_at is not None
+    assert refund.shipping is None  # not asked for
+    assert [
+        (x.line_id, x.quantity, x.restock, x.location_id, x.subtotal) for x in refund.lines
+    ] == [
+        (LINE_A, 1, "return", LOC, None),
+        (LINE_B, 1, "cancel", None, None),
+    ]
+
+
 def test_suggested_refund_maps_amounts_lines_and_tenders() -> None:
     suggested = mapping.suggested_refund_from_shopify(
         {
-            "amountSet": bag("20.67", "15.09"),
-            "subtotalSet": bag("18.33", "13.38"),
-            "totalTaxSet": bag("2.34", "1.71"),
-            "maximumRefundableSet": bag("61.16", "44.65"),
             "refundLineItems": [
                 {
                     "lineItem": {"id": LINE_A},
@@ -388,7 +446,8 @@ def test_suggested_refund_maps_amounts_lines_and_tenders() -> None:
                     "parentTransaction": {"id": SALE},
                 }
             ],
-        }
+        },
+        currency="cad",
     )
     assert (suggested.currency, suggested.total, suggested.subtotal, suggested.tax) == (
         "CAD",
@@ -396,7 +455,6 @@ def test_suggested_refund_maps_amounts_lines_and_tenders() -> None:
         1833,
         234,
     )
-    assert suggested.maximum_refundable == 6116
     assert [(x.line_id, x.quantity, x.subtotal, x.tax) for x in suggested.lines] == [
         (LINE_A, 1, 1833, 234)
     ]
@@ -409,6 +467,13 @@ def test_suggested_refund_variables_follow_the_command() -> None:
     variables = mapping.suggested_refund_variables(command())
     assert variables["id"] == ORDER
     assert variables["shippingAmount"] == "3.00"
+    assert variables["withShipping"] is True
+    assert (
+        mapping.suggested_refund_variables(command(shipping_amount=None))["withShipping"] is False
+    )
+    assert mapping.suggested_refund_variables(command(shipping_amount=None, shipping_full=True))[
+        "withShipping"
+    ]
     assert [x["restockType"] for x in variables["refundLineItems"]] == ["RETURN", "CANCEL"]
 
 

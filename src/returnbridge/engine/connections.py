@@ -33,6 +33,7 @@ def _shopify(
         timeout=timeout,
         limiter=limiter,
         http=http if isinstance(http, httpx.Client) else None,
+        hints=state.setdefault("hints", {}),
     )
 
 

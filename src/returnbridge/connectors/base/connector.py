@@ -95,7 +95,8 @@ class PlatformRefund(_Frozen):
     note: str | None = None
     idempotency_key: str | None = None
     lines: tuple[RefundedLine, ...] = ()
-    shipping: int = 0
+    shipping: int | None = None
+    """Shipping refunded (subtotal); None when the platform's answer did not say."""
 
 
 class SuggestedLine(_Frozen):
@@ -115,14 +116,23 @@ class SuggestedRefund(_Frozen):
     """The platform's own calculation of a refund, used to cross-check our plan."""
 
     currency: str
-    total: int
-    subtotal: int
-    tax: int
-    maximum_refundable: int
     lines: tuple[SuggestedLine, ...] = ()
     shipping_amount: int = 0
     shipping_tax: int = 0
     tenders: tuple[SuggestedTender, ...] = ()
+
+    @property
+    def subtotal(self) -> int:
+        return sum(line.subtotal for line in self.lines)
+
+    @property
+    def tax(self) -> int:
+        return sum(line.tax for line in self.lines) + self.shipping_tax
+
+    @property
+    def total(self) -> int:
+        """Lines with their tax plus shipping with its tax."""
+        return self.subtotal + self.tax + self.shipping_amount
 
 
 @runtime_checkable

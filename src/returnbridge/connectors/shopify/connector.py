@@ -54,10 +54,14 @@ class ShopifyConnector:
         http: httpx.Client | None = None,
         limiter: CostLimiter | None = None,
         timeout: float | httpx.Timeout = 30.0,
+        hints: dict[str, Any] | None = None,
     ) -> None:
         self.client = ShopifyGraphQLClient(
             shop_url, access_token, http=http, limiter=limiter, timeout=timeout
         )
+        # What earlier calls taught about this store, kept as long as the caller keeps `hints`
+        # (the runtime: the process's life): "shop_money" once it sold in a second currency.
+        self.hints: dict[str, Any] = {} if hints is None else hints
 
     def _order_node(self, document: str, variables: Mapping[str, Any]) -> Mapping[str, Any]:
         data = self.client.execute(document, variables)
@@ -66,8 +70,13 @@ class ShopifyConnector:
             raise NotFound("NOT_FOUND", f"order {variables.get('id')} not found")
         return order
 
-    def _refund_nodes(self, order_id: str) -> list[Mapping[str, Any]]:
-        variables = {"id": order_id, "refunds": MAX_REFUNDS + 1, "refundLines": MAX_REFUND_LINES}
+    def _refund_nodes(self, order_id: str, *, shop_money: bool = False) -> list[Mapping[str, Any]]:
+        variables = {
+            "id": order_id,
+            "refunds": MAX_REFUNDS + 1,
+            "refundLines": MAX_REFUND_LINES,
+            "shopMoney": shop_money,
+        }
         order = self._order_node("OrderRefunds", variables)
         refunds = [r for r in order.get("refunds") or () if isinstance(r, Mapping)]
         if len(refunds) > MAX_REFUNDS:
@@ -79,6 +88,20 @@ class ShopifyConnector:
                 raise _too_large(order_id, f"refund {refund.get('id')} has too many lines")
         return refunds
 
+    def _read_order(self, order_id: str, pages: Mapping[str, int]) -> Mapping[str, Any]:
+        """One Order read; shop money is asked once the store is known to sell in two currencies.
+
+        A single-currency order needs only presentment money. The first multi-currency order
+        costs one more read (with shop money), and later reads of the store ask for it at once.
+        """
+        variables = {"id": order_id, **pages, "totals": pages is LARGE_ORDER}
+        shop_money = bool(self.hints.get("shop_money"))
+        order = self._order_node("Order", {**variables, "shopMoney": shop_money})
+        if not shop_money and mapping.is_multi_currency(order):
+            self.hints["shop_money"] = True
+            order = self._order_node("Order", {**variables, "shopMoney": True})
+        return order
+
     def get_order(self, order_id: str) -> Order:
         """The order and its refunds: one call with small pages, read at one moment.
 
@@ -86,15 +109,15 @@ class ShopifyConnector:
         a second call; the two are checked to agree (a refund landing between the reads makes
         the order's refunded total differ from the refunds' sum) and read again once if not.
         """
-        order = self._order_node("Order", {"id": order_id, **SMALL_ORDER})
+        order = self._read_order(order_id, SMALL_ORDER)
         refunds = [r for r in order.get("refunds") or () if isinstance(r, Mapping)]
         if not _overflows(order, SMALL_ORDER) and _complete(refunds, SMALL_ORDER["refunds"]):
             return mapping.order_from_shopify(order, refunds)
         for _ in range(2):
-            order = self._order_node("Order", {"id": order_id, **LARGE_ORDER})
+            order = self._read_order(order_id, LARGE_ORDER)
             if _overflows(order, LARGE_ORDER):
                 raise _too_large(order_id, "too many line items, shipping lines or transactions")
-            refunds = self._refund_nodes(order_id)
+            refunds = self._refund_nodes(order_id, shop_money=mapping.is_multi_currency(order))
             if mapping.refunds_match_order(order, refunds):
                 return mapping.order_from_shopify(order, refunds)
         raise TransientError(
@@ -141,15 +164,13 @@ class ShopifyConnector:
         suggested = order.get("suggestedRefund")
         if not isinstance(suggested, Mapping):
             raise PermanentError("NO_SUGGESTION", f"no suggested refund for {command.order_id}")
-        return mapping.suggested_refund_from_shopify(suggested)
+        return mapping.suggested_refund_from_shopify(suggested, currency=command.currency)
 
     def create_refund(self, command: RefundCommand) -> PlatformRefund:
         """`refundCreate` with `@idempotent(key:)`: a repeated key returns the original refund."""
         variables = {
             "input": mapping.refund_input(command),
             "idempotencyKey": command.idempotency_key,
-            # sized to the lines sent, so the mutation asks only the cost its answer needs
-            "refundLines": max(1, len(command.lines)),
         }
         data = self.client.execute("RefundCreate", variables)
         payload = data.get("refundCreate") or {}
@@ -160,9 +181,7 @@ class ShopifyConnector:
         refund = payload.get("refund")
         if not isinstance(refund, Mapping):
             raise PermanentError("NO_REFUND", "refundCreate returned neither a refund nor errors")
-        return mapping.refund_from_shopify(
-            refund, order_id=command.order_id, idempotency_key=command.idempotency_key
-        )
+        return mapping.created_refund(refund, command)
 
     def list_refunds(self, order_id: str) -> list[PlatformRefund]:
         return [

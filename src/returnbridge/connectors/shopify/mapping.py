@@ -50,6 +50,7 @@ RESTOCK_TYPES: Mapping[RestockKind, str] = {
 }
 _RESTOCK_KINDS: Mapping[str, RestockKind] = {v: k for k, v in RESTOCK_TYPES.items()}
 _PAYMENT_KINDS = frozenset({"SALE", "CAPTURE"})
+_REFUND_KINDS = frozenset({"REFUND"})
 _CLOSED_LOOP_METHODS: Mapping[str, str] = {
     "gift_card": "gift_card",
     "shopify_store_credit": "store_credit",
@@ -79,12 +80,11 @@ def shop(bag: Json | None, *, field: str = "amount") -> int:
     return _money(bag.get("shopMoney") if bag else None, field=field)[0]
 
 
-def _sum(bags: Iterable[Json | None], *, field: str) -> tuple[int, int]:
-    total, total_shop = 0, 0
-    for bag in bags:
-        total += presentment(bag, field=field)
-        total_shop += shop(bag, field=field)
-    return total, total_shop
+def _sum(bags: Iterable[Json | None], *, field: str, multi: bool) -> tuple[int, int | None]:
+    """Presentment total of `bags`, and their shop total when `multi` (else None)."""
+    listed = list(bags)
+    total = sum(presentment(bag, field=field) for bag in listed)
+    return total, sum(shop(bag, field=field) for bag in listed) if multi else None
 
 
 def _nodes(connection: Json | None) -> list[Json]:
@@ -163,8 +163,12 @@ def _order_line(node: Json, *, multi: bool) -> OrderLine:
     )
 
 
-def _shipping_refunds(refunds: Sequence[Json]) -> dict[str, tuple[int, int, int, int]]:
-    """Per shipping line id: (refunded, refunded_shop, tax, tax_shop)."""
+def _shipping_refunds(
+    refunds: Sequence[Json], *, multi: bool
+) -> dict[str, tuple[int, int, int, int]]:
+    """Per shipping line id: (refunded, refunded_shop, tax, tax_shop); shop figures 0 unless
+    `multi` (shop money is read for multi-currency orders only)."""
+    field = "refundShippingLines"
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for refund in refunds:
         for item in _nodes(refund.get("refundShippingLines")):
@@ -172,10 +176,11 @@ def _shipping_refunds(refunds: Sequence[Json]) -> dict[str, tuple[int, int, int,
             if not line_id:
                 continue
             entry = totals[line_id]
-            entry[0] += presentment(item.get("subtotalAmountSet"), field="refundShippingLines")
-            entry[1] += shop(item.get("subtotalAmountSet"), field="refundShippingLines")
-            entry[2] += presentment(item.get("taxAmountSet"), field="refundShippingLines")
-            entry[3] += shop(item.get("taxAmountSet"), field="refundShippingLines")
+            entry[0] += presentment(item.get("subtotalAmountSet"), field=field)
+            entry[2] += presentment(item.get("taxAmountSet"), field=field)
+            if multi:
+                entry[1] += shop(item.get("subtotalAmountSet"), field=field)
+                entry[3] += shop(item.get("taxAmountSet"), field=field)
     return {k: (v[0], v[1], v[2], v[3]) for k, v in totals.items()}
 
 
@@ -186,6 +191,7 @@ def _shipping_line(
     discount, discount_shop = _sum(
         (a.get("allocatedAmountSet") for a in node.get("discountAllocations") or ()),
         field="shippingLines.discountAllocations",
+        multi=multi,
     )
     done, done_shop, done_tax, done_tax_shop = refunded.get(line_id, (0, 0, 0, 0))
     price = node.get("originalPriceSet")
@@ -195,7 +201,7 @@ def _shipping_line(
         price=presentment(price, field="shippingLines.originalPriceSet"),
         price_shop=shop(price, field="shippingLines.originalPriceSet") if multi else None,
         discount=discount,
-        discount_shop=discount_shop if multi else None,
+        discount_shop=discount_shop,
         tax_lines=_tax_lines(node.get("taxLines") or (), multi=multi, field="shippingLines"),
         already_refunded=done,
         already_refunded_shop=done_shop if multi else None,
@@ -232,19 +238,49 @@ def _payments(transactions: Sequence[Json]) -> tuple[Payment, ...]:
     return tuple(payments)
 
 
+def _order_total(
+    order: Json, total: str, transactions: Sequence[Json], kinds: frozenset[str], *, multi: bool
+) -> tuple[int, int | None]:
+    """An order total, as read (`total`) or else summed over its successful `kinds` transactions.
+
+    Shopify's totalReceivedSet is what SALE and CAPTURE transactions took, its totalRefundedSet
+    what REFUND transactions gave back; every transaction of the order is read with it.
+    """
+    bag = order.get(total)
+    if isinstance(bag, Mapping):
+        return presentment(bag, field=total), shop(bag, field=total) if multi else None
+    settled = [
+        tx.get("amountSet")
+        for tx in transactions
+        if tx.get("kind") in kinds and tx.get("status") == "SUCCESS"
+    ]
+    amount = sum(presentment(b, field="transactions") for b in settled)
+    return amount, sum(shop(b, field="transactions") for b in settled) if multi else None
+
+
+def is_multi_currency(order: Json) -> bool:
+    """Whether the order was paid in another currency than the shop's (`*_shop` twins needed)."""
+    return str(order["presentmentCurrencyCode"]) != str(order["currencyCode"])
+
+
 def order_from_shopify(order: Json, refunds: Sequence[Json] = ()) -> Order:
     """A Shopify `Order` (Order.graphql) plus its refunds (OrderRefunds.graphql) as an `Order`."""
     currency = str(order["presentmentCurrencyCode"])
     shop_currency = str(order["currencyCode"])
     multi = currency != shop_currency
-    refunded_shipping = _shipping_refunds(refunds)
+    refunded_shipping = _shipping_refunds(refunds, multi=multi)
     lines = tuple(_order_line(node, multi=multi) for node in _nodes(order.get("lineItems")))
     shipping = tuple(
         _shipping_line(node, i, multi=multi, refunded=refunded_shipping)
         for i, node in enumerate(_nodes(order.get("shippingLines")))
     )
-    received = order.get("totalReceivedSet")
-    refunded = order.get("totalRefundedSet")
+    transactions = [t for t in order.get("transactions") or () if isinstance(t, Mapping)]
+    paid, paid_shop = _order_total(
+        order, "totalReceivedSet", transactions, _PAYMENT_KINDS, multi=multi
+    )
+    refunded, refunded_shop = _order_total(
+        order, "totalRefundedSet", transactions, _REFUND_KINDS, multi=multi
+    )
     return Order(
         id=str(order["id"]),
         name=order.get("name"),
@@ -257,11 +293,11 @@ def order_from_shopify(order: Json, refunds: Sequence[Json] = ()) -> Order:
         taxes_included=bool(order.get("taxesIncluded")),
         line_items=lines,
         shipping_lines=shipping,
-        amount_paid=presentment(received, field="totalReceivedSet"),
-        amount_paid_shop=shop(received, field="totalReceivedSet") if multi else None,
-        already_refunded_amount=presentment(refunded, field="totalRefundedSet"),
-        already_refunded_amount_shop=shop(refunded, field="totalRefundedSet") if multi else None,
-        payments=_payments([t for t in order.get("transactions") or () if isinstance(t, Mapping)]),
+        amount_paid=paid,
+        amount_paid_shop=paid_shop,
+        already_refunded_amount=refunded,
+        already_refunded_amount_shop=refunded_shop,
+        payments=_payments(transactions),
     )
 
 
@@ -415,6 +451,7 @@ def suggested_refund_variables(command: RefundCommand) -> dict[str, Any]:
     variables: dict[str, Any] = {
         "id": command.order_id,
         "refundLineItems": [_line_input(line) for line in command.lines],
+        "withShipping": command.shipping_full or command.shipping_amount is not None,
     }
     if command.shipping_full:
         variables["refundShipping"] = True
@@ -423,9 +460,8 @@ def suggested_refund_variables(command: RefundCommand) -> dict[str, Any]:
     return variables
 
 
-def suggested_refund_from_shopify(suggested: Json) -> SuggestedRefund:
-    amount = suggested.get("amountSet") or {}
-    currency = str((amount.get("presentmentMoney") or {})["currencyCode"])
+def suggested_refund_from_shopify(suggested: Json, *, currency: str) -> SuggestedRefund:
+    """A `SuggestedRefund` (SuggestedRefund.graphql) in the presentment `currency`."""
     shipping = suggested.get("shipping") or {}
     lines = tuple(
         SuggestedLine(
@@ -445,13 +481,7 @@ def suggested_refund_from_shopify(suggested: Json) -> SuggestedRefund:
         for tx in suggested.get("suggestedTransactions") or ()
     )
     return SuggestedRefund(
-        currency=currency,
-        total=presentment(amount, field="amountSet"),
-        subtotal=presentment(suggested.get("subtotalSet"), field="subtotalSet"),
-        tax=presentment(suggested.get("totalTaxSet"), field="totalTaxSet"),
-        maximum_refundable=presentment(
-            suggested.get("maximumRefundableSet"), field="maximumRefundableSet"
-        ),
+        currency=currency.upper(),
         lines=lines,
         shipping_amount=presentment(shipping.get("amountSet"), field="shipping.amountSet")
         if shipping
@@ -460,6 +490,33 @@ def suggested_refund_from_shopify(suggested: Json) -> SuggestedRefund:
         if shipping
         else 0,
         tenders=tenders,
+    )
+
+
+def created_refund(refund: Json, command: RefundCommand) -> PlatformRefund:
+    """The `Refund` refundCreate answered (RefundCreate.graphql) for `command`.
+
+    Shopify applies a refund's lines all or none, so its lines are those `command` sent; their
+    amounts are not asked for (nothing downstream needs them), only the refund's total.
+    """
+    total = refund.get("totalRefundedSet") or {}
+    return PlatformRefund(
+        id=str(refund["id"]),
+        order_id=command.order_id,
+        currency=str((total.get("presentmentMoney") or {})["currencyCode"]),
+        total=presentment(total, field="totalRefundedSet"),
+        created_at=_timestamp(refund.get("createdAt")),
+        note=command.note,
+        idempotency_key=command.idempotency_key,
+        lines=tuple(
+            RefundedLine(
+                line_id=line.line_id,
+                quantity=line.quantity,
+                restock=line.restock,
+                location_id=line.location_id if line.restock == "return" else None,
+            )
+            for line in command.lines
+        ),
     )
 
 
@@ -483,6 +540,7 @@ def refund_from_shopify(
     shipping, _ = _sum(
         (item.get("subtotalAmountSet") for item in _nodes(refund.get("refundShippingLines"))),
         field="refundShippingLines",
+        multi=False,
     )
     return PlatformRefund(
         id=str(refund["id"]),

@@ -4,6 +4,7 @@ Requested cost (charged up front): leaves 0, objects 1, a field with ``first`` m
 element cost by ``first``, a connection adds 2 (inside it ``nodes`` and ``edges{node}`` count one
 object per element and ``pageInfo`` is free), a mutation costs 10 plus its payload's fields.
 Actual cost applies the same rules to the elements really returned, never above the requested cost.
+Selections left out by ``@include(if: false)`` or ``@skip(if: true)`` cost nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
+    SelectionNode,
     SelectionSetNode,
     get_named_type,
     get_nullable_type,
@@ -54,6 +56,8 @@ class _Walker:
         if selection_set is None or not isinstance(parent, _Composite):
             return found
         for selection in selection_set.selections:
+            if not self.included(selection):
+                continue
             if isinstance(selection, FieldNode):
                 definition = parent.fields.get(selection.name.value)
                 if definition is not None:
@@ -70,6 +74,17 @@ class _Walker:
                     if target is not None:
                         found.extend(self.fields(target, fragment.selection_set))
         return found
+
+    def included(self, node: SelectionNode) -> bool:
+        """Whether ``@skip``/``@include`` keep the selection, as execution would."""
+        for directive in node.directives or ():
+            condition = next((a for a in directive.arguments or () if a.name.value == "if"), None)
+            value = value_from_ast_untyped(condition.value, self.variables) if condition else None
+            if directive.name.value == "skip" and value is True:
+                return False
+            if directive.name.value == "include" and value is False:
+                return False
+        return True
 
     def first(self, node: FieldNode) -> int | None:
         for argument in node.arguments or ():
