@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 
 from returnbridge.connectors.base.connector import OrderConnector
+from returnbridge.connectors.base.limits import CostLimiter
+from returnbridge.connectors.shopify.connector import ShopifyConnector
 from returnbridge.domain.errors import DomainError, PermanentError
 
 ConnectorFactory = Callable[[str, Mapping[str, Any], float, dict[str, Any]], OrderConnector]
@@ -19,13 +21,12 @@ and is private to one connection: the place for its rate limiter and its HTTP cl
 def _shopify(
     base_url: str, credentials: Mapping[str, Any], timeout: float, state: dict[str, Any]
 ) -> OrderConnector:
-    from returnbridge.connectors.base.limits import CostLimiter
-    from returnbridge.connectors.shopify.connector import ShopifyConnector
-
     token = credentials.get("access_token")
     if not isinstance(token, str) or not token:
         raise PermanentError("MISSING_CREDENTIALS", "shopify connection has no access_token")
-    limiter = state.setdefault("limiter", CostLimiter())
+    limiter = state.get("limiter")
+    if limiter is None:  # the first step of this connection; setdefault: one limiter wins
+        limiter = state.setdefault("limiter", CostLimiter())
     http = state.get("http")
     return ShopifyConnector(
         base_url,

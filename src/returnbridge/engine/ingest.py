@@ -55,13 +55,11 @@ def submit_return(
             payload=payload,
             order_ref=canonical.order.model_dump(mode="json", exclude_none=True),
             currency=canonical.refund.currency,
+            # a stored revision's workflow is named by its key: ours, when this one is stored
+            workflow_id=workflow_id_for(tenant_id, idempotency_key),
         )
         workflow_id = workflow_id_for(tenant_id, result.revision.idempotency_key)
         record = result.record
-        if result.outcome in ("created", "new_revision"):
-            return_store.set_workflow_id(
-                session, record.id, tenant_id=tenant_id, workflow_id=workflow_id
-            )
     if result.outcome in ("created", "new_revision"):
         enqueue(tenant_id, record.id, record.revision, workflow_id, connection_id=connection_id)
     elif record.status in UNFINISHED:

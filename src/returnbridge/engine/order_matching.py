@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from returnbridge.connectors.base.connector import OrderConnector, OrderQuery
 from returnbridge.domain.matching import decide_match
 from returnbridge.domain.returns import CanonicalReturn, ReturnStatus
@@ -17,6 +19,7 @@ from returnbridge.engine.step_records import (
     transaction,
 )
 from returnbridge.store import returns as return_store
+from returnbridge.store.tables import Return
 
 
 def match_order(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
@@ -25,6 +28,12 @@ def match_order(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome
         record, canonical = load_return(session, tenant_id, return_id)
         if reached(record.status, ReturnStatus.MATCHED) and record.matched_order_id:
             return StepOutcome(record.status, {"order_id": record.matched_order_id})
+        order_id = canonical.order.platform_order_id
+        if order_id:
+            # No call: the plan step reads the order next (and records its name), and parks
+            # the return with `order_not_found` if the platform has no such order.
+            _write_match(session, record, order_id, None, how="id")
+            return StepOutcome(ReturnStatus.MATCHED, {"order_id": order_id})
         connection = connection_of(session, record)
         connector = runtime.connector(connection)
     try:
@@ -43,11 +52,6 @@ def _match(
     connector: OrderConnector,
 ) -> StepOutcome:
     reference = canonical.order
-    if reference.platform_order_id:
-        # No call: the plan step reads the order next (and records its name), and parks the
-        # return with `order_not_found` if the platform has no such order.
-        order_id = reference.platform_order_id
-        return _record_match(runtime, tenant_id, return_id, order_id, None, how="id")
     skus = tuple(line.sku for line in canonical.lines if line.sku)
     query = OrderQuery(
         name=reference.order_number,
@@ -95,15 +99,27 @@ def _record_match(
 ) -> StepOutcome:
     with transaction(runtime) as session:
         record, _ = load_return(session, tenant_id, return_id)
-        return_store.set_matched_order(
-            session, return_id, tenant_id=tenant_id, order_id=order_id, order_name=name
-        )
-        advance(
-            session,
-            record,
-            ReturnStatus.MATCHED,
-            event="order_matched",
-            reason=f"matched by {how}",
-            data={"order_id": order_id, "order_name": name},
-        )
+        _write_match(session, record, order_id, name, how=how)
     return StepOutcome(ReturnStatus.MATCHED, {"order_id": order_id})
+
+
+def _write_match(
+    session: Session, record: Return, order_id: str, name: str | None, *, how: str
+) -> None:
+    """The matched order and the `matched` transition, written in one UPDATE."""
+    return_store.set_matched_order(
+        session,
+        record.id,
+        tenant_id=record.tenant_id,
+        order_id=order_id,
+        order_name=name,
+        locked=record,
+    )
+    advance(
+        session,
+        record,
+        ReturnStatus.MATCHED,
+        event="order_matched",
+        reason=f"matched by {how}",
+        data={"order_id": order_id, "order_name": name},
+    )

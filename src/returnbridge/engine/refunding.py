@@ -129,7 +129,9 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
             session,
             tenant_id,
             return_id=return_id,
+            # the return's own connection: both rows belong to the tenant (load_return checked)
             connection_id=record.connection_id,
+            owners_checked=True,
             idempotency_key=key,
             order_id=order.id,
             amount=Money(total, order.currency),
@@ -142,10 +144,19 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
         )
         if record.matched_order_name is None and order.name:
             return_store.set_matched_order(
-                session, return_id, tenant_id=tenant_id, order_id=order.id, order_name=order.name
+                session,
+                return_id,
+                tenant_id=tenant_id,
+                order_id=order.id,
+                order_name=order.name,
+                locked=record,
             )
         return_store.set_refund_total(
-            session, return_id, tenant_id=tenant_id, total=Money(total, order.currency)
+            session,
+            return_id,
+            tenant_id=tenant_id,
+            total=Money(total, order.currency),
+            locked=record,
         )
         advance(
             session,

@@ -49,15 +49,18 @@ def begin_refund(
     plan: dict[str, Any],
     ids: IdSource = new_id,
     clock: Clock = utc_now,
+    owners_checked: bool = False,
 ) -> BeginRefundResult:
     """Record a pending refund under ``idempotency_key``, or return the one already recorded.
 
     The existing row is returned as stored (its amount and plan are not overwritten). A key
     already used by another return, or by another tenant, raises IdempotencyConflictError; a
-    return or connection of another tenant raises RecordNotFoundError.
+    return or connection of another tenant raises RecordNotFoundError, unless
+    ``owners_checked`` says the caller loaded both for ``tenant_id`` in this transaction.
     """
-    get_return(session, return_id, tenant_id=tenant_id)
-    get_connection(session, connection_id, tenant_id=tenant_id)
+    if not owners_checked:
+        get_return(session, return_id, tenant_id=tenant_id)
+        get_connection(session, connection_id, tenant_id=tenant_id)
     existing = _by_key(session, tenant_id, idempotency_key=idempotency_key, return_id=return_id)
     if existing is not None:
         return BeginRefundResult(existing, created=False)

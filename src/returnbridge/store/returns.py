@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -90,8 +90,12 @@ def ingest_return(
     actor: str = "api",
     ids: IdSource = new_id,
     clock: Clock = utc_now,
+    workflow_id: str | None = None,
 ) -> IngestResult:
     """Store a return revision exactly once, or return what is already stored.
+
+    ``workflow_id`` names the workflow that will drive a created or newly applied revision
+    (stored on the return in the same write).
 
     A duplicate is the same tenant with the same ``idempotency_key``, or the same
     ``external_id`` and ``revision``. Safe under concurrent duplicate deliveries: the unique
@@ -134,6 +138,7 @@ def ingest_return(
                     actor=actor,
                     ids=ids,
                     now=clock(),
+                    workflow_id=workflow_id,
                 )
         except IntegrityError:
             existing = _find_duplicate(
@@ -212,6 +217,7 @@ def _insert_revision(
     actor: str,
     ids: IdSource,
     now: datetime,
+    workflow_id: str | None,
 ) -> IngestResult:
     record = session.scalar(
         select(Return)
@@ -237,6 +243,7 @@ def _insert_revision(
             candidates=[],
             payload=payload,
             currency=currency,
+            workflow_id=workflow_id,
             created_at=now,
             updated_at=now,
         )
@@ -270,6 +277,7 @@ def _insert_revision(
             record.order_ref = order_ref
             record.channel = channel
             record.currency = currency if currency is not None else record.currency
+            record.workflow_id = workflow_id if workflow_id is not None else record.workflow_id
             record.updated_at = now
     stored = ReturnRevision(
         id=ids("rev"),
@@ -310,11 +318,20 @@ def _event(
     )
 
 
+# Built once: every step loads its return, and building the statement each time costs more
+# CPU than running it (the values are bound per call).
+_BY_ID = (
+    select(Return)
+    .where(Return.id == bindparam("return_id"), Return.tenant_id == bindparam("tenant_id"))
+    .execution_options(populate_existing=True)
+)
+_BY_ID_LOCKED = _BY_ID.with_for_update()
+
+
 def _load(session: Session, return_id: str, *, tenant_id: str, lock: bool = False) -> Return:
-    query = select(Return).where(Return.id == return_id, Return.tenant_id == tenant_id)
-    if lock:
-        query = query.with_for_update()
-    record = session.scalar(query.execution_options(populate_existing=True))
+    record = session.scalar(
+        _BY_ID_LOCKED if lock else _BY_ID, {"return_id": return_id, "tenant_id": tenant_id}
+    )
     if record is None:
         raise RecordNotFoundError(message="return not found", kind="return", id=return_id)
     return record
@@ -411,9 +428,7 @@ def record_transition(
     the caller already loaded it with `get_return(..., lock=True)` in this transaction. When
     ``allowed`` is given and says no, raises TransitionForbiddenError and writes nothing.
     """
-    record = locked
-    if record is None or record.id != return_id or record.tenant_id != tenant_id:
-        record = _load(session, return_id, tenant_id=tenant_id, lock=True)
+    record = _locked(session, return_id, tenant_id=tenant_id, locked=locked)
     from_status = record.status
     if allowed is not None and not allowed(from_status, to_status):
         raise TransitionForbiddenError(
@@ -504,14 +519,25 @@ def set_matched_order(
     order_id: str,
     order_name: str | None = None,
     clock: Clock = utc_now,
+    locked: Return | None = None,
 ) -> Return:
-    """Record which platform order the return belongs to."""
-    record = _load(session, return_id, tenant_id=tenant_id, lock=True)
+    """Record which platform order the return belongs to.
+
+    ``locked`` is the row when the caller already holds it (``lock_return``): the change is
+    then written with the caller's next flush, in one UPDATE with its other changes.
+    """
+    record = _locked(session, return_id, tenant_id=tenant_id, locked=locked)
     record.matched_order_id = order_id
     record.matched_order_name = order_name
     record.updated_at = clock()
-    session.flush()
     return record
+
+
+def _locked(session: Session, return_id: str, *, tenant_id: str, locked: Return | None) -> Return:
+    """``locked`` if it is that return, else the row loaded and locked now."""
+    if locked is not None and locked.id == return_id and locked.tenant_id == tenant_id:
+        return locked
+    return _load(session, return_id, tenant_id=tenant_id, lock=True)
 
 
 def set_refund_total(
@@ -521,14 +547,15 @@ def set_refund_total(
     tenant_id: str,
     total: Money | None,
     clock: Clock = utc_now,
+    locked: Return | None = None,
 ) -> Return:
-    """Store the planned refund total (minor units + currency), or clear it."""
-    record = _load(session, return_id, tenant_id=tenant_id, lock=True)
+    """Store the planned refund total (minor units + currency), or clear it (``locked``: as in
+    `set_matched_order`)."""
+    record = _locked(session, return_id, tenant_id=tenant_id, locked=locked)
     record.refund_total = None if total is None else total.minor
     if total is not None:
         record.currency = total.currency
     record.updated_at = clock()
-    session.flush()
     return record
 
 
