@@ -8,43 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from returnbridge.cli.demo import DEMO_MARKER
 from returnbridge.cli.servers import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-def test_demo_once_processes_every_sample_return_and_exits_zero(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "returnbridge.cli.main",
-            "demo",
-            "--once",
-            "--data-dir",
-            str(tmp_path / "demo"),
-            "--port",
-            str(free_port()),
-            "--sandbox-port",
-            str(free_port()),
-            "--timeout",
-            "120",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=280,
-        env={"COLUMNS": "160", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-        check=False,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-4000:]
-    assert "all 11 sample returns ended as expected" in output
-    for external_id in ("TCK-5001", "EML-7002", "CHAT-3003", "IG-4004", "MKT-5005", "TEL-6006"):
-        assert external_id in output
-    assert "needs_review" in output
-
-
-def run_demo_command(data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def run_demo_command(
+    data_dir: Path, *extra: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             *(sys.executable, "-m", "returnbridge.cli.main", "demo", "--once"),
@@ -54,10 +26,35 @@ def run_demo_command(data_dir: Path, *extra: str) -> subprocess.CompletedProcess
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
-        timeout=120,
+        timeout=timeout,
         env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "HOME": str(data_dir.parent)},
         check=False,
     )
+
+
+@pytest.fixture(scope="module")
+def first_demo_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """One `demo --once` on a fresh data dir, shared by the tests that look at a first run.
+
+    The demo takes several seconds (a real process, two servers, eleven returns), so the
+    test of its output and the test of running it again use the same first run.
+    """
+    data_dir = tmp_path_factory.mktemp("first-demo") / "demo"
+    return data_dir, run_demo_command(data_dir, "--timeout", "120", timeout=280)
+
+
+def test_demo_once_processes_every_sample_return_and_exits_zero(
+    first_demo_run: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    _, result = first_demo_run
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "all 11 sample returns ended as expected" in output
+    for external_id in ("TCK-5001", "EML-7002", "CHAT-3003", "IG-4004", "MKT-5005", "TEL-6006"):
+        assert external_id in output
+    assert "needs_review" in output
 
 
 def test_demo_refuses_to_wipe_a_directory_it_did_not_create(tmp_path: Path) -> None:
@@ -85,7 +82,7 @@ def test_demo_refuses_a_data_dir_that_is_a_file(tmp_path: Path) -> None:
 
 
 def test_only_demo_made_or_empty_directories_may_be_wiped(tmp_path: Path) -> None:
-    from returnbridge.cli.demo import DEMO_MARKER, DemoDirRefusedError, prepare_demo_dir
+    from returnbridge.cli.demo import DemoDirRefusedError, prepare_demo_dir
 
     fresh = tmp_path / "fresh"
     prepare_demo_dir(fresh, force=False)
@@ -111,10 +108,12 @@ def test_only_demo_made_or_empty_directories_may_be_wiped(tmp_path: Path) -> Non
     assert sorted(p.name for p in foreign.iterdir()) == [DEMO_MARKER]
 
 
-def test_demo_runs_again_on_the_data_dir_it_made(tmp_path: Path) -> None:
-    data_dir = tmp_path / "demo"
-    first = run_demo_command(data_dir)
+def test_demo_runs_again_on_the_data_dir_it_made(
+    first_demo_run: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    data_dir, first = first_demo_run
     assert first.returncode == 0, (first.stdout + first.stderr)[-4000:]
+    assert (data_dir / DEMO_MARKER).is_file()
     second = run_demo_command(data_dir)
     assert second.returncode == 0, (second.stdout + second.stderr)[-4000:]
     assert "all 11 sample returns ended as expected" in second.stdout
