@@ -41,7 +41,15 @@ def kill_mid_refund_and_restart(
     key, api_key = seed_database(db_url, sandbox)
     # The platform commits the refund, then answers only after 60 s: we kill before that.
     sandbox.fault("timeout_after_commit", count=1, operation="refundCreate", delay=60)
-    env = process_env(db_url, tmp_path, secret_key=key, RETURNBRIDGE_HTTP_TIMEOUT="90")
+    # One process at a time (the killed one is gone before the next starts), so nothing can
+    # presume a live worker dead: on PostgreSQL the new one takes over after a second.
+    env = process_env(
+        db_url,
+        tmp_path,
+        secret_key=key,
+        RETURNBRIDGE_HTTP_TIMEOUT="90",
+        RETURNBRIDGE_EXECUTOR_DEAD_AFTER="1",
+    )
     gateway = ServerProcess("up", port=free_port(), env=env, log=tmp_path / "gateway.log")
     gateway.start()
     try:
