@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,10 +73,17 @@ class Settings(BaseSettings):
     )
     queue_polling_interval: float = 0.2
     worker_concurrency: int = 8
+    queue_partition: Literal["order", "connection"] = Field(
+        default="order",
+        description="what runs one return at a time: each order (a store's other returns run"
+        " alongside, paced by its rate limit) or each connection (a store's returns strictly"
+        " one after another)",
+    )
     connection_concurrency: int = Field(
         default=1,
-        description="workflows running at once per platform connection (across all workers);"
-        " 1 keeps each store's refunds strictly sequential",
+        ge=1,
+        description="with queue_partition=connection: workflows running at once per platform"
+        " connection (across all workers); 1 keeps each store's refunds strictly sequential",
     )
     http_timeout: float = 10.0
     executor_id: str | None = Field(

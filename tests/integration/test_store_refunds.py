@@ -6,6 +6,7 @@ import dataclasses
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -186,3 +187,62 @@ def test_concurrent_begin_with_one_key_records_one_refund(
     assert len({r.refund.id for r in results}) == 1
     with session_maker() as session:
         assert refund_count(session) == 1
+
+
+def test_start_sending_marks_every_attempt_and_says_which_was_the_first(
+    session: Session, seed_tenant: Callable[[str], SeededTenant]
+) -> None:
+    seeded = seed_tenant("Acme")
+    row = begin(session, seeded, new_return(session, seeded), "rb-send-1").refund
+    session.commit()
+    assert refunds.start_sending(session, row) is True
+    assert row.status == "sending"
+    refunds.fail_refund(session, row.id, tenant_id=seeded.tenant_id, reason="platform said no")
+    assert refunds.start_sending(session, row) is False  # a retry: look on the platform first
+    assert row.status == "sending"
+    refunds.complete_refund(session, row.id, tenant_id=seeded.tenant_id, platform_refund_id="r1")
+    assert refunds.start_sending(session, row) is False
+    assert row.status == "succeeded"
+
+
+def test_another_refund_of_the_order_in_flight_or_made_since_the_plan_is_a_conflict(
+    session: Session, seed_tenant: Callable[[str], SeededTenant]
+) -> None:
+    seeded = seed_tenant("Acme")
+    first = begin(session, seeded, new_return(session, seeded, "RMA-A"), "rb-a").refund
+    second = begin(session, seeded, new_return(session, seeded, "RMA-B"), "rb-b").refund
+    session.commit()
+    assert refunds.order_conflict(session, second) is None  # the other one is only planned
+
+    refunds.start_sending(session, first)
+    session.commit()
+    assert refunds.order_conflict(session, second) == "busy"
+    assert refunds.order_conflict(session, first) is None  # planned B: nothing sent since
+
+    refunds.complete_refund(session, first.id, tenant_id=seeded.tenant_id, platform_refund_id="r")
+    session.commit()
+    assert refunds.order_conflict(session, second) == "changed"  # made after B was planned
+
+
+def test_a_sending_mark_left_by_a_dead_worker_blocks_nobody(
+    session: Session, seed_tenant: Callable[[str], SeededTenant]
+) -> None:
+    seeded = seed_tenant("Acme")
+    first = begin(session, seeded, new_return(session, seeded, "RMA-A"), "rb-a").refund
+    second = begin(session, seeded, new_return(session, seeded, "RMA-B"), "rb-b").refund
+    refunds.start_sending(session, first)
+    session.commit()
+    later = first.updated_at + refunds.IN_FLIGHT_FOR + timedelta(seconds=1)
+    assert refunds.order_conflict(session, second, clock=lambda: later) == "changed"
+
+
+def test_refunds_of_other_orders_or_connections_are_no_conflict(
+    session: Session, seed_tenant: Callable[[str], SeededTenant]
+) -> None:
+    seeded = seed_tenant("Acme")
+    first = begin(session, seeded, new_return(session, seeded, "RMA-A"), "rb-a").refund
+    second = begin(session, seeded, new_return(session, seeded, "RMA-B"), "rb-b").refund
+    second.order_id = "gid://shopify/Order/2"
+    refunds.start_sending(session, first)
+    session.commit()
+    assert refunds.order_conflict(session, second) is None

@@ -61,7 +61,14 @@ def submit_return(
         workflow_id = workflow_id_for(tenant_id, result.revision.idempotency_key)
         record = result.record
     if result.outcome in ("created", "new_revision"):
-        enqueue(tenant_id, record.id, record.revision, workflow_id, connection_id=connection_id)
+        enqueue(
+            tenant_id,
+            record.id,
+            record.revision,
+            workflow_id,
+            connection_id=connection_id,
+            order_ref=record.order_ref,
+        )
     elif record.status in UNFINISHED:
         # A redelivery of a return whose workflow is gone drives it again.
         heal(runtime, tenant_id, record.id, why="delivered again while it was not moving")
@@ -95,5 +102,6 @@ def requeue_received(runtime: Runtime) -> int:
             record.revision,
             record.workflow_id or workflow_id_for(record.tenant_id, key),
             connection_id=record.connection_id,
+            order_ref=record.order_ref,
         )
     return len(rows)

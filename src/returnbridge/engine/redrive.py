@@ -90,7 +90,14 @@ def heal(runtime: Runtime, tenant_id: str, return_id: str, *, why: str) -> Heale
         return None
     if state is WorkflowState.MISSING and seen is not None:
         # The same id the ingest meant to enqueue: if that enqueue lands too, DBOS keeps one.
-        enqueue(tenant_id, return_id, record.revision, seen, connection_id=record.connection_id)
+        enqueue(
+            tenant_id,
+            return_id,
+            record.revision,
+            seen,
+            connection_id=record.connection_id,
+            order_ref=record.order_ref,
+        )
         log.warning("return re-queued", return_id=return_id, workflow_id=seen, why=why)
         return Healed.REQUEUED
     return _start_new_workflow(runtime, tenant_id, return_id, seen=seen, why=why)
@@ -139,8 +146,15 @@ def _start_new_workflow(
         return_store.set_workflow_id(
             session, return_id, tenant_id=tenant_id, workflow_id=workflow_id
         )
-        revision, connection_id = record.revision, record.connection_id
-    enqueue(tenant_id, return_id, revision, workflow_id, connection_id=connection_id)
+        revision, connection_id, order_ref = record.revision, record.connection_id, record.order_ref
+    enqueue(
+        tenant_id,
+        return_id,
+        revision,
+        workflow_id,
+        connection_id=connection_id,
+        order_ref=order_ref,
+    )
     log.warning("return re-driven", return_id=return_id, workflow_id=workflow_id, why=why)
     return Healed.REDRIVEN
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ from returnbridge.connectors.base.connector import (
     PlatformRefund,
     RefundCommand,
 )
-from returnbridge.domain.errors import NotFound
+from returnbridge.domain.errors import NotFound, TransientError
 from returnbridge.domain.matching import resolve_lines
 from returnbridge.domain.money import Money
 from returnbridge.domain.orders import Order
@@ -33,7 +34,7 @@ from returnbridge.engine.step_records import (
 from returnbridge.observability import REFUNDS_CREATED, get_logger
 from returnbridge.store import refunds as refund_store
 from returnbridge.store import returns as return_store
-from returnbridge.store.tables import Connection
+from returnbridge.store.tables import Connection, Refund
 
 log = get_logger(__name__)
 
@@ -245,18 +246,66 @@ def _find_by_key(refunds: list[PlatformRefund], key: str) -> PlatformRefund | No
     )
 
 
-def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: int) -> StepOutcome:
-    """Refund (with restock) once: look for our key first, re-plan on a fresh order, then write."""
-    key = rc.refund_key(return_id, revision)
+ORDER_BUSY_WAIT = 0.25  # seconds between looks at another refund of the order in flight
+ORDER_BUSY_LOOKS = 120  # then the step gives up to DBOS, whose retries wait longer
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """What the refund step found, and whether this is the refund's very first attempt."""
+
+    canonical: CanonicalReturn
+    connection: Connection
+    stored: Refund | None
+    first_attempt: bool
+    plan_is_fresh: bool
+    """No other refund of the order was sent since the plan: its stored command still holds."""
+
+
+def _claim(
+    runtime: Runtime, tenant_id: str, return_id: str, key: str
+) -> _Claim | StepOutcome | None:
+    """Load the step's rows and mark the refund as being sent; None while the order is busy."""
     with transaction(runtime) as session:
         record, canonical = load_return(session, tenant_id, return_id)
         if reached(record.status, ReturnStatus.REFUNDED):
             return StepOutcome(record.status, {})
         connection = connection_of(session, record)
         stored = refund_store.refund_by_key(session, tenant_id, idempotency_key=key)
-        first_attempt = stored is not None and refund_store.start_sending(session, stored)
-        connector = runtime.connector(connection)
+        sends = canonical.status == "approved" and (
+            canonical.refund.issue or bool(canonical.restock and canonical.lines)
+        )
+        conflict = refund_store.order_conflict(session, stored) if stored and sends else None
+        if conflict == "busy":
+            return None
+        first_attempt = stored is not None and sends and refund_store.start_sending(session, stored)
+        return _Claim(canonical, connection, stored, first_attempt, conflict is None)
+
+
+def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: int) -> StepOutcome:
+    """Refund (with restock) once: look for our key first, re-plan on a fresh order, then write.
+
+    Refunds of one order are sent one at a time (another one in flight is waited for), and a
+    plan made before another refund of the order was sent is made again on a fresh read.
+    """
+    key = rc.refund_key(return_id, revision)
+    claim = _claim(runtime, tenant_id, return_id, key)
+    looks = 1
+    while claim is None:
+        if looks >= ORDER_BUSY_LOOKS:
+            raise TransientError(
+                "ORDER_BUSY", "another refund of this order is still being made", ambiguous=False
+            )
+        time.sleep(ORDER_BUSY_WAIT)
+        claim = _claim(runtime, tenant_id, return_id, key)
+        looks += 1
+    if isinstance(claim, StepOutcome):
+        return claim
+    canonical, connection, stored = claim.canonical, claim.connection, claim.stored
+    first_attempt = claim.first_attempt and claim.plan_is_fresh
+    connector = runtime.connector(connection)
     if stored is None:
+        connector.close()
         return park(
             runtime,
             tenant_id,
@@ -266,8 +315,10 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
             reason=f"no planned refund under {key}",
         )
     if canonical.status != "approved":
+        connector.close()
         return admit(runtime, tenant_id, return_id)
     if not canonical.refund.issue and not (canonical.restock and canonical.lines):
+        connector.close()
         return _record_refunded(runtime, tenant_id, return_id, stored.id, None, skipped=True)
     planned_command = (stored.plan or {}).get("command") if first_attempt else None
     try:

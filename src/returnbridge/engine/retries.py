@@ -61,5 +61,12 @@ def retry_return(
         return_store.set_workflow_id(
             session, return_id, tenant_id=tenant_id, workflow_id=workflow_id
         )
-    enqueue(tenant_id, record.id, record.revision, workflow_id, connection_id=record.connection_id)
+    enqueue(
+        tenant_id,
+        record.id,
+        record.revision,
+        workflow_id,
+        connection_id=record.connection_id,
+        order_ref=record.order_ref,
+    )
     return record

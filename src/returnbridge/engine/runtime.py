@@ -207,7 +207,10 @@ def launch_dbos(settings: Settings, *, work: bool) -> None:
     DBOS.register_queue(
         QUEUE_NAME,
         worker_concurrency=settings.worker_concurrency,
-        partition_concurrency=settings.connection_concurrency,
+        # one workflow per order; connection_concurrency per store when partitioned by store
+        partition_concurrency=settings.connection_concurrency
+        if settings.queue_partition == "connection"
+        else 1,
         polling_interval_sec=settings.queue_polling_interval,
         on_conflict="always_update",
     )

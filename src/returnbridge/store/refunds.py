@@ -8,7 +8,8 @@ second refund record. Flush only; the caller commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from datetime import timedelta
+from typing import Any, Final, Literal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +22,7 @@ from returnbridge.store.connections import get_connection
 from returnbridge.store.errors import IdempotencyConflictError, RecordNotFoundError
 from returnbridge.store.ids import IdSource, new_id
 from returnbridge.store.returns import get_return
-from returnbridge.store.tables import Refund
+from returnbridge.store.tables import Connection, Refund
 
 PENDING: Final = "pending"
 SENDING: Final = "sending"  # a first attempt went out; its outcome may be unknown
@@ -171,17 +172,53 @@ def complete_refund(
 
 
 def start_sending(session: Session, refund: Refund, *, clock: Clock = utc_now) -> bool:
-    """Mark a pending refund as being sent; True only for its very first attempt.
+    """Mark the refund as being sent now; True only for its very first attempt (was pending).
 
     Any later attempt (a retry, a crash recovery, a re-drive) sees `sending` or `failed` and
-    must first look for the refund on the platform: the first one may have landed.
+    must first look for the refund on the platform: the first one may have landed. Every
+    attempt refreshes `updated_at`, so other refunds of the order see it in flight.
     """
-    if refund.status != PENDING:
-        return False
-    refund.status = SENDING
-    refund.updated_at = clock()
-    session.flush()
-    return True
+    first = refund.status == PENDING
+    if refund.status != SUCCEEDED:
+        refund.status = SENDING
+        refund.updated_at = clock()
+        session.flush()
+    return first
+
+
+OrderConflict = Literal["busy", "changed"]
+IN_FLIGHT_FOR: Final = timedelta(seconds=90)
+"""How long a refund marked `sending` counts as in flight. Longer than any one attempt (HTTP
+timeouts are seconds); an older mark was left by a worker that died and blocks nobody."""
+
+
+def order_conflict(
+    session: Session, refund: Refund, *, clock: Clock = utc_now
+) -> OrderConflict | None:
+    """Whether another refund of the same order stands in the way of sending ``refund``.
+
+    ``busy``: one is being sent right now (wait, then look again). ``changed``: one was sent
+    or made since ``refund`` was planned, so its stored plan may be stale (read the order
+    again before writing). Locks the connection's row first, so that on PostgreSQL two
+    workers cannot both find the order free and both start sending (SQLite writers already
+    take turns); call it in the transaction that then marks the refund as sending.
+    """
+    session.execute(
+        select(Connection.id).where(Connection.id == refund.connection_id).with_for_update()
+    )
+    others = session.execute(
+        select(Refund.status, Refund.updated_at).where(
+            Refund.connection_id == refund.connection_id,
+            Refund.order_id == refund.order_id,
+            Refund.id != refund.id,
+            Refund.status.in_((SENDING, SUCCEEDED)),
+            Refund.updated_at >= refund.created_at,
+        )
+    ).all()
+    in_flight_since = clock() - IN_FLIGHT_FOR
+    if any(status == SENDING and at > in_flight_since for status, at in others):
+        return "busy"
+    return "changed" if others else None
 
 
 def fail_refund(

@@ -191,6 +191,7 @@ class Refund(Base):
     """An executed (or in-flight) refund; the idempotency key is fixed before the first attempt."""
 
     __tablename__ = "refunds"
+    __table_args__ = (Index("ix_refunds_connection_order", "connection_id", "order_id"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
