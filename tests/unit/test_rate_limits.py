@@ -207,3 +207,33 @@ def test_retry_after_seconds(header: str | None, expected: float | None) -> None
 def test_retry_after_http_date_is_relative_to_now() -> None:
     now = 1_767_225_600.0  # 2026-01-01T00:00:00Z
     assert parse_retry_after("Thu, 01 Jan 2026 00:00:30 GMT", now=lambda: now) == pytest.approx(30)
+
+
+def test_an_answer_does_not_forget_what_calls_still_in_flight_reserved() -> None:
+    """Two calls of one store at once: the first answer must not hand out the second's points."""
+    t = FakeTime()
+    bucket = CostBucket(maximum=100, restore_rate=10, available=100, clock=t.clock, sleep=t.sleep)
+    limiter = CostLimiter(bucket=bucket, clock=t.clock, sleep=t.sleep)
+    limiter._costs.update({"Order": 60, "Refund": 30})  # learned from earlier answers
+    # Another thread sends an Order read (60 reserved) and waits for its answer.
+    worker = threading.Thread(target=limiter.before_request, args=("Order",))
+    worker.start()
+    worker.join()
+    limiter.before_request("Refund")
+    # The platform answers our Refund: it took 30 of its 100 but has not seen the Order yet.
+    limiter.after_response("Refund", cost(30, 70, maximum=100, rate=10))
+    assert bucket.available == pytest.approx(10)  # 70 less the Order's 60 still in flight
+    assert bucket.acquire(20) == pytest.approx(1.0)  # so a third call waits for 10 more points
+
+
+def test_a_request_without_an_answer_hands_its_reservation_back() -> None:
+    t = FakeTime()
+    bucket = CostBucket(maximum=100, restore_rate=10, available=100, clock=t.clock, sleep=t.sleep)
+    limiter = CostLimiter(bucket=bucket, clock=t.clock, sleep=t.sleep)
+    limiter._costs["Order"] = 60
+    limiter.before_request("Order")
+    limiter.after_response("Order", None)  # the connection broke: nothing learned
+    limiter._costs["Refund"] = 30
+    limiter.before_request("Refund")
+    limiter.after_response("Refund", cost(30, 70, maximum=100, rate=10))
+    assert bucket.available == pytest.approx(70)  # no reservation of the lost call lingers

@@ -88,6 +88,7 @@ class CostBucket:
         self.restore_rate = restore_rate
         self._available = maximum if available is None else available
         self._updated = clock()
+        self._pending = 0.0  # reserved by calls not answered yet (waiting or in flight)
 
     def _refill(self) -> None:
         now = self._clock()
@@ -113,16 +114,30 @@ class CostBucket:
             deficit = needed - self._available
             wait = deficit / self.restore_rate if deficit > 0 and self.restore_rate > 0 else 0.0
             self._available -= needed
+            self._pending += needed
         if wait > 0:
             self._sleep(wait)
         return wait
 
     def observe(self, status: ThrottleStatus) -> None:
-        """Adopt the platform's view of the bucket."""
+        """Adopt the platform's view of the bucket (less what calls not yet answered reserved)."""
+        self.settle(0.0, status)
+
+    def settle(self, reserved: float, status: ThrottleStatus | None) -> None:
+        """A call that reserved `reserved` was answered (`status`: the bucket it reported).
+
+        The platform's figure already counts that call but not the others still waiting or in
+        flight, so their reservations are taken off it: several calls of one store at once
+        never spend the same points twice. Without a status nothing is learned.
+        """
         with self._lock:
+            self._pending = max(self._pending - reserved, 0.0)
+            if status is None:
+                return
             self.maximum = status.maximum_available
             self.restore_rate = status.restore_rate
-            self._available = min(status.currently_available, status.maximum_available)
+            available = min(status.currently_available, status.maximum_available)
+            self._available = available - self._pending
             self._updated = self._clock()
 
 
@@ -152,14 +167,22 @@ class CostLimiter:
         self._sleep = sleep
         self._costs: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._reserved = threading.local()  # what this thread's call in flight reserved
 
     def expected_cost(self, operation: str) -> float:
         with self._lock:
             return self._costs.get(operation, self.default_cost)
 
     def before_request(self, operation: str) -> float:
-        """Wait until the bucket covers the operation's expected cost; returns the wait."""
-        return self.bucket.acquire(self.expected_cost(operation))
+        """Wait until the bucket covers the operation's expected cost; returns the wait.
+
+        Every call must be followed by `after_response` in the same thread, also when the
+        request fails without an answer (with `cost=None`), to hand back the reservation.
+        """
+        cost = self.expected_cost(operation)
+        wait = self.bucket.acquire(cost)
+        self._reserved.value = min(cost, self.bucket.maximum)
+        return wait
 
     def after_response(self, operation: str, cost: Mapping[str, Any] | None) -> None:
         """Learn the operation's requested cost and re-sync the bucket from `extensions.cost`."""
@@ -168,9 +191,9 @@ class CostLimiter:
             if isinstance(requested, int | float) and not isinstance(requested, bool):
                 with self._lock:
                     self._costs[operation] = float(requested)
-        status = ThrottleStatus.from_cost(cost)
-        if status is not None:
-            self.bucket.observe(status)
+        reserved = getattr(self._reserved, "value", 0.0)
+        self._reserved.value = 0.0
+        self.bucket.settle(reserved, ThrottleStatus.from_cost(cost))
 
     def throttled(self, operation: str, cost: Mapping[str, Any] | None) -> RateLimited:
         """The error for a THROTTLED response, computed from the deficit and restore rate."""

@@ -158,7 +158,11 @@ class ShopifyGraphQLClient:
 
     def _attempt(self, name: str, payload: Mapping[str, Any], *, writes: bool) -> dict[str, Any]:
         self.limiter.before_request(name)
-        response = self._http.post_json("", payload, writes=writes)
+        try:
+            response = self._http.post_json("", payload, writes=writes)
+        except BaseException:
+            self.limiter.after_response(name, None)  # no answer: hand the reservation back
+            raise
         body = response.body
         if not isinstance(body, Mapping):
             raise TransientError(
