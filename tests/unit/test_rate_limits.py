@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -130,8 +131,11 @@ def test_limiter_learns_requested_cost_per_operation() -> None:
     assert limiter.expected_cost("Order") == 50
     limiter.after_response("Order", cost(222, 700))
     assert limiter.expected_cost("Order") == 222
-    assert limiter.expected_cost("Locations") == 50
-    assert limiter.bucket.available == pytest.approx(700)
+    # not answered yet: as costly as the costliest known, so its first call is not THROTTLED
+    assert limiter.expected_cost("Locations") == 222
+    limiter.after_response("Locations", cost(12, 690))
+    assert limiter.expected_cost("Locations") == 12
+    assert limiter.bucket.available == pytest.approx(690)
 
 
 def test_limiter_throttled_uses_cost_extension() -> None:
@@ -209,31 +213,62 @@ def test_retry_after_http_date_is_relative_to_now() -> None:
     assert parse_retry_after("Thu, 01 Jan 2026 00:00:30 GMT", now=lambda: now) == pytest.approx(30)
 
 
-def test_an_answer_does_not_forget_what_calls_still_in_flight_reserved() -> None:
-    """Two calls of one store at once: the first answer must not hand out the second's points."""
-    t = FakeTime()
-    bucket = CostBucket(maximum=100, restore_rate=10, available=100, clock=t.clock, sleep=t.sleep)
-    limiter = CostLimiter(bucket=bucket, clock=t.clock, sleep=t.sleep)
-    limiter._costs.update({"Order": 60, "Refund": 30})  # learned from earlier answers
-    # Another thread sends an Order read (60 reserved) and waits for its answer.
-    worker = threading.Thread(target=limiter.before_request, args=("Order",))
+def in_another_thread(call: Callable[[], object]) -> tuple[threading.Thread, threading.Event]:
+    """Start `call` in a thread; the event is set once it returned."""
+    done = threading.Event()
+
+    def run() -> None:
+        call()
+        done.set()
+
+    worker = threading.Thread(target=run)
     worker.start()
-    worker.join()
-    limiter.before_request("Refund")
-    # The platform answers our Refund: it took 30 of its 100 but has not seen the Order yet.
-    limiter.after_response("Refund", cost(30, 70, maximum=100, rate=10))
-    assert bucket.available == pytest.approx(10)  # 70 less the Order's 60 still in flight
-    assert bucket.acquire(20) == pytest.approx(1.0)  # so a third call waits for 10 more points
+    return worker, done
 
 
-def test_a_request_without_an_answer_hands_its_reservation_back() -> None:
+def test_calls_of_one_connection_take_turns_until_answered() -> None:
+    """Shopify holds a running call's whole requested cost: one call in flight per store."""
     t = FakeTime()
-    bucket = CostBucket(maximum=100, restore_rate=10, available=100, clock=t.clock, sleep=t.sleep)
+    bucket = CostBucket(maximum=2000, restore_rate=100, clock=t.clock, sleep=t.sleep)
     limiter = CostLimiter(bucket=bucket, clock=t.clock, sleep=t.sleep)
-    limiter._costs["Order"] = 60
+    limiter._costs.update({"Order": 50, "Refund": 50})
+    assert limiter.before_request("Order") == 0  # out at once: nothing known, nothing waits
+    worker, done = in_another_thread(lambda: limiter.before_request("Refund"))
+    assert not done.wait(0.2)  # held until the Order is answered
+    # The answer says another app drained the bucket: 5 points left.
+    limiter.after_response("Order", cost(50, 5, maximum=2000, rate=100))
+    assert done.wait(10)
+    worker.join()
+    assert t.sleeps == [pytest.approx(0.45)]  # the Refund waited for 45 more points
+
+
+def test_a_request_without_an_answer_ends_its_turn() -> None:
+    t = FakeTime()
+    limiter = CostLimiter(clock=t.clock, sleep=t.sleep)
     limiter.before_request("Order")
     limiter.after_response("Order", None)  # the connection broke: nothing learned
-    limiter._costs["Refund"] = 30
-    limiter.before_request("Refund")
-    limiter.after_response("Refund", cost(30, 70, maximum=100, rate=10))
-    assert bucket.available == pytest.approx(70)  # no reservation of the lost call lingers
+    worker, done = in_another_thread(lambda: limiter.before_request("Refund"))
+    assert done.wait(10)
+    worker.join()
+
+
+def test_a_call_books_its_actual_cost_but_waits_for_its_requested_cost() -> None:
+    t = FakeTime()
+    bucket = CostBucket(maximum=100, restore_rate=10, available=100, clock=t.clock, sleep=t.sleep)
+    assert bucket.acquire(80, consumes=20) == 0  # 80 must be there; 20 will be taken
+    assert bucket.acquire(80, consumes=20) == 0  # 80 still there
+    assert bucket.acquire(80, consumes=20) == pytest.approx(2.0)  # 60 left: 20 short
+
+
+def test_a_call_waiting_its_turn_uses_what_the_call_before_taught() -> None:
+    t = FakeTime()
+    bucket = CostBucket(maximum=2000, restore_rate=100, clock=t.clock, sleep=t.sleep)
+    limiter = CostLimiter(bucket=bucket, clock=t.clock, sleep=t.sleep, default_cost=50)
+    limiter.before_request("Order")  # unknown cost and bucket: sent on a guess
+    worker, done = in_another_thread(lambda: limiter.before_request("Order"))
+    assert not done.wait(0.2)
+    # THROTTLED: the Order asks 195 points, the bucket holds 20
+    limiter.after_response("Order", cost(195, 20, maximum=2000, rate=100))
+    assert done.wait(10)
+    worker.join()
+    assert t.sleeps == [pytest.approx(1.75)]  # waited for 195, not the guessed 50

@@ -69,8 +69,21 @@ def throttled_error(
     )
 
 
+TURN_WAIT = 60.0
+"""Seconds a call waits for the one before it to be answered; longer than any HTTP timeout, so
+only a caller that never reported its answer (a bug) is ever overtaken."""
+
+
 class CostBucket:
-    """Thread-safe local mirror of one connection's cost-point bucket."""
+    """Thread-safe local mirror of one connection's cost-point bucket.
+
+    Calls of one connection take turns: each waits until the bucket holds its requested cost,
+    goes out, and the next one starts when it is answered (`settle`). One call in flight per
+    store keeps the mirror exact (Shopify holds a running call's whole requested cost), and a
+    store's calls are short next to the time its bucket needs to refill, so turns cost no
+    throughput; the returns themselves still run side by side. A thread may take its turn
+    again before settling (tests, or one caller driving the bucket alone).
+    """
 
     def __init__(
         self,
@@ -81,14 +94,14 @@ class CostBucket:
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
     ) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._clock = clock
         self._sleep = sleep
         self.maximum = maximum
         self.restore_rate = restore_rate
         self._available = maximum if available is None else available
         self._updated = clock()
-        self._pending = 0.0  # reserved by calls not answered yet (waiting or in flight)
+        self._turn: int | None = None  # the thread whose call is waiting or in flight
 
     def _refill(self) -> None:
         now = self._clock()
@@ -102,43 +115,56 @@ class CostBucket:
             self._refill()
             return self._available
 
-    def acquire(self, cost: float) -> float:
-        """Reserve `cost` points, sleeping first if the bucket cannot cover them; returns the wait.
+    def acquire(self, cost: float, *, consumes: float | None = None) -> float:
+        """Take this connection's turn, then wait until the bucket holds `cost` points (a
+        call's requested cost), booking `consumes` (its actual cost, default `cost`) as
+        taken; returns the wait. A cost above the bucket size waits for a full bucket.
 
-        The reservation is taken before sleeping, so concurrent callers queue behind each other
-        instead of all waking at once. A cost above the bucket size waits for a full bucket.
+        Shopify runs a call only with its requested cost available, and then takes its actual
+        cost: booking the actual cost lets the next call go as soon as the platform would.
         """
         with self._lock:
+            self._take_turn()
             self._refill()
             needed = min(cost, self.maximum)
             deficit = needed - self._available
             wait = deficit / self.restore_rate if deficit > 0 and self.restore_rate > 0 else 0.0
-            self._available -= needed
-            self._pending += needed
+            self._available -= min(needed if consumes is None else consumes, needed)
         if wait > 0:
             self._sleep(wait)
         return wait
 
-    def observe(self, status: ThrottleStatus) -> None:
-        """Adopt the platform's view of the bucket (less what calls not yet answered reserved)."""
-        self.settle(0.0, status)
-
-    def settle(self, reserved: float, status: ThrottleStatus | None) -> None:
-        """A call that reserved `reserved` was answered (`status`: the bucket it reported).
-
-        The platform's figure already counts that call but not the others still waiting or in
-        flight, so their reservations are taken off it: several calls of one store at once
-        never spend the same points twice. Without a status nothing is learned.
-        """
+    def take_turn(self) -> None:
+        """Wait until no other thread's call is waiting or in flight (see `acquire`)."""
         with self._lock:
-            self._pending = max(self._pending - reserved, 0.0)
-            if status is None:
-                return
-            self.maximum = status.maximum_available
-            self.restore_rate = status.restore_rate
-            available = min(status.currently_available, status.maximum_available)
-            self._available = available - self._pending
-            self._updated = self._clock()
+            self._take_turn()
+
+    def _take_turn(self) -> None:
+        me = threading.get_ident()
+        if self._turn not in (None, me):
+            self._lock.wait_for(lambda: self._turn is None, TURN_WAIT)
+        self._turn = me
+
+    def observe(self, status: ThrottleStatus) -> None:
+        """Adopt the platform's view of the bucket."""
+        with self._lock:
+            self._adopt(status)
+
+    def settle(self, status: ThrottleStatus | None) -> None:
+        """The call of the thread whose turn it is was answered (`status`: the bucket as the
+        platform reported it; None when no answer came): the next call may go."""
+        with self._lock:
+            if status is not None:
+                self._adopt(status)
+            if self._turn == threading.get_ident():
+                self._turn = None
+                self._lock.notify_all()
+
+    def _adopt(self, status: ThrottleStatus) -> None:
+        self.maximum = status.maximum_available
+        self.restore_rate = status.restore_rate
+        self._available = min(status.currently_available, status.maximum_available)
+        self._updated = self._clock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,34 +192,49 @@ class CostLimiter:
         self.default_cost = default_cost
         self._sleep = sleep
         self._costs: dict[str, float] = {}
+        self._actual: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._reserved = threading.local()  # what this thread's call in flight reserved
 
     def expected_cost(self, operation: str) -> float:
+        """The operation's requested cost, as last answered (what must be in the bucket); for
+        an operation not yet answered, the largest of the others (a guess on the safe side)."""
         with self._lock:
-            return self._costs.get(operation, self.default_cost)
+            return self._requested(operation)
+
+    def _requested(self, operation: str) -> float:
+        known = self._costs.get(operation)
+        if known is not None:
+            return known
+        return max(self._costs.values(), default=self.default_cost)
+
+    def expected_actual_cost(self, operation: str) -> float:
+        """What the operation last took from the bucket (its requested cost until known)."""
+        with self._lock:
+            requested = self._requested(operation)
+            return min(self._actual.get(operation, requested), requested)
 
     def before_request(self, operation: str) -> float:
         """Wait until the bucket covers the operation's expected cost; returns the wait.
 
         Every call must be followed by `after_response` in the same thread, also when the
-        request fails without an answer (with `cost=None`), to hand back the reservation.
+        request fails without an answer (with `cost=None`): that ends the connection's turn.
         """
-        cost = self.expected_cost(operation)
-        wait = self.bucket.acquire(cost)
-        self._reserved.value = min(cost, self.bucket.maximum)
-        return wait
+        self.bucket.take_turn()  # first: the call before may teach this one's cost
+        return self.bucket.acquire(
+            self.expected_cost(operation), consumes=self.expected_actual_cost(operation)
+        )
 
     def after_response(self, operation: str, cost: Mapping[str, Any] | None) -> None:
         """Learn the operation's requested cost and re-sync the bucket from `extensions.cost`."""
         if isinstance(cost, Mapping):
             requested = cost.get("requestedQueryCost")
-            if isinstance(requested, int | float) and not isinstance(requested, bool):
-                with self._lock:
+            actual = cost.get("actualQueryCost")
+            with self._lock:
+                if isinstance(requested, int | float) and not isinstance(requested, bool):
                     self._costs[operation] = float(requested)
-        reserved = getattr(self._reserved, "value", 0.0)
-        self._reserved.value = 0.0
-        self.bucket.settle(reserved, ThrottleStatus.from_cost(cost))
+                if isinstance(actual, int | float) and not isinstance(actual, bool):
+                    self._actual[operation] = float(actual)
+        self.bucket.settle(ThrottleStatus.from_cost(cost))
 
     def throttled(self, operation: str, cost: Mapping[str, Any] | None) -> RateLimited:
         """The error for a THROTTLED response, computed from the deficit and restore rate."""

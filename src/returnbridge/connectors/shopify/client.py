@@ -158,12 +158,15 @@ class ShopifyGraphQLClient:
 
     def _attempt(self, name: str, payload: Mapping[str, Any], *, writes: bool) -> dict[str, Any]:
         self.limiter.before_request(name)
+        cost: Any = None
         try:
             response = self._http.post_json("", payload, writes=writes)
-        except BaseException:
-            self.limiter.after_response(name, None)  # no answer: hand the reservation back
-            raise
-        body = response.body
+            body = response.body
+            extensions = body.get("extensions") if isinstance(body, Mapping) else None
+            cost = extensions.get("cost") if isinstance(extensions, Mapping) else None
+        finally:
+            # always, answer or not: it ends this call's turn in the connection's limiter
+            self.limiter.after_response(name, cost)
         if not isinstance(body, Mapping):
             raise TransientError(
                 "INVALID_RESPONSE",
@@ -171,9 +174,6 @@ class ShopifyGraphQLClient:
                 request_id=response.request_id,
                 ambiguous=writes,
             )
-        extensions = body.get("extensions")
-        cost = extensions.get("cost") if isinstance(extensions, Mapping) else None
-        self.limiter.after_response(name, cost)
         errors = body.get("errors")
         if isinstance(errors, list) and errors:
             items = [e for e in errors if isinstance(e, Mapping)]
