@@ -224,6 +224,21 @@ def test_another_refund_of_the_order_in_flight_or_made_since_the_plan_is_a_confl
     assert refunds.order_conflict(session, second) == "changed"  # made after B was planned
 
 
+def test_a_refund_marked_sending_before_our_read_is_still_in_flight(
+    session: Session, seed_tenant: Callable[[str], SeededTenant]
+) -> None:
+    """Marked early, it may wait its turn in the rate limiter and land after our read."""
+    seeded = seed_tenant("Acme")
+    first = begin(session, seeded, new_return(session, seeded, "RMA-A"), "rb-a").refund
+    refunds.start_sending(session, first)
+    second = begin(session, seeded, new_return(session, seeded, "RMA-B"), "rb-b").refund
+    read_later = first.updated_at + timedelta(seconds=5)
+    second.plan = {**second.plan, "order_read_at": read_later.isoformat()}
+    session.commit()
+    assert refunds.order_conflict(session, second, clock=lambda: read_later) == "busy"
+    assert refunds.order_moved_since(session, seeded.connection_id, second.order_id, read_later)
+
+
 def test_a_sending_mark_left_by_a_dead_worker_blocks_nobody(
     session: Session, seed_tenant: Callable[[str], SeededTenant]
 ) -> None:

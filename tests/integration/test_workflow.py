@@ -325,3 +325,61 @@ def test_only_parked_returns_can_be_retried(gateway: Gateway, sandbox: Sandbox) 
     assert refused.status_code == 409
     assert refused.json()["code"] == "NOT_RETRYABLE"
     assert gateway.api.post("/v1/returns/ret_unknown/retry").status_code == 404
+
+
+def test_returns_of_one_order_named_three_ways_at_once_refund_exactly_what_was_paid(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    """Three returns of one order land in three queue partitions (by id, by number, by
+    e-mail) and run side by side; each refund must still be planned on the order as the
+    refunds before it left it, so the three add up to what the customer paid, to the cent."""
+    sandbox.seed_order(
+        simple_order(
+            2031,
+            email="sam@example.com",
+            line_items=[
+                {
+                    "sku": "MUG-WHT",
+                    "title": "White mug",
+                    "quantity": 3,
+                    "price": "10.00",
+                    "discount_allocations": [{"amount": "1.00", "code": "ONE"}],
+                }
+            ],
+            shipping_lines=[],
+        )
+    )
+    references = [
+        {"platform_order_id": "gid://shopify/Order/2031"},
+        {"order_number": "#2031"},
+        {"customer_email": "sam@example.com"},
+    ]
+    barrier = threading.Barrier(len(references))
+    ids: list[str] = []
+
+    def deliver(n: int, reference: dict[str, str]) -> None:
+        event = {
+            "external_id": f"SAME-{n}",
+            "channel": "ticket",
+            "order": reference,
+            "lines": [{"sku": "MUG-WHT", "quantity": 1}],
+        }
+        barrier.wait()
+        answer = gateway.post_return(event)
+        assert answer.status_code == 202, answer.text
+        ids.append(answer.json()["return"]["id"])
+
+    threads = [threading.Thread(target=deliver, args=item) for item in enumerate(references)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    bodies = [gateway.wait_for(return_id) for return_id in ids]
+    story = [[(e["event"], e["reason"], e["data"]) for e in b["timeline"]] for b in bodies]
+    assert [b["status"] for b in bodies] == ["completed"] * 3, story
+    created = sandbox.refunds_created()
+    assert len(created) == 3
+    # 3 x 10.00 less the 1.00 discount: 29.00 in all, however the units' shares fell
+    assert sum(b["refund_total"]["minor"] for b in bodies) == 2900, story
+    order = sandbox.order(2031)
+    assert order["financial_status"] == "REFUNDED"

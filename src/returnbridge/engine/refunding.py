@@ -34,6 +34,7 @@ from returnbridge.engine.step_records import (
 from returnbridge.observability import REFUNDS_CREATED, get_logger
 from returnbridge.store import refunds as refund_store
 from returnbridge.store import returns as return_store
+from returnbridge.store.clock import utc_now
 from returnbridge.store.tables import Connection, Refund
 
 log = get_logger(__name__)
@@ -74,7 +75,7 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
             return StepOutcome(record.status, {})
         connection = connection_of(session, record)
         connector = runtime.connector(connection)
-        order_id = record.matched_order_id
+        order_id, connection_id = record.matched_order_id, record.connection_id
         earlier = refund_store.refund_by_key(session, tenant_id, idempotency_key=key)
     try:
         if earlier is not None and earlier.status != "succeeded":
@@ -92,22 +93,33 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
                 event="plan_needs_review",
                 reason="no matched order",
             )
-        try:
-            order = connector.get_order(order_id)
-        except NotFound:
-            return park(
-                runtime,
-                tenant_id,
-                return_id,
-                status=ReturnStatus.NEEDS_REVIEW,
-                event="order_not_found",
-                reason=f"order {order_id} does not exist on the platform",
-            )
-        planned = _compute(canonical, order, connection)
-        command = None
-        if canonical.refund.issue or (canonical.restock and canonical.lines):
-            command = _command(connector, planned, canonical, connection, key)
-        problems = _cross_check(connector, planned, command, connection)
+        for attempt in range(1, PLAN_ATTEMPTS + 1):
+            read_at = utc_now()  # before the read: a refund landing during it counts as later
+            try:
+                order = connector.get_order(order_id)
+            except NotFound:
+                return park(
+                    runtime,
+                    tenant_id,
+                    return_id,
+                    status=ReturnStatus.NEEDS_REVIEW,
+                    event="order_not_found",
+                    reason=f"order {order_id} does not exist on the platform",
+                )
+            planned = _compute(canonical, order, connection)
+            command = None
+            if canonical.refund.issue or (canonical.restock and canonical.lines):
+                command = _command(connector, planned, canonical, connection, key)
+            problems = _cross_check(connector, planned, command, connection)
+            if not problems or attempt == PLAN_ATTEMPTS:
+                break
+            # The platform may disagree only because another refund of the order (another
+            # return, side by side) landed after our read: then read and plan again.
+            with runtime.reads() as session:
+                if not refund_store.order_moved_since(session, connection_id, order_id, read_at):
+                    break
+            log.info("order changed while planning; planning again", attempt=attempt)
+            time.sleep(ORDER_BUSY_WAIT)
     except Exception as error:
         return classify(runtime, tenant_id, return_id, error, step="plan")
     finally:
@@ -141,6 +153,8 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
                 "quantities": planned.quantities,
                 # what the refund step sends on its first attempt, without reading again
                 "command": command.model_dump(mode="json") if command else None,
+                # refunds of the order made since make the command stale (order_conflict)
+                "order_read_at": read_at.isoformat(),
             },
         )
         if record.matched_order_name is None and order.name:
@@ -247,6 +261,7 @@ def _find_by_key(refunds: list[PlatformRefund], key: str) -> PlatformRefund | No
 
 
 ORDER_BUSY_WAIT = 0.25  # seconds between looks at another refund of the order in flight
+PLAN_ATTEMPTS = 3  # reads of an order that other refunds keep changing, before review
 ORDER_BUSY_LOOKS = 120  # then the step gives up to DBOS, whose retries wait longer
 
 
@@ -379,6 +394,14 @@ def _record_refunded(
             )
         data: dict[str, Any] = {}
         if refund is not None:
+            # what was refunded, also when the refund step planned again on a fresh order
+            return_store.set_refund_total(
+                session,
+                return_id,
+                tenant_id=tenant_id,
+                total=Money(refund.total, refund.currency),
+                locked=record,
+            )
             data = {
                 "platform_refund_id": refund.id,
                 "total": refund.total,

@@ -8,10 +8,10 @@ second refund record. Flush only; the caller commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -198,27 +198,30 @@ def order_conflict(
     """Whether another refund of the same order stands in the way of sending ``refund``.
 
     ``busy``: one is being sent right now (wait, then look again). ``changed``: one was sent
-    or made since ``refund`` was planned, so its stored plan may be stale (read the order
-    again before writing). Locks the connection's row first, so that on PostgreSQL two
-    workers cannot both find the order free and both start sending (SQLite writers already
-    take turns); call it in the transaction that then marks the refund as sending.
+    or made since the order was read for ``refund``'s plan (``plan["order_read_at"]``, else
+    the row's creation), so its stored plan may be stale (read the order again first).
+
+    Locks the connection's row first, so that on PostgreSQL two workers cannot both find the
+    order free and both start sending (SQLite writers already take turns); call it in the
+    transaction that then marks the refund as sending.
     """
     session.execute(
         select(Connection.id).where(Connection.id == refund.connection_id).with_for_update()
     )
-    others = session.execute(
-        select(Refund.status, Refund.updated_at).where(
-            Refund.connection_id == refund.connection_id,
-            Refund.order_id == refund.order_id,
-            Refund.id != refund.id,
-            Refund.status.in_((SENDING, SUCCEEDED)),
-            Refund.updated_at >= refund.created_at,
-        )
-    ).all()
+    read_at = (refund.plan or {}).get("order_read_at")
+    planned_on = datetime.fromisoformat(read_at) if read_at else refund.created_at
+    others = _sent_since(
+        session,
+        refund.connection_id,
+        refund.order_id,
+        planned_on,
+        other_than=refund.id,
+        or_sending=True,  # one marked before our read may still be on its way
+    )
     in_flight_since = clock() - IN_FLIGHT_FOR
     if any(status == SENDING and at > in_flight_since for status, at in others):
         return "busy"
-    return "changed" if others else None
+    return "changed" if any(at >= planned_on for _, at in others) else None
 
 
 def fail_refund(
@@ -237,6 +240,36 @@ def fail_refund(
     refund.updated_at = clock()
     session.flush()
     return refund
+
+
+def _sent_since(
+    session: Session,
+    connection_id: str,
+    order_id: str,
+    since: datetime,
+    *,
+    other_than: str = "",
+    or_sending: bool = False,
+) -> list[tuple[str, datetime]]:
+    """(status, updated_at) of the order's refunds sent or made at or after ``since`` (and,
+    with ``or_sending``, of those marked as being sent whenever that was)."""
+    recent = Refund.updated_at >= since
+    rows = session.execute(
+        select(Refund.status, Refund.updated_at).where(
+            Refund.connection_id == connection_id,
+            Refund.order_id == order_id,
+            Refund.id != other_than,
+            Refund.status.in_((SENDING, SUCCEEDED)),
+            or_(recent, Refund.status == SENDING) if or_sending else recent,
+        )
+    ).all()
+    return [(status, at) for status, at in rows]
+
+
+def order_moved_since(session: Session, connection_id: str, order_id: str, since: datetime) -> bool:
+    """Whether a refund of the order was sent or made at or after ``since``, or is being sent
+    (read only)."""
+    return bool(_sent_since(session, connection_id, order_id, since, or_sending=True))
 
 
 def refunds_for_return(session: Session, return_id: str, *, tenant_id: str) -> list[Refund]:
