@@ -205,12 +205,18 @@ def test_start_sending_marks_every_attempt_and_says_which_was_the_first(
     assert row.status == "succeeded"
 
 
+def two_refunds_of_one_order(session: Session, seeded: SeededTenant) -> tuple[Refund, Refund]:
+    """Planned refunds of two returns (RMA-A, RMA-B) of the same order."""
+    first = begin(session, seeded, new_return(session, seeded, "RMA-A"), "rb-a").refund
+    second = begin(session, seeded, new_return(session, seeded, "RMA-B"), "rb-b").refund
+    return first, second
+
+
 def test_another_refund_of_the_order_in_flight_or_made_since_the_plan_is_a_conflict(
     session: Session, seed_tenant: Callable[[str], SeededTenant]
 ) -> None:
     seeded = seed_tenant("Acme")
-    first = begin(session, seeded, new_return(session, seeded, "RMA-A"), "rb-a").refund
-    second = begin(session, seeded, new_return(session, seeded, "RMA-B"), "rb-b").refund
+    first, second = two_refunds_of_one_order(session, seeded)
     session.commit()
     assert refunds.order_conflict(session, second) is None  # the other one is only planned
 
@@ -243,8 +249,7 @@ def test_a_sending_mark_left_by_a_dead_worker_blocks_nobody(
     session: Session, seed_tenant: Callable[[str], SeededTenant]
 ) -> None:
     seeded = seed_tenant("Acme")
-    first = begin(session, seeded, new_return(session, seeded, "RMA-A"), "rb-a").refund
-    second = begin(session, seeded, new_return(session, seeded, "RMA-B"), "rb-b").refund
+    first, second = two_refunds_of_one_order(session, seeded)
     refunds.start_sending(session, first)
     session.commit()
     later = first.updated_at + refunds.IN_FLIGHT_FOR + timedelta(seconds=1)
@@ -255,8 +260,7 @@ def test_refunds_of_other_orders_or_connections_are_no_conflict(
     session: Session, seed_tenant: Callable[[str], SeededTenant]
 ) -> None:
     seeded = seed_tenant("Acme")
-    first = begin(session, seeded, new_return(session, seeded, "RMA-A"), "rb-a").refund
-    second = begin(session, seeded, new_return(session, seeded, "RMA-B"), "rb-b").refund
+    first, second = two_refunds_of_one_order(session, seeded)
     second.order_id = "gid://shopify/Order/2"
     refunds.start_sending(session, first)
     session.commit()
