@@ -873,7 +873,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--stores", default="1,4,16", help="store counts, comma-separated")
-    parser.add_argument("--returns-per-store", type=int, default=6)
+    parser.add_argument("--returns-per-store", type=int, default=20)
     parser.add_argument(
         "--cross-check",
         choices=("on", "off", "both"),
