@@ -75,15 +75,15 @@ class Settings(BaseSettings):
     worker_concurrency: int = 8
     queue_partition: Literal["order", "connection"] = Field(
         default="order",
-        description="what runs one return at a time: each order (a store's other returns run"
-        " alongside, paced by its rate limit) or each connection (a store's returns strictly"
-        " one after another)",
+        description="order: a store's returns run side by side but never two of one order;"
+        " connection: a store's returns share one partition (no order is kept apart)",
     )
     connection_concurrency: int = Field(
-        default=1,
+        default=4,
         ge=1,
-        description="with queue_partition=connection: workflows running at once per platform"
-        " connection (across all workers); 1 keeps each store's refunds strictly sequential",
+        le=64,
+        description="returns of one platform connection running at once, across all workers;"
+        " 1 runs each store's returns strictly one after another",
     )
     http_timeout: float = 10.0
     executor_id: str | None = Field(

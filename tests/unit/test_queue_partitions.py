@@ -1,4 +1,4 @@
-"""Queue partitions: one order of one connection at a time, the rest of a store alongside."""
+"""Queue partitions: a store's returns in lanes by order, never two of one order at once."""
 
 from __future__ import annotations
 
@@ -15,16 +15,16 @@ def test_an_order_is_named_by_its_id_else_its_number_else_the_customer_email() -
     assert order_key(None) is None
 
 
-def test_returns_of_one_order_share_a_partition_and_other_orders_do_not() -> None:
-    one = partition_key("con_1", {"order_number": "#1001"})
-    assert one == partition_key("con_1", {"order_number": "1001"})
-    assert one != partition_key("con_1", {"order_number": "1002"})
-    assert one != partition_key("con_2", {"order_number": "1001"})
-    assert one.startswith("con_1:")
-    assert "1001" not in one
-    assert "@" not in partition_key("con_1", {"customer_email": "a@b.c"})
+def test_returns_of_one_order_share_a_lane_and_a_store_has_at_most_its_lanes() -> None:
+    one = partition_key("con_1", {"order_number": "#1001"}, lanes=4)
+    assert one == partition_key("con_1", {"order_number": "1001"}, lanes=4)
+    lanes = {partition_key("con_1", {"order_number": str(n)}, lanes=4) for n in range(200)}
+    assert lanes == {"con_1:0", "con_1:1", "con_1:2", "con_1:3"}
+    assert partition_key("con_2", {"order_number": "1001"}, lanes=4).startswith("con_2:")
+    assert "@" not in partition_key("con_1", {"customer_email": "a@b.c"}, lanes=4)
 
 
-def test_partitioned_by_connection_every_return_of_a_store_shares_one() -> None:
-    assert partition_key("con_1", {"order_number": "1001"}, by="connection") == "con_1"
-    assert partition_key("con_1", None) == "con_1"
+def test_one_lane_or_partitioned_by_connection_a_store_shares_one_partition() -> None:
+    assert partition_key("con_1", {"order_number": "1001"}, lanes=1) == "con_1"
+    assert partition_key("con_1", {"order_number": "1001"}, by="connection", lanes=4) == "con_1"
+    assert partition_key("con_1", None, lanes=4) == "con_1"

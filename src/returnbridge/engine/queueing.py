@@ -1,11 +1,12 @@
 """Putting a return's workflow on its queue partition.
 
-Workflows of one partition run one at a time (`connection_concurrency` when partitioned by
-connection). By default a partition is one order of one connection: returns of the same order
-never run side by side, while a store's other returns do, paced by the connection's rate
-limiter. `queue_partition = "connection"` runs each store's returns strictly one at a time.
-Returns naming one order differently (its id in one, its number in the other) can land in two
-partitions; the refund step guards that case (`store.refunds.order_conflict`).
+By default (`queue_partition = "order"`) a connection has `connection_concurrency` lanes, one
+workflow at a time each, and a return goes to the lane its order hashes to: returns of one
+order never run side by side, a store runs at most that many returns at once (paced by its
+rate limiter), and one busy store cannot take every worker. Returns naming one order
+differently (its id in one, its number in the other) can land in two lanes; the refund step
+guards that case (`store.refunds.order_conflict`). `queue_partition = "connection"` puts all of
+a store's returns in one partition running `connection_concurrency` at a time.
 """
 
 from __future__ import annotations
@@ -34,13 +35,18 @@ def order_key(order_ref: Mapping[str, Any] | None) -> str | None:
 
 
 def partition_key(
-    connection_id: str, order_ref: Mapping[str, Any] | None, *, by: str = "order"
+    connection_id: str,
+    order_ref: Mapping[str, Any] | None,
+    *,
+    by: str = "order",
+    lanes: int = 1,
 ) -> str:
-    """The queue partition: the connection, or one order of it (hashed: no e-mail in DBOS)."""
+    """The queue partition: the connection, or the lane of it the order hashes to."""
     key = order_key(order_ref) if by == "order" else None
-    if key is None:
+    if key is None or lanes <= 1:
         return connection_id
-    return f"{connection_id}:{hashlib.sha256(key.encode()).hexdigest()[:24]}"
+    lane = int(hashlib.sha256(key.encode()).hexdigest()[:12], 16) % lanes
+    return f"{connection_id}:{lane}"
 
 
 def enqueue(
@@ -56,6 +62,12 @@ def enqueue(
     queue = DBOS.retrieve_queue(QUEUE_NAME)
     if queue is None:
         raise RuntimeError(f"queue {QUEUE_NAME!r} is not registered (DBOS not launched?)")
-    partition = partition_key(connection_id, order_ref, by=current().settings.queue_partition)
+    settings = current().settings
+    partition = partition_key(
+        connection_id,
+        order_ref,
+        by=settings.queue_partition,
+        lanes=settings.connection_concurrency,
+    )
     with SetWorkflowID(workflow_id), SetEnqueueOptions(queue_partition_key=partition):
         queue.enqueue(process_return, tenant_id, return_id, revision)

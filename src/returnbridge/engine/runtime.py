@@ -207,7 +207,7 @@ def launch_dbos(settings: Settings, *, work: bool) -> None:
     DBOS.register_queue(
         QUEUE_NAME,
         worker_concurrency=settings.worker_concurrency,
-        # one workflow per order; connection_concurrency per store when partitioned by store
+        # by order: connection_concurrency lanes per store, one workflow each (queueing.py)
         partition_concurrency=settings.connection_concurrency
         if settings.queue_partition == "connection"
         else 1,
