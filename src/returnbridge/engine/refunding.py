@@ -57,6 +57,11 @@ def _policy(connection: Connection) -> RefundPolicy:
     )
 
 
+def _moves_anything(canonical: CanonicalReturn) -> bool:
+    """Whether the return asks for money back or goods restocked (else the refund is skipped)."""
+    return canonical.refund.issue or bool(canonical.restock and canonical.lines)
+
+
 def _compute(canonical: CanonicalReturn, order: Order, connection: Connection) -> _Planned:
     resolved = resolve_lines(order, canonical.lines)
     quantities = rc.merged_quantities(resolved)
@@ -108,7 +113,7 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
                 )
             planned = _compute(canonical, order, connection)
             command = None
-            if canonical.refund.issue or (canonical.restock and canonical.lines):
+            if _moves_anything(canonical):
                 command = _command(connector, planned, canonical, connection, key)
             problems = _cross_check(connector, planned, command, connection)
             if not problems or attempt == PLAN_ATTEMPTS:
@@ -287,9 +292,7 @@ def _claim(
             return StepOutcome(record.status, {})
         connection = connection_of(session, record)
         stored = refund_store.refund_by_key(session, tenant_id, idempotency_key=key)
-        sends = canonical.status == "approved" and (
-            canonical.refund.issue or bool(canonical.restock and canonical.lines)
-        )
+        sends = canonical.status == "approved" and _moves_anything(canonical)
         conflict = refund_store.order_conflict(session, stored) if stored and sends else None
         if conflict == "busy":
             return None
@@ -318,9 +321,7 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
         return claim
     canonical, connection, stored = claim.canonical, claim.connection, claim.stored
     first_attempt = claim.first_attempt and claim.plan_is_fresh
-    connector = runtime.connector(connection)
     if stored is None:
-        connector.close()
         return park(
             runtime,
             tenant_id,
@@ -330,11 +331,10 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
             reason=f"no planned refund under {key}",
         )
     if canonical.status != "approved":
-        connector.close()
         return admit(runtime, tenant_id, return_id)
-    if not canonical.refund.issue and not (canonical.restock and canonical.lines):
-        connector.close()
+    if not _moves_anything(canonical):
         return _record_refunded(runtime, tenant_id, return_id, stored.id, None, skipped=True)
+    connector = runtime.connector(connection)
     planned_command = (stored.plan or {}).get("command") if first_attempt else None
     try:
         if planned_command is not None:

@@ -88,13 +88,15 @@ class ShopifyConnector:
                 raise _too_large(order_id, f"refund {refund.get('id')} has too many lines")
         return refunds
 
-    def _read_order(self, order_id: str, pages: Mapping[str, int]) -> Mapping[str, Any]:
+    def _read_order(
+        self, order_id: str, pages: Mapping[str, int], *, totals: bool = False
+    ) -> Mapping[str, Any]:
         """One Order read; shop money is asked once the store is known to sell in two currencies.
 
         A single-currency order needs only presentment money. The first multi-currency order
         costs one more read (with shop money), and later reads of the store ask for it at once.
         """
-        variables = {"id": order_id, **pages, "totals": pages is LARGE_ORDER}
+        variables = {"id": order_id, **pages, "totals": totals}
         shop_money = bool(self.hints.get("shop_money"))
         order = self._order_node("Order", {**variables, "shopMoney": shop_money})
         if not shop_money and mapping.is_multi_currency(order):
@@ -114,7 +116,8 @@ class ShopifyConnector:
         if not _overflows(order, SMALL_ORDER) and _complete(refunds, SMALL_ORDER["refunds"]):
             return mapping.order_from_shopify(order, refunds)
         for _ in range(2):
-            order = self._read_order(order_id, LARGE_ORDER)
+            # with its totals: they check the refunds read apart (refunds_match_order)
+            order = self._read_order(order_id, LARGE_ORDER, totals=True)
             if _overflows(order, LARGE_ORDER):
                 raise _too_large(order_id, "too many line items, shipping lines or transactions")
             refunds = self._refund_nodes(order_id, shop_money=mapping.is_multi_currency(order))
