@@ -21,9 +21,6 @@ def restock(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
         record, canonical = load_return(session, tenant_id, return_id)
         if reached(record.status, ReturnStatus.RESTOCKED):
             return StepOutcome(record.status, {})
-        connection = connection_of(session, record)
-        refunds = refund_store.refunds_for_return(session, return_id, tenant_id=tenant_id)
-        done = [r for r in refunds if r.platform_refund_id]
         if not canonical.restock or not canonical.lines:
             advance(
                 session,
@@ -33,13 +30,15 @@ def restock(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
                 reason="no goods to restock (refund only or restock disabled)",
             )
         else:
+            connection = connection_of(session, record)
+            made = refund_store.platform_refund_ids(session, return_id, tenant_id=tenant_id)
             advance(
                 session,
                 record,
                 ReturnStatus.RESTOCKED,
                 event="restocked",
                 reason=f"restocked with the {connection.platform} refund",
-                data={"platform_refund_ids": [r.platform_refund_id for r in done]},
+                data={"platform_refund_ids": made},
             )
     return StepOutcome(ReturnStatus.RESTOCKED, {})
 

@@ -19,7 +19,7 @@ from returnbridge.engine.step_records import (
     transaction,
 )
 from returnbridge.store import returns as return_store
-from returnbridge.store.tables import Return
+from returnbridge.store.step_rows import StepRow, stage_matched_order
 
 
 def match_order(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
@@ -104,17 +104,10 @@ def _record_match(
 
 
 def _write_match(
-    session: Session, record: Return, order_id: str, name: str | None, *, how: str
+    session: Session, record: StepRow, order_id: str, name: str | None, *, how: str
 ) -> None:
     """The matched order and the `matched` transition, written in one UPDATE."""
-    return_store.set_matched_order(
-        session,
-        record.id,
-        tenant_id=record.tenant_id,
-        order_id=order_id,
-        order_name=name,
-        locked=record,
-    )
+    stage_matched_order(record, order_id, name)
     advance(
         session,
         record,

@@ -33,8 +33,8 @@ from returnbridge.engine.step_records import (
 )
 from returnbridge.observability import REFUNDS_CREATED, get_logger
 from returnbridge.store import refunds as refund_store
-from returnbridge.store import returns as return_store
 from returnbridge.store.clock import utc_now
+from returnbridge.store.step_rows import stage_matched_order, stage_refund_total
 from returnbridge.store.tables import Connection, Refund
 
 log = get_logger(__name__)
@@ -163,21 +163,8 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
             },
         )
         if record.matched_order_name is None and order.name:
-            return_store.set_matched_order(
-                session,
-                return_id,
-                tenant_id=tenant_id,
-                order_id=order.id,
-                order_name=order.name,
-                locked=record,
-            )
-        return_store.set_refund_total(
-            session,
-            return_id,
-            tenant_id=tenant_id,
-            total=Money(total, order.currency),
-            locked=record,
-        )
+            stage_matched_order(record, order.id, order.name)
+        stage_refund_total(record, Money(total, order.currency))
         advance(
             session,
             record,
@@ -395,13 +382,7 @@ def _record_refunded(
         data: dict[str, Any] = {}
         if refund is not None:
             # what was refunded, also when the refund step planned again on a fresh order
-            return_store.set_refund_total(
-                session,
-                return_id,
-                tenant_id=tenant_id,
-                total=Money(refund.total, refund.currency),
-                locked=record,
-            )
+            stage_refund_total(record, Money(refund.total, refund.currency))
             data = {
                 "platform_refund_id": refund.id,
                 "total": refund.total,

@@ -25,7 +25,14 @@ from returnbridge.engine.runtime import Runtime
 from returnbridge.observability import get_logger
 from returnbridge.store import returns as return_store
 from returnbridge.store.connections import get_connection
-from returnbridge.store.tables import Connection, Return
+from returnbridge.store.step_rows import (
+    StepRow,
+    load_step_row,
+    step_payload,
+    write_staged,
+    write_transition,
+)
+from returnbridge.store.tables import Connection
 
 log = get_logger(__name__)
 ACTOR = "engine"
@@ -54,14 +61,14 @@ class _CanonicalCache:
         self._items: OrderedDict[tuple[str, str], CanonicalReturn] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, record: Return) -> CanonicalReturn:
+    def get(self, session: Session, record: StepRow) -> CanonicalReturn:
         key = (record.id, record.payload_hash)
         with self._lock:
             found = self._items.get(key)
             if found is not None:
                 self._items.move_to_end(key)
                 return found
-        canonical = CanonicalReturn.model_validate(record.payload)
+        canonical = CanonicalReturn.model_validate(step_payload(session, record))
         with self._lock:
             self._items[key] = canonical
             while len(self._items) > self._size:
@@ -72,13 +79,15 @@ class _CanonicalCache:
 _CANONICAL = _CanonicalCache()
 
 
-def load_return(session: Session, tenant_id: str, return_id: str) -> tuple[Return, CanonicalReturn]:
-    """The return row, locked for this (short, writing) transaction, and its canonical form."""
-    record = return_store.get_return(session, return_id, tenant_id=tenant_id, lock=True)
-    return record, _CANONICAL.get(record)
+def load_return(
+    session: Session, tenant_id: str, return_id: str
+) -> tuple[StepRow, CanonicalReturn]:
+    """The return's row, locked for this (short, writing) transaction, and its canonical form."""
+    record = load_step_row(session, return_id, tenant_id=tenant_id)
+    return record, _CANONICAL.get(session, record)
 
 
-def connection_of(session: Session, record: Return) -> Connection:
+def connection_of(session: Session, record: StepRow) -> Connection:
     return get_connection(session, record.connection_id, tenant_id=record.tenant_id)
 
 
@@ -91,27 +100,27 @@ def reached(status: str, target: ReturnStatus) -> bool:
 
 def advance(
     session: Session,
-    record: Return,
+    record: StepRow,
     target: ReturnStatus,
     *,
     event: str,
     reason: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Move along the main path unless already there (a re-run after a crash)."""
+    """Move along the main path with the row's staged changes, unless already there (a
+    re-run after a crash: then only the staged changes are written)."""
     if reached(record.status, target):
+        write_staged(session, record)
         return
-    return_store.record_transition(
+    write_transition(
         session,
-        record.id,
-        tenant_id=record.tenant_id,
+        record,
         to_status=target,
         event=event,
         actor=ACTOR,
         reason=reason,
         data=data,
         allowed=can_transition,
-        locked=record,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from returnbridge.domain.errors import DomainError
@@ -52,11 +52,15 @@ def create_connection(
     return connection
 
 
+# Built once: every workflow step reads its connection.
+_BY_ID = select(Connection).where(
+    Connection.id == bindparam("connection_id"), Connection.tenant_id == bindparam("tenant_id")
+)
+
+
 def get_connection(session: Session, connection_id: str, *, tenant_id: str) -> Connection:
     """The tenant's connection ``connection_id``; raises RecordNotFoundError otherwise."""
-    connection = session.scalar(
-        select(Connection).where(Connection.id == connection_id, Connection.tenant_id == tenant_id)
-    )
+    connection = session.scalar(_BY_ID, {"connection_id": connection_id, "tenant_id": tenant_id})
     if connection is None:
         raise RecordNotFoundError(
             message="connection not found", kind="connection", id=connection_id

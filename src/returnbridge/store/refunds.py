@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,26 @@ PENDING: Final = "pending"
 SENDING: Final = "sending"  # a first attempt went out; its outcome may be unknown
 SUCCEEDED: Final = "succeeded"
 FAILED: Final = "failed"
+
+
+# Built once: the refund steps run these for every return.
+_BY_KEY = (
+    select(Refund)
+    .where(Refund.idempotency_key == bindparam("key"))
+    .execution_options(populate_existing=True)
+)
+_TENANT_KEY = select(Refund).where(
+    Refund.tenant_id == bindparam("tenant_id"), Refund.idempotency_key == bindparam("key")
+)
+_LOCK_CONNECTION = (
+    select(Connection.id).where(Connection.id == bindparam("connection_id")).with_for_update()
+)
+_BY_ID_LOCKED = (
+    select(Refund)
+    .where(Refund.id == bindparam("refund_id"), Refund.tenant_id == bindparam("tenant_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +115,7 @@ def begin_refund(
 def _by_key(
     session: Session, tenant_id: str, *, idempotency_key: str, return_id: str
 ) -> Refund | None:
-    refund = session.scalar(
-        select(Refund)
-        .where(Refund.idempotency_key == idempotency_key)
-        .execution_options(populate_existing=True)
-    )
+    refund = session.scalar(_BY_KEY, {"key": idempotency_key})
     if refund is None:
         return None
     if refund.tenant_id != tenant_id or refund.return_id != return_id:
@@ -112,12 +128,7 @@ def _by_key(
 
 def get_refund(session: Session, refund_id: str, *, tenant_id: str) -> Refund:
     """The tenant's refund ``refund_id``; raises RecordNotFoundError otherwise."""
-    refund = session.scalar(
-        select(Refund)
-        .where(Refund.id == refund_id, Refund.tenant_id == tenant_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    refund = session.scalar(_BY_ID_LOCKED, {"refund_id": refund_id, "tenant_id": tenant_id})
     if refund is None:
         raise RecordNotFoundError(message="refund not found", kind="refund", id=refund_id)
     return refund
@@ -125,11 +136,7 @@ def get_refund(session: Session, refund_id: str, *, tenant_id: str) -> Refund:
 
 def refund_by_key(session: Session, tenant_id: str, *, idempotency_key: str) -> Refund | None:
     """The tenant's refund recorded under ``idempotency_key``, or None."""
-    return session.scalar(
-        select(Refund).where(
-            Refund.tenant_id == tenant_id, Refund.idempotency_key == idempotency_key
-        )
-    )
+    return session.scalar(_TENANT_KEY, {"tenant_id": tenant_id, "key": idempotency_key})
 
 
 def complete_refund(
@@ -205,9 +212,7 @@ def order_conflict(
     order free and both start sending (SQLite writers already take turns); call it in the
     transaction that then marks the refund as sending.
     """
-    session.execute(
-        select(Connection.id).where(Connection.id == refund.connection_id).with_for_update()
-    )
+    session.execute(_LOCK_CONNECTION, {"connection_id": refund.connection_id})
     read_at = (refund.plan or {}).get("order_read_at")
     planned_on = datetime.fromisoformat(read_at) if read_at else refund.created_at
     others = _sent_since(
@@ -281,3 +286,20 @@ def refunds_for_return(session: Session, return_id: str, *, tenant_id: str) -> l
             .order_by(Refund.created_at, Refund.id)
         )
     )
+
+
+_MADE_FOR_RETURN = (
+    select(Refund.platform_refund_id)
+    .where(
+        Refund.return_id == bindparam("return_id"),
+        Refund.tenant_id == bindparam("tenant_id"),
+        Refund.platform_refund_id.is_not(None),
+    )
+    .order_by(Refund.created_at, Refund.id)
+)
+
+
+def platform_refund_ids(session: Session, return_id: str, *, tenant_id: str) -> list[str]:
+    """The platform ids of the return's refunds that were made, oldest first."""
+    ids = session.scalars(_MADE_FOR_RETURN, {"return_id": return_id, "tenant_id": tenant_id})
+    return [refund_id for refund_id in ids if refund_id]
