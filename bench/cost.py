@@ -168,9 +168,27 @@ def start_sandbox(args: argparse.Namespace, work: Path) -> tuple[Process, str]:
     return sandbox, url
 
 
+class Gateway:
+    """The gateway's processes: `returnbridge up`, or `api` plus `--workers` workers (the
+    scaled deployment, PostgreSQL only), measured as one: CPU is their sum."""
+
+    def __init__(self, processes: list[Process]) -> None:
+        self.processes = processes
+
+    def cpu(self) -> float:
+        return sum(p.cpu() for p in self.processes)
+
+    def wait_healthy(self, url: str) -> None:
+        self.processes[0].wait_healthy(url)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+
 def start_gateway(
     args: argparse.Namespace, work: Path, database_url: str | None
-) -> tuple[Process, str, str]:
+) -> tuple[Gateway, str, str]:
     port = free_port()
     admin_key = f"adm_{secrets.token_urlsafe(24)}"
     env = environment(
@@ -179,12 +197,19 @@ def start_gateway(
         RETURNBRIDGE_LOG_LEVEL=args.log_level,
         **({"RETURNBRIDGE_DATABASE_URL": database_url} if database_url else {}),
     )
-    argv = [sys.executable, "-m", "returnbridge.cli.main", "up"]
-    argv += ["--data-dir", str(work / "data"), "--port", str(port)]
-    gateway = Process("gateway", argv, env, work / "gateway.log")
+    command = [sys.executable, "-m", "returnbridge.cli.main"]
+    data = ["--data-dir", str(work / "data")]
+    scaled = bool(args.workers and database_url)
+    argv = [*command, "api" if scaled else "up", *data, "--port", str(port)]
+    gateway = Gateway([Process("gateway", argv, env, work / "gateway.log")])
     url = f"http://127.0.0.1:{port}"
     try:
-        gateway.wait_healthy(url)
+        gateway.wait_healthy(url)  # the API process created the secret key the workers read
+        if scaled:
+            gateway.processes += [
+                Process(f"worker-{n}", [*command, "worker", *data], env, work / f"worker-{n}.log")
+                for n in range(1, args.workers + 1)
+            ]
     except BaseException:
         gateway.stop()
         raise
@@ -406,7 +431,7 @@ def rates(
 class Window:
     """CPU of some processes, and of the machine, over a stretch of wall time."""
 
-    processes: dict[str, Process]
+    processes: dict[str, Process | Gateway]
     cpu: dict[str, float] = field(default_factory=dict)
     machine: float = 0.0
     own: float = 0.0
@@ -669,7 +694,7 @@ def run_gateway(
     returns = stores * args.returns_per_store
     with scratch(args, backend, "gateway") as (work, database_url):
         sandbox, sandbox_url = start_sandbox(args, work)
-        gateway: Process | None = None
+        gateway: Gateway | None = None
         try:
             gateway, gateway_url, admin_key = start_gateway(args, work, database_url)
             shops = seed_shops(args, sandbox_url, stores)
@@ -711,6 +736,7 @@ def run_gateway(
     result = {
         "stores": stores,
         "cross_check": cross_check,
+        "workers": len(gateway.processes) - 1 if gateway is not None else 0,
         "returns": returns,
         "completed": statuses.get("completed", 0),
         "statuses": dict(statuses),
@@ -798,6 +824,8 @@ def table(report: dict[str, Any]) -> list[str]:
         for key, gateway in run["gateway"].items():
             stores, cross = key.split("/")
             name = f"returnbridge, cross-check {cross}"
+            if gateway.get("workers"):
+                name += f", api + {gateway['workers']} workers"
             rows.append(scenario_row(backend, name, stores, gateway))
     return rows
 
@@ -900,6 +928,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_false",
         help="skip the second bare DBOS run (smallest store count only), whose refund step "
         "sleeps as long as the gateway took per return and store: waiting costs DBOS CPU too",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="on PostgreSQL, run the scaled deployment: `returnbridge api` plus this many "
+        "`returnbridge worker`s instead of `returnbridge up` (CPU is their sum)",
     )
     parser.add_argument("--clients", type=int, default=4, help="concurrent POSTing clients")
     parser.add_argument("--idle", type=float, default=2.0, help="seconds of idle CPU measured")

@@ -143,17 +143,14 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
     total = planned.plan.total if planned.plan else 0
     with transaction(runtime) as session:
         record, _ = load_return(session, tenant_id, return_id)
-        refund_store.begin_refund(
-            session,
-            tenant_id,
-            return_id=return_id,
+        refund_row: dict[str, Any] = {
+            "return_id": return_id,
             # the return's own connection: both rows belong to the tenant (load_return checked)
-            connection_id=record.connection_id,
-            owners_checked=True,
-            idempotency_key=key,
-            order_id=order.id,
-            amount=Money(total, order.currency),
-            plan={
+            "connection_id": record.connection_id,
+            "idempotency_key": key,
+            "order_id": order.id,
+            "amount": Money(total, order.currency),
+            "plan": {
                 "breakdown": breakdown,
                 "quantities": planned.quantities,
                 # what the refund step sends on its first attempt, without reading again
@@ -161,7 +158,11 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
                 # refunds of the order made since make the command stale (order_conflict)
                 "order_read_at": read_at.isoformat(),
             },
-        )
+        }
+        if earlier is None:  # the first block found no row under the key: one INSERT
+            refund_store.add_refund(session, tenant_id, **refund_row)
+        else:
+            refund_store.begin_refund(session, tenant_id, owners_checked=True, **refund_row)
         if record.matched_order_name is None and order.name:
             stage_matched_order(record, order.id, order.name)
         stage_refund_total(record, Money(total, order.currency))

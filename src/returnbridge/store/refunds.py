@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Select, Table, bindparam, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -110,6 +110,53 @@ def begin_refund(
             raise
         return BeginRefundResult(existing, created=False)
     return BeginRefundResult(refund, created=True)
+
+
+_INSERT = insert(cast(Table, Refund.__table__))
+
+
+def add_refund(
+    session: Session,
+    tenant_id: str,
+    *,
+    return_id: str,
+    connection_id: str,
+    idempotency_key: str,
+    order_id: str,
+    amount: Money,
+    plan: dict[str, Any],
+    ids: IdSource = new_id,
+    clock: Clock = utc_now,
+) -> str:
+    """Record a pending refund under a key known to be new (one plain INSERT); its id.
+
+    For a caller that already looked the key up in this workflow and found nothing: should
+    the key exist after all, the unique constraint fails the transaction (IntegrityError) and
+    the step's retry finds the row. The return and connection must be the tenant's (the
+    caller loaded both). Anyone else uses ``begin_refund``.
+    """
+    now = clock()
+    refund_id = ids("rfd")
+    session.execute(
+        _INSERT,
+        {
+            "id": refund_id,
+            "tenant_id": tenant_id,
+            "return_id": return_id,
+            "connection_id": connection_id,
+            "idempotency_key": idempotency_key,
+            "platform_refund_id": None,
+            "order_id": order_id,
+            "currency": amount.currency,
+            "amount": amount.minor,
+            "plan": plan,
+            "status": PENDING,
+            "failure_reason": None,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    return refund_id
 
 
 def _by_key(
@@ -258,17 +305,26 @@ def _sent_since(
 ) -> list[tuple[str, datetime]]:
     """(status, updated_at) of the order's refunds sent or made at or after ``since`` (and,
     with ``or_sending``, of those marked as being sent whenever that was)."""
-    recent = Refund.updated_at >= since
     rows = session.execute(
-        select(Refund.status, Refund.updated_at).where(
-            Refund.connection_id == connection_id,
-            Refund.order_id == order_id,
-            Refund.id != other_than,
-            Refund.status.in_((SENDING, SUCCEEDED)),
-            or_(recent, Refund.status == SENDING) if or_sending else recent,
-        )
+        _SENT_SINCE_OR_SENDING if or_sending else _SENT_SINCE,
+        {"connection_id": connection_id, "order_id": order_id, "since": since, "other": other_than},
     ).all()
     return [(status, at) for status, at in rows]
+
+
+def _sent_since_statement(*, or_sending: bool) -> Select[str, datetime]:
+    recent = Refund.updated_at >= bindparam("since")
+    return select(Refund.status, Refund.updated_at).where(
+        Refund.connection_id == bindparam("connection_id"),
+        Refund.order_id == bindparam("order_id"),
+        Refund.id != bindparam("other"),
+        Refund.status.in_((SENDING, SUCCEEDED)),
+        or_(recent, Refund.status == SENDING) if or_sending else recent,
+    )
+
+
+_SENT_SINCE = _sent_since_statement(or_sending=False)
+_SENT_SINCE_OR_SENDING = _sent_since_statement(or_sending=True)
 
 
 def order_moved_since(session: Session, connection_id: str, order_id: str, since: datetime) -> bool:
