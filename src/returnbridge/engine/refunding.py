@@ -373,7 +373,7 @@ def _record_refunded(
     with transaction(runtime) as session:
         record, _ = load_return(session, tenant_id, return_id)
         if refund is not None:
-            refund_store.complete_refund(
+            refund_store.record_made(
                 session,
                 refund_row_id,
                 tenant_id=tenant_id,

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, cast
 
-from sqlalchemy import Select, Table, bindparam, insert, or_, select
+from sqlalchemy import Select, Table, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from returnbridge.domain.errors import DomainError
 from returnbridge.domain.money import Money
@@ -38,6 +39,29 @@ _BY_KEY = (
 )
 _TENANT_KEY = select(Refund).where(
     Refund.tenant_id == bindparam("tenant_id"), Refund.idempotency_key == bindparam("key")
+)
+_refunds = cast(Table, Refund.__table__)
+# the plain completion: not completed yet, in the currency planned
+_COMPLETE = (
+    update(_refunds)
+    .where(
+        _refunds.c.id == bindparam("w_id"),
+        _refunds.c.tenant_id == bindparam("w_tenant_id"),
+        _refunds.c.status != SUCCEEDED,
+        _refunds.c.currency == bindparam("w_currency"),
+    )
+    .values(
+        status=SUCCEEDED,
+        amount=bindparam("new_amount"),
+        platform_refund_id=bindparam("new_platform_refund_id"),
+        failure_reason=None,
+        updated_at=bindparam("new_updated_at"),
+    )
+)
+_SENDING = (
+    update(_refunds)
+    .where(_refunds.c.id == bindparam("w_id"), _refunds.c.status != SUCCEEDED)
+    .values(status=SENDING, updated_at=bindparam("new_updated_at"))
 )
 _LOCK_CONNECTION = (
     select(Connection.id).where(Connection.id == bindparam("connection_id")).with_for_update()
@@ -112,7 +136,7 @@ def begin_refund(
     return BeginRefundResult(refund, created=True)
 
 
-_INSERT = insert(cast(Table, Refund.__table__))
+_INSERT = insert(_refunds)
 
 
 def add_refund(
@@ -225,6 +249,39 @@ def complete_refund(
     return refund
 
 
+def record_made(
+    session: Session,
+    refund_id: str,
+    *,
+    tenant_id: str,
+    platform_refund_id: str,
+    amount: Money,
+    clock: Clock = utc_now,
+) -> None:
+    """``complete_refund`` for the refund step: the plain case (not completed yet, in the
+    currency planned) is one UPDATE; any other goes through ``complete_refund``'s rules."""
+    done = session.execute(
+        _COMPLETE,
+        {
+            "w_id": refund_id,
+            "w_tenant_id": tenant_id,
+            "w_currency": amount.currency,
+            "new_amount": amount.minor,
+            "new_platform_refund_id": platform_refund_id,
+            "new_updated_at": clock(),
+        },
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        complete_refund(
+            session,
+            refund_id,
+            tenant_id=tenant_id,
+            platform_refund_id=platform_refund_id,
+            amount=amount,
+            clock=clock,
+        )
+
+
 def start_sending(session: Session, refund: Refund, *, clock: Clock = utc_now) -> bool:
     """Mark the refund as being sent now; True only for its very first attempt (was pending).
 
@@ -234,9 +291,10 @@ def start_sending(session: Session, refund: Refund, *, clock: Clock = utc_now) -
     """
     first = refund.status == PENDING
     if refund.status != SUCCEEDED:
-        refund.status = SENDING
-        refund.updated_at = clock()
-        session.flush()
+        now = clock()
+        session.execute(_SENDING, {"w_id": refund.id, "new_updated_at": now})
+        set_committed_value(refund, "status", SENDING)
+        set_committed_value(refund, "updated_at", now)
     return first
 
 
