@@ -116,6 +116,7 @@ def create_return(
             connection_id=connection_id,
             canonical=canonical,
             idempotency_key=key,
+            connection_checked=True,  # _connection_id read it for this tenant
         )
     except IdempotencyConflictError as exc:
         raise ApiProblem(409, "IDEMPOTENCY_KEY_REUSED", exc.message) from exc

@@ -39,8 +39,12 @@ def submit_return(
     canonical: CanonicalReturn,
     idempotency_key: str,
     source: str = "api",
+    connection_checked: bool = False,
 ) -> Submitted:
-    """Store the return revision and enqueue its workflow (both idempotent)."""
+    """Store the return revision and enqueue its workflow (both idempotent).
+
+    ``connection_checked``: the caller has just read the connection for this tenant.
+    """
     payload = canonical.model_dump(mode="json")
     with runtime.sessions.begin() as session:
         result = return_store.ingest_return(
@@ -57,6 +61,7 @@ def submit_return(
             currency=canonical.refund.currency,
             # a stored revision's workflow is named by its key: ours, when this one is stored
             workflow_id=workflow_id_for(tenant_id, idempotency_key),
+            connection_checked=connection_checked,
         )
         workflow_id = workflow_id_for(tenant_id, result.revision.idempotency_key)
         record = result.record

@@ -15,10 +15,10 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
+from dbos import SetEnqueueOptions, SetWorkflowID
 
 from returnbridge.domain.matching import normalise_email, normalise_order_name
-from returnbridge.engine.runtime import QUEUE_NAME, current
+from returnbridge.engine.runtime import current, returns_queue
 from returnbridge.engine.workflows import process_return
 
 
@@ -59,9 +59,7 @@ def enqueue(
     order_ref: Mapping[str, Any] | None = None,
 ) -> None:
     """Queue the workflow on its partition; a known workflow id is a no-op."""
-    queue = DBOS.retrieve_queue(QUEUE_NAME)
-    if queue is None:
-        raise RuntimeError(f"queue {QUEUE_NAME!r} is not registered (DBOS not launched?)")
+    queue = returns_queue()
     settings = current().settings
     partition = partition_key(
         connection_id,

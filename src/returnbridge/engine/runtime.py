@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from dbos import DBOS, DBOSConfig
+from dbos import DBOS, DBOSConfig, Queue
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -204,7 +204,7 @@ def launch_dbos(settings: Settings, *, work: bool) -> None:
     if not work:
         DBOS.listen_queues([])
     DBOS.launch()
-    DBOS.register_queue(
+    _queues[QUEUE_NAME] = DBOS.register_queue(
         QUEUE_NAME,
         worker_concurrency=settings.worker_concurrency,
         # by order: connection_concurrency lanes per store, one workflow each (queueing.py)
@@ -221,9 +221,19 @@ def launch_dbos(settings: Settings, *, work: bool) -> None:
 
 
 _housekeepers: list[Any] = []
+_queues: dict[str, Queue] = {}
+
+
+def returns_queue() -> Queue:
+    """The queue this process registered at launch (kept: looking it up reads the database)."""
+    queue = _queues.get(QUEUE_NAME) or DBOS.retrieve_queue(QUEUE_NAME)
+    if queue is None:
+        raise RuntimeError(f"queue {QUEUE_NAME!r} is not registered (DBOS not launched?)")
+    return queue
 
 
 def shutdown_dbos() -> None:
+    _queues.clear()
     while _housekeepers:
         _housekeepers.pop().stop()
     DBOS.destroy(destroy_registry=False)

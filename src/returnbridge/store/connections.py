@@ -72,10 +72,18 @@ def list_connections(
     session: Session, tenant_id: str, *, platform: str | None = None
 ) -> list[Connection]:
     """The tenant's connections, oldest first, optionally of one platform."""
+    if platform is None:  # every return posted without a connection id
+        return list(session.scalars(_OF_TENANT, {"tenant_id": tenant_id}))
     query = select(Connection).where(Connection.tenant_id == tenant_id)
-    if platform is not None:
-        query = query.where(Connection.platform == platform)
+    query = query.where(Connection.platform == platform)
     return list(session.scalars(query.order_by(Connection.created_at, Connection.id)))
+
+
+_OF_TENANT = (
+    select(Connection)
+    .where(Connection.tenant_id == bindparam("tenant_id"))
+    .order_by(Connection.created_at, Connection.id)
+)
 
 
 def connection_credentials(connection: Connection, *, cipher: CredentialCipher) -> dict[str, Any]:

@@ -91,6 +91,7 @@ def ingest_return(
     ids: IdSource = new_id,
     clock: Clock = utc_now,
     workflow_id: str | None = None,
+    connection_checked: bool = False,
 ) -> IngestResult:
     """Store a return revision exactly once, or return what is already stored.
 
@@ -100,12 +101,14 @@ def ingest_return(
     A duplicate is the same tenant with the same ``idempotency_key``, or the same
     ``external_id`` and ``revision``. Safe under concurrent duplicate deliveries: the unique
     constraints decide, the loser's savepoint is rolled back and the winner's row is re-read.
-    ``connection_id`` must belong to the tenant (RecordNotFoundError otherwise). Reusing an
+    ``connection_id`` must belong to the tenant (RecordNotFoundError otherwise; not looked
+    up again when ``connection_checked`` says the caller just did). Reusing an
     idempotency key for a different external id or revision raises IdempotencyConflictError.
     """
     if revision < 0:
         raise DomainError("INVALID_REVISION", "revision must be >= 0", field="revision")
-    get_connection(session, connection_id, tenant_id=tenant_id)
+    if not connection_checked:
+        get_connection(session, connection_id, tenant_id=tenant_id)
     digest = payload_hash(payload)
     existing = _find_duplicate(
         session,
@@ -156,6 +159,36 @@ def ingest_return(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+# Built once: every accepted return runs these.
+_REVISION_BY_KEY = (
+    select(ReturnRevision)
+    .where(
+        ReturnRevision.tenant_id == bindparam("tenant_id"),
+        ReturnRevision.idempotency_key == bindparam("key"),
+    )
+    .execution_options(populate_existing=True)
+)
+_BY_EXTERNAL_REVISION = (
+    select(Return, ReturnRevision)
+    .join(ReturnRevision, ReturnRevision.return_id == Return.id)
+    .where(
+        Return.tenant_id == bindparam("tenant_id"),
+        Return.external_id == bindparam("external_id"),
+        ReturnRevision.revision == bindparam("revision"),
+    )
+    .execution_options(populate_existing=True)
+)
+_BY_EXTERNAL_LOCKED = (
+    select(Return)
+    .where(
+        Return.tenant_id == bindparam("tenant_id"),
+        Return.external_id == bindparam("external_id"),
+    )
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 def _find_duplicate(
     session: Session,
     tenant_id: str,
@@ -165,14 +198,7 @@ def _find_duplicate(
     revision: int,
     digest: str,
 ) -> IngestResult | None:
-    by_key = session.scalar(
-        select(ReturnRevision)
-        .where(
-            ReturnRevision.tenant_id == tenant_id,
-            ReturnRevision.idempotency_key == idempotency_key,
-        )
-        .execution_options(populate_existing=True)
-    )
+    by_key = session.scalar(_REVISION_BY_KEY, {"tenant_id": tenant_id, "key": idempotency_key})
     if by_key is not None:
         record = _load(session, by_key.return_id, tenant_id=tenant_id)
         if record.external_id != external_id or by_key.revision != revision:
@@ -185,14 +211,8 @@ def _find_duplicate(
             record, by_key, "duplicate", payload_matches=by_key.payload_hash == digest
         )
     row = session.execute(
-        select(Return, ReturnRevision)
-        .join(ReturnRevision, ReturnRevision.return_id == Return.id)
-        .where(
-            Return.tenant_id == tenant_id,
-            Return.external_id == external_id,
-            ReturnRevision.revision == revision,
-        )
-        .execution_options(populate_existing=True)
+        _BY_EXTERNAL_REVISION,
+        {"tenant_id": tenant_id, "external_id": external_id, "revision": revision},
     ).first()
     if row is None:
         return None
@@ -220,10 +240,7 @@ def _insert_revision(
     workflow_id: str | None,
 ) -> IngestResult:
     record = session.scalar(
-        select(Return)
-        .where(Return.tenant_id == tenant_id, Return.external_id == external_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        _BY_EXTERNAL_LOCKED, {"tenant_id": tenant_id, "external_id": external_id}
     )
     outcome: IngestOutcome
     if record is None:

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from returnbridge.store.clock import Clock, utc_now
@@ -54,11 +54,14 @@ def create_tenant(
     return tenant, api_key
 
 
+_BY_KEY_HASH = select(Tenant).where(Tenant.api_key_hash == bindparam("digest"))  # every request
+
+
 def tenant_by_api_key(session: Session, api_key: str) -> Tenant | None:
     """The tenant owning ``api_key``, or None. Lookup is by hash, so timing leaks nothing useful."""
     if not api_key:
         return None
-    return session.scalar(select(Tenant).where(Tenant.api_key_hash == hash_api_key(api_key)))
+    return session.scalar(_BY_KEY_HASH, {"digest": hash_api_key(api_key)})
 
 
 def get_tenant(session: Session, tenant_id: str) -> Tenant:
