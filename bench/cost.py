@@ -951,6 +951,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def run_paced_bare(
+    args: argparse.Namespace, backend: str, stores: int, pace: float
+) -> dict[str, Any]:
+    """Bare DBOS at the gateway's rate per store. Its workflows start on the queue's poll
+    ticks (every 0.2 s), so sleeping `pace` lands a tick late and runs slower than the
+    gateway; one more run sleeps less by the difference, and the run closer to the gateway's
+    rate is kept (waiting costs DBOS CPU, so a slower run would flatter the gateway)."""
+    paced = run_bare(args, backend, stores, refund_sleep=pace)
+    per_store = paced["workflows_per_second"] / stores
+    if per_store and per_store < 0.95 / pace:
+        shorter = max(0.0, pace - (1.0 / per_store - pace))
+        again = run_bare(args, backend, stores, refund_sleep=shorter)
+        if abs(again["workflows_per_second"] / stores - 1.0 / pace) < abs(per_store - 1.0 / pace):
+            paced = again
+    return paced
+
+
 def pacing(gateway: dict[str, Any] | None) -> float | None:
     """Seconds per return and store in the gateway's run: what the paced bare run's refund
     step sleeps. The queue is polled every 0.2 s, so a store's bare workflows start on poll
@@ -1006,8 +1023,7 @@ def main(argv: list[str] | None = None) -> int:
                         run["gateway"][key] = run_gateway(args, backend, stores, cross_check=cross)
                 pace = pacing(run["gateway"].get(f"{stores}/on"))
                 if "bare" in args.scenarios and args.paced_bare and pace:
-                    paced = run_bare(args, backend, stores, refund_sleep=pace)
-                    run["bare_paced"][str(stores)] = paced
+                    run["bare_paced"][str(stores)] = run_paced_bare(args, backend, stores, pace)
         report["seconds"] = time.perf_counter() - started
     results = [*report["naive"].values()]
     results += [
