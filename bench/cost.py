@@ -951,6 +951,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+POLL_TICK = 0.2  # the queue's polling interval (RETURNBRIDGE_QUEUE_POLLING_INTERVAL default)
+
+
 def run_paced_bare(
     args: argparse.Namespace, backend: str, stores: int, pace: float
 ) -> dict[str, Any]:
@@ -961,7 +964,8 @@ def run_paced_bare(
     paced = run_bare(args, backend, stores, refund_sleep=pace)
     per_store = paced["workflows_per_second"] / stores
     if per_store and per_store < 0.95 / pace:
-        shorter = max(0.0, pace - (1.0 / per_store - pace))
+        # at most one tick less: a run held back by worker slots, not ticks, stays as it is
+        shorter = max(pace - POLL_TICK, pace - (1.0 / per_store - pace), 0.0)
         again = run_bare(args, backend, stores, refund_sleep=shorter)
         if abs(again["workflows_per_second"] / stores - 1.0 / pace) < abs(per_store - 1.0 / pace):
             paced = again
