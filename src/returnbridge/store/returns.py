@@ -424,6 +424,19 @@ def return_revisions(session: Session, return_id: str, *, tenant_id: str) -> lis
     )
 
 
+def check_transition(
+    allowed: TransitionCheck | None, return_id: str, from_status: str, to_status: str
+) -> None:
+    """TransitionForbiddenError when ``allowed`` is given and says no."""
+    if allowed is not None and not allowed(from_status, to_status):
+        raise TransitionForbiddenError(
+            message=f"a return cannot move from {from_status!r} to {to_status!r}",
+            return_id=return_id,
+            from_status=from_status,
+            to_status=to_status,
+        )
+
+
 def record_transition(
     session: Session,
     return_id: str,
@@ -447,13 +460,7 @@ def record_transition(
     """
     record = _locked(session, return_id, tenant_id=tenant_id, locked=locked)
     from_status = record.status
-    if allowed is not None and not allowed(from_status, to_status):
-        raise TransitionForbiddenError(
-            message=f"a return cannot move from {from_status!r} to {to_status!r}",
-            return_id=return_id,
-            from_status=from_status,
-            to_status=to_status,
-        )
+    check_transition(allowed, return_id, from_status, to_status)
     now = clock()
     record.status = to_status
     record.updated_at = now

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from returnbridge.domain.money import Money
 from returnbridge.store.clock import Clock, utc_now
-from returnbridge.store.errors import RecordNotFoundError, TransitionForbiddenError
-from returnbridge.store.returns import TransitionCheck
+from returnbridge.store.errors import RecordNotFoundError
+from returnbridge.store.returns import TransitionCheck, check_transition
 from returnbridge.store.tables import Return, TimelineEvent
 
 _returns = cast(Table, Return.__table__)
@@ -102,13 +102,7 @@ def write_transition(
     When ``allowed`` says no, raises TransitionForbiddenError and writes nothing.
     """
     from_status = row.status
-    if allowed is not None and not allowed(from_status, to_status):
-        raise TransitionForbiddenError(
-            message=f"a return cannot move from {from_status!r} to {to_status!r}",
-            return_id=row.id,
-            from_status=from_status,
-            to_status=to_status,
-        )
+    check_transition(allowed, row.id, from_status, to_status)
     now = clock()
     _write(session, row, {**row.staged, "status": to_status, "updated_at": now})
     session.execute(
