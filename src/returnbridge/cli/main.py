@@ -13,6 +13,7 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
+from returnbridge.cli.mapping_cmd import mapping_app
 from returnbridge.domain.errors import ReturnBridgeError
 from returnbridge.observability import configure_logging
 from returnbridge.settings import Settings
@@ -30,6 +31,7 @@ tenants_app = typer.Typer(help="Manage tenants (merchants).", no_args_is_help=Tr
 connections_app = typer.Typer(help="Manage platform connections.", no_args_is_help=True)
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(connections_app, name="connections")
+app.add_typer(mapping_app, name="mapping")
 console = Console()
 errors = Console(stderr=True)
 

@@ -8,22 +8,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+from jmespath.exceptions import JMESPathError
+from jmespath.parser import ParsedResult
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from returnbridge.domain.returns import CanonicalReturn
 from returnbridge.mappings import transforms
 from returnbridge.mappings.errors import FieldIssue, MappingError
-from returnbridge.mappings.spec import FieldRule, MappingSpec
+from returnbridge.mappings.spec import FieldRule, MappingSpec, model_in
 from returnbridge.mappings.transforms import TransformError
 
 _MISSING = object()
+
+
+def _search(expression: ParsedResult, data: Any) -> Any:
+    """What the expression finds; a type error inside it (join of a null) is a reason."""
+    try:
+        return expression.search(data)
+    except JMESPathError as exc:
+        raise TransformError(f"the expression failed: {exc}") from None
 
 
 def _currency(rule: FieldRule, payload: Any) -> str:
     if rule.currency is not None:
         return transforms.to_currency(rule.currency)
     assert rule.currency_compiled is not None
-    found = rule.currency_compiled.search(payload)
+    found = _search(rule.currency_compiled, payload)
     if found is None:
         raise TransformError(f"the currency ({rule.currency_expr}) is missing")
     try:
@@ -62,7 +73,7 @@ def _value(rule: FieldRule, context: Any, payload: Any) -> Any:
     """The rule's transformed value, `_MISSING` for an absent optional one; raises why not."""
     if rule.compiled is None:
         return rule.const
-    found = rule.compiled.search(context)
+    found = _search(rule.compiled, context)
     if found is None:
         if rule.optional:
             return _MISSING
@@ -103,7 +114,11 @@ def _lines(spec: MappingSpec, payload: Any, issues: list[FieldIssue]) -> list[An
     rule = spec.lines
     if rule is None:
         return None
-    items = rule.compiled.search(payload)
+    try:
+        items = _search(rule.compiled, payload)
+    except TransformError as exc:
+        issues.append(FieldIssue("lines", str(exc), rule.each))
+        return None
     if items is None and rule.optional:
         return None
     if not isinstance(items, list):
@@ -132,6 +147,32 @@ def _source_of(spec: MappingSpec, loc: tuple[int | str, ...]) -> str | None:
     return rule.expr if rule else None
 
 
+def _field_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...] | None:
+    """The error's location as canonical fields, without pydantic's union branch tags.
+
+    None for an error of the `None` branch of an optional field: the other branch says why.
+    """
+    model: type[BaseModel] | None = CanonicalReturn
+    kept: list[int | str] = []
+    for part in loc:
+        if part == "none" and kept[:1] != ["metadata"]:
+            return None
+        if isinstance(part, int) or kept[:1] == ["metadata"]:
+            kept.append(part)
+        elif model is not None and part in model.model_fields:
+            kept.append(part)
+            model = model_in(model.model_fields[part].annotation)
+    return tuple(kept)
+
+
+def _issue(spec: MappingSpec, error: ErrorDetails) -> FieldIssue | None:
+    loc = _field_loc(error["loc"])
+    if loc is None:
+        return None
+    reason = error["msg"].removeprefix("Value error, ")
+    return FieldIssue(_field_name(loc), reason, _source_of(spec, loc))
+
+
 def _field_name(loc: tuple[int | str, ...]) -> str:
     name = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
     return name.removeprefix(".") or "(return)"
@@ -149,13 +190,6 @@ def apply_mapping(spec: MappingSpec, payload: Any) -> CanonicalReturn:
     try:
         return CanonicalReturn.model_validate(data)
     except ValidationError as exc:
-        raise MappingError(
-            [
-                FieldIssue(
-                    _field_name(error["loc"]),
-                    error["msg"].removeprefix("Value error, "),
-                    _source_of(spec, error["loc"]),
-                )
-                for error in exc.errors()
-            ]
-        ) from None
+        issues = [_issue(spec, error) for error in exc.errors()]
+        named = [issue for issue in issues if issue is not None]
+        raise MappingError(named or [FieldIssue("(return)", str(exc))]) from None

@@ -111,13 +111,13 @@ class FieldRule(_Spec):
 _RuleEntry = Annotated[FieldRule, BeforeValidator(_shorthand)]
 
 
-def _model_in(annotation: Any) -> type[BaseModel] | None:
+def model_in(annotation: Any) -> type[BaseModel] | None:
     """The pydantic model an annotation holds (through Optional, Annotated, tuples), if any."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     if get_origin(annotation) in {Union, types.UnionType, Annotated, tuple}:
         for arg in get_args(annotation):
-            found = _model_in(arg)
+            found = model_in(arg)
             if found is not None:
                 return found
     return None
@@ -136,7 +136,7 @@ def _check_path(model: type[BaseModel], path: str) -> None:
             raise ValueError(f"fields.{path}: {where} has no field {part!r}")
         if part == "metadata" and model is CanonicalReturn:
             return
-        inner = _model_in(field.annotation)
+        inner = model_in(field.annotation)
         last = index == len(parts) - 1
         if inner is None and not last:
             raise ValueError(f"fields.{path}: {part!r} has no fields inside")
@@ -214,5 +214,8 @@ def load_mapping(path: Path) -> MappingSpec:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise MappingSpecError(None, f"{path} is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or "unreadable"
+        raise MappingSpecError(None, f"{path} is not valid YAML: {problem}{where}") from None
     return parse_mapping(data, origin=str(path))
