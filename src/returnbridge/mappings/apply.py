@@ -190,6 +190,6 @@ def apply_mapping(spec: MappingSpec, payload: Any) -> CanonicalReturn:
     try:
         return CanonicalReturn.model_validate(data)
     except ValidationError as exc:
-        issues = [_issue(spec, error) for error in exc.errors()]
-        named = [issue for issue in issues if issue is not None]
+        found = [_issue(spec, error) for error in exc.errors()]
+        named = [issue for issue in found if issue is not None]
         raise MappingError(named or [FieldIssue("(return)", str(exc))]) from None
