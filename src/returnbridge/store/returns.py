@@ -543,14 +543,10 @@ def set_matched_order(
     order_id: str,
     order_name: str | None = None,
     clock: Clock = utc_now,
-    locked: Return | None = None,
 ) -> Return:
-    """Record which platform order the return belongs to.
-
-    ``locked`` is the row when the caller already holds it (``lock_return``): the change is
-    then written with the caller's next flush, in one UPDATE with its other changes.
-    """
-    record = _locked(session, return_id, tenant_id=tenant_id, locked=locked)
+    """Record which platform order the return belongs to (written with the caller's next
+    flush). Workflow steps stage it on their step row instead (`step_rows`)."""
+    record = _load(session, return_id, tenant_id=tenant_id, lock=True)
     record.matched_order_id = order_id
     record.matched_order_name = order_name
     record.updated_at = clock()
@@ -571,11 +567,10 @@ def set_refund_total(
     tenant_id: str,
     total: Money | None,
     clock: Clock = utc_now,
-    locked: Return | None = None,
 ) -> Return:
-    """Store the planned refund total (minor units + currency), or clear it (``locked``: as in
+    """Store the planned refund total (minor units + currency), or clear it (as
     `set_matched_order`)."""
-    record = _locked(session, return_id, tenant_id=tenant_id, locked=locked)
+    record = _load(session, return_id, tenant_id=tenant_id, lock=True)
     record.refund_total = None if total is None else total.minor
     if total is not None:
         record.currency = total.currency
