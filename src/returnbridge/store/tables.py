@@ -228,3 +228,61 @@ class Executor(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     taken_over_by: Mapped[str | None] = mapped_column(String(100), default=None)
+
+
+class Source(Base):
+    """Where a tenant's returns come from besides its API key: a poll source or a push source.
+
+    ``kind`` is ``poll`` (we call the vendor's endpoint on a schedule, ``config`` says how) or
+    ``push`` (the vendor calls our event API with Standard Webhooks signatures). ``mapping`` is
+    the YAML text of a declarative mapping (None: payloads are canonical returns already).
+    ``secrets_encrypted`` is a Fernet token of the source's secrets (poll auth, push signing
+    keys); never plaintext. ``cursor`` and the ``last_*``/``stats`` columns are its sync state.
+    """
+
+    __tablename__ = "sources"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        # The scheduler's question: which active poll sources are due.
+        Index("ix_sources_kind_status_next_run_at", "kind", "status", "next_run_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    mapping: Mapped[str | None] = mapped_column(Text)
+    config: Mapped[dict[str, Any]]
+    secrets_encrypted: Mapped[str] = mapped_column(Text)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    next_run_at: Mapped[datetime | None]
+    last_run_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    stats: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return (
+            f"Source(id={self.id!r}, tenant_id={self.tenant_id!r}, kind={self.kind!r}, "
+            f"name={self.name!r}, status={self.status!r})"
+        )
+
+
+class SourceDelivery(Base):
+    """A delivery id a source has already used (signed-push replay refusal, poll bookkeeping)."""
+
+    __tablename__ = "source_deliveries"
+    __table_args__ = (UniqueConstraint("source_id", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    delivery_id: Mapped[str] = mapped_column(String(255))
+    return_id: Mapped[str | None] = mapped_column(String(40))
+    received_at: Mapped[datetime] = mapped_column(index=True)
