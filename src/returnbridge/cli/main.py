@@ -13,6 +13,7 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
+from returnbridge.cli.import_cmd import import_file
 from returnbridge.cli.mapping_cmd import mapping_app
 from returnbridge.domain.errors import ReturnBridgeError
 from returnbridge.observability import configure_logging
@@ -32,6 +33,7 @@ connections_app = typer.Typer(help="Manage platform connections.", no_args_is_he
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(connections_app, name="connections")
 app.add_typer(mapping_app, name="mapping")
+app.command("import")(import_file)
 console = Console()
 errors = Console(stderr=True)
 
