@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from returnbridge.api import routes_admin, routes_push, routes_returns
+from returnbridge.api import routes_admin, routes_push, routes_returns, routes_review
 from returnbridge.api.auth import throttle_for
 from returnbridge.api.body_limit import BodySizeLimit
 from returnbridge.api.deps import RuntimeDep, reject_nul_in_url
@@ -45,6 +45,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_problem_handlers(app)
     install_problem_openapi(app)
     app.include_router(routes_returns.router)
+    app.include_router(routes_review.router)
     app.include_router(routes_admin.router)
     app.include_router(routes_push.router)
 

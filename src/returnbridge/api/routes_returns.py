@@ -25,9 +25,10 @@ from returnbridge.domain.returns import CanonicalReturn, Channel, ReturnStatus
 from returnbridge.engine import retries
 from returnbridge.engine.ingest import submit_return
 from returnbridge.engine.runtime import Runtime
+from returnbridge.store import decisions
 from returnbridge.store import refunds as refund_store
 from returnbridge.store import returns as return_store
-from returnbridge.store.connections import get_connection, list_connections
+from returnbridge.store.connections import connection_ids, get_connection
 from returnbridge.store.errors import IdempotencyConflictError, RecordNotFoundError
 
 router = APIRouter(prefix="/v1/returns", tags=["returns"], route_class=TenantRoute)
@@ -47,15 +48,15 @@ def _connection_id(session: Session, tenant_id: str, wanted: str | None) -> str:
             raise ApiProblem(
                 422, "UNKNOWN_CONNECTION", f"connection {wanted} not found", field="connection_id"
             ) from exc
-    connections = list_connections(session, tenant_id)
-    if len(connections) != 1:
+    ids = connection_ids(session, tenant_id)
+    if len(ids) != 1:
         raise ApiProblem(
             422,
             "CONNECTION_REQUIRED",
-            f"the tenant has {len(connections)} connections: name one in connection_id",
+            f"the tenant has {len(ids)} connections: name one in connection_id",
             field="connection_id",
         )
-    return connections[0].id
+    return ids[0]
 
 
 def _instant(name: str, value: datetime | None) -> datetime | None:
@@ -94,11 +95,10 @@ def create_return(
     event: ReturnEventIn,
     request: Request,
     *,
-    response: Response,
     tenant: TenantDep,
     runtime: RuntimeDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
-) -> ReturnAccepted:
+) -> Response:
     """Store the return and start its workflow before answering 202.
 
     Duplicates (same `Idempotency-Key`, or same `external_id` + `revision` when no key is
@@ -129,8 +129,15 @@ def create_return(
             return_id=submitted.record.id,
         )
     body = return_out(submitted.record, base_url=_base_url(request))
-    response.headers["Location"] = body.url
-    return ReturnAccepted(duplicate=submitted.duplicate, url=body.url, return_=body)
+    accepted = ReturnAccepted(duplicate=submitted.duplicate, url=body.url, return_=body)
+    # Serialised here: a model returned from a plain-function route costs FastAPI another
+    # worker-thread hop to validate and serialise it (`response_model` still documents it).
+    return Response(
+        accepted.model_dump_json(by_alias=True),
+        status_code=202,
+        media_type="application/json",
+        headers={"Location": body.url},
+    )
 
 
 @router.get("/{return_id}", summary="A return with its timeline and refunds")
@@ -209,7 +216,10 @@ def list_returns(
             limit=limit,
             cursor=cursor,
         )
+        waiting = [r.id for r in page.items if r.status == ReturnStatus.NEEDS_REVIEW]
+        parked = decisions.parked_events(session, tenant.id, waiting)
     base = _base_url(request)
     return ReturnPageOut(
-        items=[return_out(r, base_url=base) for r in page.items], next_cursor=page.next_cursor
+        items=[return_out(r, base_url=base, parked=parked.get(r.id)) for r in page.items],
+        next_cursor=page.next_cursor,
     )

@@ -85,6 +85,24 @@ class RetryIn(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
+class ResolveIn(BaseModel):
+    """The order a reviewer picked: a candidate's id or name, or any order the platform has."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order: str = Field(min_length=1, max_length=200, description="order id or name, e.g. '#1002'")
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ReviewOut(BaseModel):
+    """Why a return waits in `needs_review`, and what a reviewer can do about it."""
+
+    event: str = Field(description="what parked it, e.g. order_ambiguous, awaiting_approval")
+    reason: str | None
+    since: datetime
+    actions: list[str] = Field(description="review actions that apply: resolve, approve, ...")
+
+
 class MoneyOut(BaseModel):
     amount: str = Field(description="decimal string in the currency's minor-unit precision")
     currency: str
@@ -130,6 +148,9 @@ class ReturnOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     return_request: dict[str, Any] = Field(description="the canonical return as stored")
+    review: ReviewOut | None = Field(
+        default=None, description="set while the return is in needs_review (docs/review.md)"
+    )
     timeline: list[TimelineEventOut] | None = None
     refunds: list[RefundOut] | None = None
 
@@ -189,7 +210,19 @@ def return_out(
     base_url: str,
     timeline: list[TimelineEvent] | None = None,
     refunds: list[Refund] | None = None,
+    parked: TimelineEvent | None = None,
 ) -> ReturnOut:
+    """`parked` is the event that moved a `needs_review` return there (its `review`); it is
+    found in `timeline` when that is given."""
+    if parked is None and timeline:
+        parked = next(
+            (
+                e
+                for e in reversed(timeline)
+                if e.to_status == "needs_review" and e.from_status != e.to_status
+            ),
+            None,
+        )
     return ReturnOut(
         id=record.id,
         url=f"{base_url}/v1/returns/{record.id}",
@@ -208,6 +241,7 @@ def return_out(
         created_at=record.created_at,
         updated_at=record.updated_at,
         return_request=record.payload,
+        review=review_out(parked) if record.status == "needs_review" and parked else None,
         timeline=None
         if timeline is None
         else [
@@ -237,3 +271,11 @@ def return_out(
             for r in refunds
         ],
     )
+
+
+def review_out(parked: TimelineEvent) -> ReviewOut:
+    """Why the return waits and what applies: approve only when it awaits approval."""
+    actions = ["resolve", "retry", "cancel"]
+    if parked.event == "awaiting_approval":
+        actions = ["approve", "cancel"]
+    return ReviewOut(event=parked.event, reason=parked.reason, since=parked.at, actions=actions)

@@ -151,6 +151,8 @@ class OrderSummary(_Frozen):
     created_at: datetime | None = None
     currency: str | None = None
     total: int | None = None
+    phone: str | None = None
+    postal_code: str | None = Field(default=None, description="shipping address postal code")
     skus: tuple[str, ...] = ()
     skus_complete: bool = Field(
         default=True, description="False when only some of the order's lines were read"

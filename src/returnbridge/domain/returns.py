@@ -172,6 +172,8 @@ def _any_of_required(*names: str) -> dict[str, Any]:
 _Id = Annotated[str, Field(min_length=1, max_length=200)]
 _Number = Annotated[str, Field(min_length=1, max_length=100, description="e.g. '#1001'")]
 _Email = Annotated[str, Field(min_length=1, max_length=320)]
+_Phone = Annotated[str, Field(min_length=1, max_length=40)]
+_Postal = Annotated[str, Field(min_length=1, max_length=20)]
 _Amount = Annotated[
     Decimal,
     BeforeValidator(_exact_decimal),
@@ -196,6 +198,12 @@ class OrderReference(_Model):
     platform_order_id: _Id | SkipJsonSchema[None] = None
     order_number: _Number | SkipJsonSchema[None] = None
     customer_email: _Email | SkipJsonSchema[None] = None
+    customer_phone: _Phone | SkipJsonSchema[None] = Field(
+        default=None, description="helps tell candidate orders apart; never searched alone"
+    )
+    postal_code: _Postal | SkipJsonSchema[None] = Field(
+        default=None, description="shipping postal code; helps tell candidate orders apart"
+    )
 
     @model_validator(mode="after")
     def _one_clue(self) -> Self:

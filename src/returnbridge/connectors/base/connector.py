@@ -36,8 +36,10 @@ class OrderQuery(_Frozen):
     """Ways to find an order; any combination, all given ones must hold."""
 
     name: str | None = None  # the human order number ("#1001" or "1001")
+    names: tuple[str, ...] = ()  # alternatives to `name` (the store's prefix/suffix variants)
     email: str | None = None
     skus: tuple[str, ...] = ()
+    created_from: datetime | None = None  # placed on or after this day (UTC)
     limit: int = 10
 
 

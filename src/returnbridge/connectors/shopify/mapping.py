@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -345,28 +345,56 @@ def _term(key: str, value: str) -> str:
     return f"{key}:{value}"
 
 
+def _name_terms(name: str) -> list[str]:
+    name = name.strip()
+    bare = name.lstrip("#")
+    return (
+        [_term("name", name)]
+        if name.startswith("#")
+        else [
+            _term("name", bare),
+            _term("name", "#" + bare),
+        ]
+    )
+
+
 def search_query(query: OrderQuery) -> str:
-    """Shopify search syntax for an `OrderQuery`: all given filters must hold."""
+    """Shopify search syntax for an `OrderQuery`: all given filters must hold.
+
+    A name and its variants are alternatives (`OR`); `created_from` becomes
+    `created_at:>=YYYY-MM-DD` (Shopify compares dates in the shop's time zone, so the day
+    before is included: the client-side check is exact).
+    """
     terms: list[str] = []
-    if query.name:
-        name = query.name.strip()
-        bare = name.lstrip("#")
+    names = list(dict.fromkeys(query.names or ((query.name,) if query.name else ())))
+    alternatives = list(dict.fromkeys(t for name in names for t in _name_terms(name)))
+    if alternatives:
         terms.append(
-            _term("name", name)
-            if name.startswith("#")
-            else f"({_term('name', bare)} OR {_term('name', '#' + bare)})"
+            alternatives[0] if len(alternatives) == 1 else f"({' OR '.join(alternatives)})"
         )
     if query.email:
         terms.append(_term("email", query.email.strip()))
+    if query.created_from is not None:
+        day = (query.created_from - timedelta(days=1)).date().isoformat()
+        terms.append(f"created_at:>={day}")
     terms.extend(_term("sku", sku) for sku in query.skus)
     return " AND ".join(terms)
 
 
 def matches(summary: OrderSummary, query: OrderQuery, *, check_skus: bool = True) -> bool:
     """Exact client-side check of a search hit (Shopify's search is fuzzy)."""
-    if query.name and normalise_order_name(summary.name or "") != normalise_order_name(query.name):
+    names = query.names or ((query.name,) if query.name else ())
+    if names and normalise_order_name(summary.name or "") not in {
+        normalise_order_name(n) for n in names
+    }:
         return False
     if query.email and normalise_email(summary.email or "") != normalise_email(query.email):
+        return False
+    if (
+        query.created_from is not None
+        and summary.created_at is not None
+        and summary.created_at < query.created_from
+    ):
         return False
     return not check_skus or all(sku in summary.skus for sku in query.skus)
 

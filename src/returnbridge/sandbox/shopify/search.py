@@ -3,22 +3,27 @@
 Terms are ``field:value`` (the value may be quoted) or bare words; terms side by side must all
 match (``AND`` may be written), ``OR`` offers alternatives, ``NOT`` or a leading ``-`` negates, and
 parentheses group. A bare word is a case-insensitive search over name, email and SKUs. Supported
-fields: ``name`` (``#`` optional), ``email``, ``sku``, ``id`` (with ``>``, ``>=``, ``<``, ``<=``).
-Other fields match everything and are reported as warnings, as the platform does.
+fields: ``name`` (``#`` optional), ``email``, ``sku``, ``id`` (with ``>``, ``>=``, ``<``, ``<=``),
+``created_at`` and ``updated_at`` (a date ``2024-01-31`` or an ISO 8601 time, optionally quoted,
+with the same comparators; a bare date compares whole days, in UTC here where the platform uses
+the shop's time zone). Other fields match everything and are reported as warnings, as the
+platform does.
 """
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from returnbridge.sandbox.shopify.state import Order
 
 _TOKEN = re.compile(
     r'\(|\)|-?[A-Za-z_][\w.]*:(?:"(?:[^"\\]|\\.)*"|[^\s()]*)|-?"(?:[^"\\]|\\.)*"|[^\s()]+'
 )
-SUPPORTED_FIELDS = frozenset({"name", "email", "sku", "id"})
+SUPPORTED_FIELDS = frozenset({"name", "email", "sku", "id", "created_at", "updated_at"})
 
 
 class SearchSyntaxError(ValueError):
@@ -172,6 +177,42 @@ def _id_matches(order: Order, value: str) -> bool:
     return checks[comparator](order.id, number)
 
 
+_COMPARATORS: dict[str, Callable[[str, str], bool]] = {
+    "=": operator.eq,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
+
+
+def _instant(text: str) -> str | None:
+    """A date or time as a sortable UTC string: the day alone for a bare date."""
+    text = text.strip().strip("'\"")
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return text
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _date_matches(stamp: str, value: str) -> bool:
+    match = re.fullmatch(r"(>=|<=|>|<)?\s*(.+)", value.strip())
+    if match is None:
+        return False
+    wanted = _instant(match.group(2))
+    have = _instant(stamp)
+    if wanted is None or have is None:
+        return False
+    if len(wanted) == len("2024-01-31"):
+        have = have[: len(wanted)]
+    return _COMPARATORS[match.group(1) or "="](have, wanted)
+
+
 def _term_matches(order: Order, term: Term) -> bool:
     value = term.value.lower()
     skus = [(li.sku or "").lower() for li in order.line_items]
@@ -183,6 +224,9 @@ def _term_matches(order: Order, term: Term) -> bool:
         return value in skus
     if term.field == "id":
         return _id_matches(order, term.value)
+    if term.field in {"created_at", "updated_at"}:
+        stamp = order.created_at if term.field == "created_at" else order.updated_at
+        return _date_matches(stamp, term.value)
     if term.field is not None:
         return True
     haystack = [order.name.lower(), (order.email or "").lower(), *skus]
