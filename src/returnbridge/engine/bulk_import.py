@@ -423,9 +423,9 @@ class _Run:
         os.fsync(self.report.fileno())
         last = records[-1]
         self.progress.offset, self.progress.row = last.end_offset, last.last_row
-        self._checkpoint(done=False)
+        self.checkpoint(done=False)
 
-    def _checkpoint(self, *, done: bool) -> None:
+    def checkpoint(self, *, done: bool) -> None:
         self.state.update(
             offset=self.progress.offset,
             row=self.progress.row,
@@ -437,7 +437,7 @@ class _Run:
 
     def finish(self) -> None:
         self.flush()
-        self._checkpoint(done=True)
+        self.checkpoint(done=True)
 
 
 def run_import(
@@ -476,6 +476,8 @@ def run_import(
         job.path.open("rb") as stream,
     ):
         run = _Run(runtime, job, report=report, state=state)
+        if not resume:
+            run.checkpoint(done=False)  # an interruption before the first batch resumes too
         on_progress(run.progress)
         interrupted = False
         for record in _records(job, stream, row=state["row"], offset=state["offset"]):
