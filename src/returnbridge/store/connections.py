@@ -79,6 +79,16 @@ def list_connections(
     return list(session.scalars(query.order_by(Connection.created_at, Connection.id)))
 
 
+def connection_ids(session: Session, tenant_id: str) -> list[str]:
+    """The ids of the tenant's connections, oldest first (no row objects: a hot path)."""
+    return list(session.scalars(_IDS_OF_TENANT, {"tenant_id": tenant_id}))
+
+
+_IDS_OF_TENANT = (
+    select(Connection.id)
+    .where(Connection.tenant_id == bindparam("tenant_id"))
+    .order_by(Connection.created_at, Connection.id)
+)
 _OF_TENANT = (
     select(Connection)
     .where(Connection.tenant_id == bindparam("tenant_id"))
