@@ -11,19 +11,14 @@ from returnbridge.engine.step_records import (
     park,
     transaction,
 )
-from returnbridge.store import decisions
 from returnbridge.store import returns as return_store
-
-APPROVED_EVENT = "approved"
-"""A human's approval in review (`engine/review.py`), for one revision."""
 
 
 def admit(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
     """Honour the vendor's own status: a withdrawn return is cancelled, an unapproved one waits.
 
     Only an `approved` return moves money. `cancelled` cancels it while that is still allowed
-    (before any money moved); `requested` parks it for a human until an approved revision comes
-    or a human approves this revision (`engine/review.approve`).
+    (before any money moved); `requested` parks it for a human until an approved revision comes.
     """
     with transaction(runtime) as session:
         record, canonical = load_return(session, tenant_id, return_id)
@@ -52,12 +47,6 @@ def admit(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
             event="cancel_too_late",
             reason=f"the vendor withdrew the return, but it is already {status}",
         )
-    with transaction(runtime) as session:
-        approval = decisions.approval_of(
-            session, tenant_id, return_id, event=APPROVED_EVENT, revision=canonical.revision
-        )
-    if approval is not None:
-        return StepOutcome("admitted", {"was": status, "approved_by": approval.actor})
     return park(
         runtime,
         tenant_id,

@@ -22,7 +22,6 @@ from returnbridge.domain.errors import DomainError, NotFound
 from returnbridge.domain.lifecycle import can_transition
 from returnbridge.domain.matching import normalise_order_name
 from returnbridge.domain.returns import ReturnStatus
-from returnbridge.engine.admission import APPROVED_EVENT
 from returnbridge.engine.queueing import enqueue
 from returnbridge.engine.runtime import Runtime
 from returnbridge.engine.workflows import workflow_id_for
@@ -33,7 +32,7 @@ from returnbridge.store.connections import get_connection
 from returnbridge.store.tables import Connection, Return
 
 ORDER_RESOLVED = "order_resolved"
-APPROVED = APPROVED_EVENT
+APPROVED = decisions.APPROVED
 REVIEW_CANCELLED = "cancelled"
 AWAITING_APPROVAL = "awaiting_approval"
 RESUMING_EVENTS = frozenset({ORDER_RESOLVED, APPROVED})

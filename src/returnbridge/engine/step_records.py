@@ -23,6 +23,7 @@ from returnbridge.domain.returns import CanonicalReturn, ReturnStatus
 from returnbridge.engine.faults import public_reason
 from returnbridge.engine.runtime import Runtime
 from returnbridge.observability import get_logger
+from returnbridge.store import decisions
 from returnbridge.store import returns as return_store
 from returnbridge.store.connections import get_connection
 from returnbridge.store.step_rows import (
@@ -84,7 +85,13 @@ def load_return(
 ) -> tuple[StepRow, CanonicalReturn]:
     """The return's row, locked for this (short, writing) transaction, and its canonical form."""
     record = load_step_row(session, return_id, tenant_id=tenant_id)
-    return record, _CANONICAL.get(session, record)
+    canonical = _CANONICAL.get(session, record)
+    if canonical.status == "requested" and decisions.approval_of(
+        session, tenant_id, return_id, revision=canonical.revision
+    ):
+        # A reviewer approved this revision (engine/review.py): every step treats it as approved.
+        canonical = canonical.model_copy(update={"status": "approved"})
+    return record, canonical
 
 
 def connection_of(session: Session, record: StepRow) -> Connection:

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from returnbridge.store.tables import TimelineEvent
 
 NEEDS_REVIEW = "needs_review"
+APPROVED = "approved"
+"""A human approved a `requested` return in review, for one revision (`engine/review.py`)."""
 
 
 def parked_events(
@@ -51,7 +53,7 @@ def count_events(session: Session, tenant_id: str, return_id: str, events: Colle
 
 
 def approval_of(
-    session: Session, tenant_id: str, return_id: str, *, event: str, revision: int
+    session: Session, tenant_id: str, return_id: str, *, revision: int
 ) -> TimelineEvent | None:
     """The human approval recorded for this revision of the return, if any."""
     rows = session.scalars(
@@ -59,7 +61,7 @@ def approval_of(
         .where(
             TimelineEvent.tenant_id == tenant_id,
             TimelineEvent.return_id == return_id,
-            TimelineEvent.event == event,
+            TimelineEvent.event == APPROVED,
         )
         .order_by(TimelineEvent.id.desc())
     )
