@@ -10,6 +10,7 @@ already used (409); otherwise its payload is mapped and ingested like `POST /v1/
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
@@ -20,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from returnbridge.api.auth import FailedAuthThrottle
 from returnbridge.api.deps import RuntimeDep, TenantDep
-from returnbridge.api.json_body import parse_json_body
+from returnbridge.api.json_body import JsonNumber, parse_json_body
 from returnbridge.api.openapi import PROBLEM_JSON
 from returnbridge.api.problems import ApiProblem
 from returnbridge.api.push_schemas import (
@@ -227,11 +228,26 @@ def resume_push_source(
     return _set_status(source_id, store.ACTIVE, tenant_id=tenant.id, runtime=runtime, clock=clock)
 
 
+def _exact(value: Any) -> Any:
+    """Fractional JSON numbers as the Decimal they were written as (what mappings expect)."""
+    if isinstance(value, JsonNumber):
+        return Decimal(value.json_text)
+    if isinstance(value, dict):
+        return {key: _exact(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_exact(item) for item in value]
+    return value
+
+
 def _canonical(source: Source, payload: Any) -> CanonicalReturn:
     """The payload as a canonical return: mapped, or validated as one already."""
     spec = store.source_mapping(source)
     if spec is not None:
-        canonical = apply_mapping(spec, payload)  # MappingError: 422 naming the field
+        try:
+            exact = _exact(payload)
+        except RecursionError as exc:
+            raise ApiProblem(400, "BAD_REQUEST", "the body nests too deeply") from exc
+        canonical = apply_mapping(spec, exact)  # MappingError: 422 naming the field
     else:
         try:
             canonical = CanonicalReturn.model_validate(payload)

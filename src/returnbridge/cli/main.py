@@ -15,6 +15,7 @@ from rich.console import Console
 
 from returnbridge.cli.import_cmd import import_file
 from returnbridge.cli.mapping_cmd import mapping_app
+from returnbridge.cli.push_cmd import push_app
 from returnbridge.domain.errors import ReturnBridgeError
 from returnbridge.observability import configure_logging
 from returnbridge.settings import Settings
@@ -33,6 +34,7 @@ connections_app = typer.Typer(help="Manage platform connections.", no_args_is_he
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(connections_app, name="connections")
 app.add_typer(mapping_app, name="mapping")
+app.add_typer(push_app, name="push")
 app.command("import")(import_file)
 console = Console()
 errors = Console(stderr=True)
