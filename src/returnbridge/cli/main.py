@@ -16,6 +16,7 @@ from rich.console import Console
 from returnbridge.cli.import_cmd import import_file
 from returnbridge.cli.mapping_cmd import mapping_app
 from returnbridge.cli.push_cmd import push_app
+from returnbridge.cli.review_cmd import returns_app
 from returnbridge.domain.errors import ReturnBridgeError
 from returnbridge.observability import configure_logging
 from returnbridge.settings import Settings
@@ -34,6 +35,7 @@ connections_app = typer.Typer(help="Manage platform connections.", no_args_is_he
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(connections_app, name="connections")
 app.add_typer(mapping_app, name="mapping")
+app.add_typer(returns_app, name="returns")
 app.add_typer(push_app, name="push")
 app.command("import")(import_file)
 console = Console()
