@@ -8,6 +8,7 @@ clock the test holds (`push_clock` overridden), so nothing sleeps.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,7 @@ from returnbridge.api.signatures import new_secret
 from returnbridge.cli.push_cmd import send_push
 from returnbridge.cli.servers import BackgroundServer
 from returnbridge.store.clock import SteppingClock
-from support.gateway import Gateway, simple_order
+from support.gateway import RESTING, Gateway, simple_order
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -412,3 +413,44 @@ def test_a_source_name_is_unique_per_tenant(face: Face) -> None:
     again = face.api.post("/v1/push-sources", json={"name": "twice"})
 
     assert_problem(again, 409, "SOURCE_NAME_TAKEN")
+
+
+def test_a_tenant_with_push_sources_and_deliveries_can_be_deleted(
+    face: Face, gateway: Gateway
+) -> None:
+    admin_key = gateway.runtime.settings.resolved_admin_key
+    with httpx.Client(
+        base_url=face.url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=30
+    ) as admin:
+        tenant = admin.post("/v1/tenants", json={"name": "Globex"}).json()
+        connected = admin.post(
+            f"/v1/tenants/{tenant['id']}/connections",
+            json={
+                "platform": "shopify",
+                "name": "main",
+                "base_url": gateway.sandbox.url,
+                "credentials": {"access_token": "tok"},
+            },
+        )
+        assert connected.status_code == 201, connected.text
+        with httpx.Client(
+            base_url=face.url, headers={"Authorization": f"Bearer {tenant['api_key']}"}, timeout=30
+        ) as api:
+            source = create_source(api)
+            url = f"{face.url}{delivery_path(source)}"
+            pushed = send_push(face.http, url, canonical("TCK-GONE"), secret=source["secret"])
+            assert pushed.status_code == 202, pushed.text
+            wait_until_resting(api, pushed.json()["return"]["id"])
+
+        deleted = admin.delete(f"/v1/tenants/{tenant['id']}")
+
+    assert deleted.status_code == 204, deleted.text
+    gone = send_push(face.http, url, canonical("TCK-GONE-2"), secret=source["secret"])
+    assert_problem(gone, 404, "PUSH_SOURCE_NOT_FOUND")
+
+
+def wait_until_resting(api: httpx.Client, return_id: str) -> None:
+    deadline = time.monotonic() + 60
+    while api.get(f"/v1/returns/{return_id}").json()["status"] not in RESTING:
+        assert time.monotonic() < deadline, f"return {return_id} never rested"
+        time.sleep(0.05)

@@ -17,6 +17,8 @@ from returnbridge.store.tables import (
     Refund,
     Return,
     ReturnRevision,
+    Source,
+    SourceDelivery,
     Tenant,
     TimelineEvent,
 )
@@ -107,11 +109,19 @@ def is_revoked(tenant: Tenant) -> bool:
 def delete_tenant(session: Session, tenant_id: str) -> None:
     """Delete a tenant and every row it owns; raises RecordNotFoundError when absent.
 
-    Children go first (timeline, refunds, revisions, returns, connections), so the foreign
-    keys hold at every statement on both SQLite and PostgreSQL.
+    Children go first (timeline, refunds, revisions, returns, source deliveries, sources,
+    connections), so the foreign keys hold at every statement on both SQLite and PostgreSQL.
     """
     tenant = get_tenant(session, tenant_id)
-    for table in (TimelineEvent, Refund, ReturnRevision, Return, Connection):
+    for table in (
+        TimelineEvent,
+        Refund,
+        ReturnRevision,
+        Return,
+        SourceDelivery,
+        Source,
+        Connection,
+    ):
         session.execute(delete(table).where(table.tenant_id == tenant_id))
     session.delete(tenant)
     session.flush()
