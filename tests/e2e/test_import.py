@@ -6,10 +6,12 @@ resumes from, so every good row is stored exactly once; a re-run creates nothing
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -145,8 +147,10 @@ def test_bad_rows_are_reported_with_their_field_and_the_good_ones_stored(
     assert reported[233]["errors"][0]["field"] == "refund.currency"
 
 
-def interrupt_once_started(target: Target, source: Path) -> subprocess.CompletedProcess[str]:
-    """Run the import and send SIGINT once its first batch is checkpointed."""
+def interrupt_once_started(
+    target: Target, source: Path, *, how: signal.Signals = signal.SIGINT
+) -> subprocess.CompletedProcess[str]:
+    """Run the import and send `how` once its first batch is checkpointed."""
     state = source.with_name(f"{source.name}.import-state.json")
     process = subprocess.Popen(
         target.command(str(source)),
@@ -162,7 +166,7 @@ def interrupt_once_started(target: Target, source: Path) -> subprocess.Completed
         except (OSError, ValueError):
             row = 0
         if row > 0:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(how)
             break
         time.sleep(0.01)
     stdout, stderr = process.communicate(timeout=120)
@@ -173,15 +177,15 @@ def test_sigint_halfway_then_resume_stores_every_good_row_exactly_once(
     db_url: str, tmp_path: Path
 ) -> None:
     target = Target(db_url, tmp_path)
-    rows = 1500
+    rows = 600
     source = tmp_path / "returns.jsonl"
-    write_jsonl(source, rows, bad={**BAD_ROWS, 1400: "[1, 2]"})
+    write_jsonl(source, rows, bad={**BAD_ROWS, 550: "[1, 2]"})
     good = rows - len(BAD_ROWS) - 1
 
     stopped = interrupt_once_started(target, source)
 
     assert stopped.returncode == 130, stopped.stdout + stopped.stderr
-    assert "to resume after row" in " ".join(stopped.stdout.split())
+    assert "to resume, run the same command again" in " ".join(stopped.stdout.split())
     state = json.loads(source.with_name(f"{source.name}.import-state.json").read_text())
     assert 0 < state["row"] < rows
     assert 0 < target.count(Return) < good
@@ -192,7 +196,7 @@ def test_sigint_halfway_then_resume_stores_every_good_row_exactly_once(
     assert f"resuming after row {state['row']}" in resumed.stdout
     assert target.count(Return) == good
     assert target.revisions_per_return() == {1}
-    assert sorted(entry["row"] for entry in report_of(source)) == sorted([*BAD_ROWS, 1400])
+    assert sorted(entry["row"] for entry in report_of(source)) == sorted([*BAD_ROWS, 550])
 
     rerun = target.run(str(source))
 
@@ -201,6 +205,39 @@ def test_sigint_halfway_then_resume_stores_every_good_row_exactly_once(
     assert target.count(Return) == good
     assert target.count(ReturnRevision) == good
     target.engine.dispose()
+
+
+def test_a_crash_halfway_then_resume_queues_a_workflow_for_every_return(
+    target: Target, tmp_path: Path
+) -> None:
+    source = tmp_path / "returns.jsonl"
+    write_jsonl(source, 600, bad={})
+
+    killed = interrupt_once_started(target, source, how=signal.SIGKILL)
+    resumed = target.run(str(source))
+
+    assert killed.returncode == -signal.SIGKILL
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert target.count(Return) == 600
+    assert target.revisions_per_return() == {1}
+    with sqlite3.connect(tmp_path / "dbos.sqlite") as system:
+        (workflows,) = system.execute("select count(*) from workflow_status").fetchone()
+    assert workflows == 600
+
+
+def test_a_second_import_of_the_same_file_at_once_is_refused(
+    target: Target, tmp_path: Path
+) -> None:
+    source = tmp_path / "returns.jsonl"
+    write_jsonl(source, 3, bad={})
+    report = source.with_name(f"{source.name}.import-report.jsonl")
+    with report.open("a") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        result = target.run(str(source))
+
+    assert result.returncode == 2
+    assert "another import of returns.jsonl is running" in " ".join(result.stderr.split())
+    assert target.count(Return) == 0
 
 
 def test_a_return_imported_from_another_file_is_a_duplicate(target: Target, tmp_path: Path) -> None:
@@ -271,6 +308,7 @@ def test_a_mapping_shapes_each_vendor_payload(target: Target, tmp_path: Path) ->
     assert stored["1"].source == "import"
     (bad,) = report_of(source)
     assert bad["row"] == 2
+    assert bad["external_id"] == "2"
     assert bad["errors"][0]["field"] == "order.customer_email"
     assert bad["errors"][0]["source"] == "ticket.requester.email"
 

@@ -173,4 +173,5 @@ def test_a_mapped_csv_row_is_a_flat_object_of_its_cells() -> None:
     assert records[0].canonical.lines[0].sku == "BOOT-TRAIL-42"
     bad = records[2]
     assert bad.first_row == 4
+    assert bad.external_id == "MP-9003"
     assert [(i.field, i.source) for i in bad.issues] == [("lines[0].quantity", "[@][0].Qty")]

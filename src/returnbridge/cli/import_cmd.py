@@ -1,17 +1,22 @@
 """`returnbridge import FILE`: store a file of returns and queue their workflows, resumably.
 
 Exit codes: 0 every row imported (new or already there), 1 some rows are bad (see the
-report), 2 usage error (unreadable file, mapping or header; unknown tenant or connection),
-130 interrupted (the checkpoint is saved: the same command resumes).
+report), 2 usage error (unreadable file, mapping or header; unknown tenant or connection;
+the same import already running), 130 interrupted by Ctrl-C or SIGTERM (the checkpoint is
+saved: the same command resumes).
 """
 
 from __future__ import annotations
 
 import hashlib
+import shlex
 import signal
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -38,7 +43,7 @@ def _fail(message: str, *, code: int = EXIT_USAGE) -> NoReturn:
 
 def _format_of(path: Path, given: str | None) -> Format:
     name = (given or path.suffix.removeprefix(".")).lower()
-    if name in ("jsonl", "ndjson", "json"):
+    if name in ("jsonl", "ndjson"):
         return "jsonl"
     if name == "csv":
         return "csv"
@@ -139,25 +144,57 @@ def import_file(
     except ImportFileError as exc:
         _fail(f"{file}: {exc}")
     stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    previous = {number: signal.signal(number, _stopper(stop)) for number in _STOP_SIGNALS}
     launch_dbos(settings, work=False)
     started = time.monotonic()
     try:
         result = _run_with_progress(runtime, job, stop=stop, restart=restart)
+    except bulk_import.ImportBusyError as exc:
+        _fail(exc.message)
+    except KeyboardInterrupt:
+        _console.print(
+            f"stopped at once; the checkpoint in {escape(str(state_path))} is kept: run the same"
+            f" command again to resume ({escape(_again())})",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         shutdown_dbos()
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     _summary(result, report=report_path, seconds=time.monotonic() - started)
     if result.interrupted:
-        resume = f"returnbridge import {file}" + (" --mapping ..." if mapping else "")
         _console.print(
-            f"interrupted: checkpoint saved in {escape(str(state_path))}; run the same command"
-            f" again ({escape(resume)}) to resume after row {result.progress.row}",
+            f"interrupted after row {result.progress.row}: checkpoint saved in"
+            f" {escape(str(state_path))}; to resume, run the same command again:"
+            f" {escape(_again())}",
             highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(EXIT_INTERRUPTED)
     if result.progress.counts.bad:
         raise typer.Exit(EXIT_BAD_ROWS)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _again() -> str:
+    """This very command line, to copy and run again."""
+    return shlex.join(["returnbridge", *sys.argv[1:]])
+
+
+def _stopper(stop: threading.Event) -> Callable[[int, FrameType | None], None]:
+    """First signal: finish the batch and save the checkpoint. Second: stop at once."""
+
+    def handle(_number: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        _errors.print("stopping after the current batch (again to stop at once)")
+
+    return handle
 
 
 def _load_mapping(path: Path | None) -> tuple[Any, str | None]:

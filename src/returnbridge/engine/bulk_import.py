@@ -15,6 +15,7 @@ size the checkpoint recorded, so no bad row is reported twice.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -56,6 +57,12 @@ BATCH_SIZE: Final = 100
 """Returns per transaction: short enough for a running gateway's writers to interleave."""
 STATE_VERSION: Final = 1
 SOURCE: Final = "import"
+
+
+class ImportBusyError(DomainError):
+    """Another import of the same file into the same report is running."""
+
+    code = "IMPORT_BUSY"
 
 
 class ImportTargetError(DomainError):
@@ -185,6 +192,16 @@ def _save_state(path: Path, state: dict[str, Any]) -> None:
         stream.flush()
         os.fsync(stream.fileno())
     temporary.replace(path)
+
+
+def _lock(report: IO[str], job: ImportJob) -> None:
+    """One import per report at a time: two would write one checkpoint over the other."""
+    try:
+        fcntl.flock(report.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise ImportBusyError(
+            message=f"another import of {job.path.name} is running (it writes {job.report_path})"
+        ) from None
 
 
 def _restart_reason(state: dict[str, Any], expected: dict[str, Any]) -> str | None:
@@ -390,7 +407,7 @@ class _Run:
 
     def add(self, record: Record) -> None:
         self.pending.append(record)
-        if sum(1 for r in self.pending if r.canonical is not None) >= BATCH_SIZE:
+        if len(self.pending) >= BATCH_SIZE:
             self.flush()
 
     def flush(self) -> None:
@@ -455,26 +472,27 @@ def run_import(
     result says `interrupted`; running the same job again carries on from there. `on_start`
     hears the row it resumes after (None: from the start) and why a checkpoint was not used.
     """
-    expected = _fingerprint(job, file_digest(job.path))
-    found = None if restart else _load_state(job.state_path)
-    restart_reason = None
-    if found is not None and not found.get("done"):
-        restart_reason = _restart_reason(found, expected)
-    resume = found is not None and not found.get("done") and restart_reason is None
-    if resume:
-        assert found is not None
-        state = found
-        with job.report_path.open("a", encoding="utf-8") as cut:
-            cut.truncate(int(state.get("report_bytes", 0)))
-    else:
-        state = expected | {"offset": 0, "row": 0, "counts": asdict(Counts()), "done": False}
-        job.report_path.write_text("", encoding="utf-8")
-    resumed_from = state["row"] if resume else None
-    on_start(resumed_from, restart_reason)
     with (
         job.report_path.open("a", encoding="utf-8") as report,
         job.path.open("rb") as stream,
     ):
+        _lock(report, job)
+        expected = _fingerprint(job, file_digest(job.path))
+        found = None if restart else _load_state(job.state_path)
+        restart_reason = None
+        if found is not None and not found.get("done"):
+            restart_reason = _restart_reason(found, expected)
+        resume = found is not None and not found.get("done") and restart_reason is None
+        if resume:
+            assert found is not None
+            state = found
+        else:
+            state = expected | {"offset": 0, "row": 0, "counts": asdict(Counts()), "done": False}
+        # Lines written after the checkpoint belong to rows the resumed run reads again.
+        report.truncate(int(state.get("report_bytes", 0)) if resume else 0)
+        report.seek(0, os.SEEK_END)
+        resumed_from = state["row"] if resume else None
+        on_start(resumed_from, restart_reason)
         run = _Run(runtime, job, report=report, state=state)
         if not resume:
             run.checkpoint(done=False)  # an interruption before the first batch resumes too

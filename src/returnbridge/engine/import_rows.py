@@ -25,6 +25,7 @@ from decimal import Decimal
 from itertools import groupby
 from typing import IO, Any, Final, Literal
 
+from jmespath.exceptions import JMESPathError
 from pydantic import ValidationError
 
 from returnbridge.domain.returns import CanonicalReturn
@@ -311,8 +312,21 @@ def mapped_record(row: _Row, spec: MappingSpec) -> Record:
         canonical = apply_mapping(spec, row.value)
     except MappingError as exc:
         issues = tuple(RowIssue(i.field, i.reason, i.source) for i in exc.issues)
-        return Record(row.number, row.number, row.end_offset, None, None, issues)
+        external_id = _mapped_external_id(spec, row.value)
+        return Record(row.number, row.number, row.end_offset, external_id, None, issues)
     return Record(row.number, row.number, row.end_offset, canonical.external_id, canonical)
+
+
+def _mapped_external_id(spec: MappingSpec, payload: Any) -> str | None:
+    """The row's external id as the mapping reads it, for the report of a row that failed."""
+    rule = spec.fields.get("external_id")
+    if rule is None or rule.compiled is None:
+        return None
+    try:
+        found = rule.compiled.search(payload)
+    except JMESPathError:
+        return None
+    return _external_id({"external_id": found})
 
 
 def _group_key(row: _Row) -> tuple[Any, ...]:
