@@ -213,3 +213,23 @@ def test_a_single_candidate_below_the_threshold_waits_for_a_human(
     assert parked["review"]["event"] == "order_ambiguous"
     assert "the only candidate scores 70, below the threshold 80" in parked["review"]["reason"]
     assert [c["score"] for c in parked["candidates"]] == [70]
+
+
+def test_a_phone_and_postal_code_tell_two_orders_of_one_customer_apart(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    sandbox.seed_order(simple_order(3401, email=SAM, phone="+1 555 010 0199"))
+    sandbox.seed_order(
+        simple_order(3402, email=SAM, phone="+1 555 010 0200", shipping_address={"zip": "94110"})
+    )
+    event = _by_email("MAIL-7")
+    event["order"] |= {"customer_phone": "(555) 010-0199", "postal_code": "94 110"}
+    body = gateway.wait_for(gateway.post_return(event).json()["return"]["id"])
+
+    assert body["status"] == "completed", body["timeline"][-1]
+    assert body["matched_order_name"] == "#3401"
+    scores = {c["name"]: (c["score"], c["reasons"]) for c in body["candidates"]}
+    assert scores["#3401"][0] == 100
+    assert "+30 phone +1 555 010 0199 agrees" in scores["#3401"][1]
+    assert scores["#3402"][0] == 40 + 30 - 20 + 15
+    assert len(sandbox.refunds_created()) == 1

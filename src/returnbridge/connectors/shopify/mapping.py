@@ -323,6 +323,8 @@ def order_summary_from_shopify(node: Json) -> OrderSummary:
         id=str(node["id"]),
         name=node.get("name"),
         email=node.get("email"),
+        phone=node.get("phone"),
+        postal_code=(node.get("shippingAddress") or {}).get("zip"),
         created_at=_timestamp(node.get("createdAt")),
         currency=node.get("presentmentCurrencyCode"),
         total=presentment(total, field="totalPriceSet") if total else None,

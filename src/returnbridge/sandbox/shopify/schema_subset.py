@@ -41,6 +41,8 @@ OUTPUT_FIELDS: dict[str, tuple[str, ...]] = {
         "legacyResourceId",
         "name",
         "email",
+        "phone",
+        "shippingAddress",
         "createdAt",
         "processedAt",
         "updatedAt",
@@ -61,6 +63,7 @@ OUTPUT_FIELDS: dict[str, tuple[str, ...]] = {
         "suggestedRefund(refundLineItems,refundShipping,shippingAmount,suggestFullRefund)",
     ),
     "Customer": ("id", "email"),
+    "MailingAddress": ("zip",),
     "LineItemConnection": _CONNECTION,
     "LineItemEdge": _EDGE,
     "LineItem": (

@@ -105,12 +105,20 @@ class TransactionSeed(_Seed):
     amount: str
 
 
+class AddressSeed(_Seed):
+    """The parts of a shipping address the sandbox keeps."""
+
+    zip: str | None = None
+
+
 class OrderSeed(_Seed):
     """``POST /_sandbox/shops/{domain}/orders``."""
 
     id: int | None = None
     name: str
     email: str | None = None
+    phone: str | None = None
+    shipping_address: AddressSeed | None = None
     created_at: str = "2026-01-15T10:00:00Z"
     currency: str | None = None
     presentment_currency: str | None = None
@@ -213,6 +221,8 @@ def build_order(seed: OrderSeed, *, shop: Shop, ids: Ids) -> Order:
             id=order_id,
             name=seed.name,
             email=seed.email,
+            phone=seed.phone,
+            shipping_zip=seed.shipping_address.zip if seed.shipping_address else None,
             created_at=seed.created_at,
             updated_at=seed.created_at,
             currency=builder.currency,
@@ -295,6 +305,7 @@ def order_state(order: Order) -> dict[str, Any]:
         "gid": gid("Order", order.id),
         "name": order.name,
         "email": order.email,
+        "phone": order.phone,
         "created_at": order.created_at,
         "updated_at": order.updated_at,
         "currency": order.currency,

@@ -153,6 +153,8 @@ class Order:
     discount_applications: list[DiscountApplication]
     transactions: list[Transaction] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
+    phone: str | None = None
+    shipping_zip: str | None = None
 
     def line(self, line_id: int) -> LineItem | None:
         """The line with this id, if it belongs to the order."""

@@ -314,6 +314,8 @@ def order_view(order: Order, shop: Shop) -> View:
         "legacyResourceId": str(order.id),
         "name": order.name,
         "email": order.email,
+        "phone": order.phone,
+        "shippingAddress": {"zip": order.shipping_zip} if order.shipping_zip else None,
         "createdAt": order.created_at,
         "processedAt": order.created_at,
         "updatedAt": order.updated_at,
