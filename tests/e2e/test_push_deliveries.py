@@ -22,7 +22,7 @@ from standardwebhooks.webhooks import Webhook
 from returnbridge.api.app import create_app
 from returnbridge.api.routes_push import push_clock
 from returnbridge.api.signatures import new_secret
-from returnbridge.cli.push_cmd import send_push
+from returnbridge.cli.push_cmd import push_example, send_push
 from returnbridge.cli.servers import BackgroundServer
 from returnbridge.store.clock import SteppingClock
 from support.gateway import RESTING, Gateway, simple_order
@@ -454,3 +454,21 @@ def wait_until_resting(api: httpx.Client, return_id: str) -> None:
     while api.get(f"/v1/returns/{return_id}").json()["status"] not in RESTING:
         assert time.monotonic() < deadline, f"return {return_id} never rested"
         time.sleep(0.05)
+
+
+def test_push_example_creates_a_mapped_source_and_delivers_to_it(gateway: Gateway) -> None:
+    answer = push_example(
+        gateway.api,
+        name="zendesk",
+        mapping=(EXAMPLES / "helpdesk-ticket.yaml").read_text(),
+        payload=(EXAMPLES / "helpdesk-ticket.json").read_bytes(),
+    )
+
+    assert answer.status_code == 202, answer.text
+    stored = answer.json()["return"]
+    assert (stored["external_id"], stored["channel"], stored["source"]) == (
+        "35436",
+        "ticket",
+        "push",
+    )
+    assert stored["order_reference"]["order_number"] == "#1001"

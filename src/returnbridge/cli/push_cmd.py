@@ -56,6 +56,22 @@ def send_push(
     return http.post(url, content=body, headers={**headers, "content-type": "application/json"})
 
 
+def push_example(
+    api: httpx.Client, *, name: str, payload: bytes, mapping: str | None = None
+) -> httpx.Response:
+    """Create a push source through the API and deliver one signed `payload` to it.
+
+    `api` carries the tenant's key and the gateway's base URL (as the demo's client does);
+    `mapping` is a mapping's YAML text. The answer is the delivery's (202 with the return).
+    """
+    created = api.post("/v1/push-sources", json={"name": name, "mapping": mapping})
+    created.raise_for_status()
+    source = created.json()
+    path = f"/v1/push-sources/{source['id']}/deliveries"
+    with httpx.Client(base_url=api.base_url, timeout=api.timeout) as vendor:
+        return send_push(vendor, path, payload, secret=source["secret"])
+
+
 def _fail(message: str, *, code: int = 1) -> NoReturn:
     _errors.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
