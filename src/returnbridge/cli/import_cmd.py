@@ -149,6 +149,7 @@ def import_file(
     started = time.monotonic()
     try:
         result = _run_with_progress(runtime, job, stop=stop, restart=restart)
+        elapsed = time.monotonic() - started
     except bulk_import.ImportBusyError as exc:
         _fail(exc.message)
     except KeyboardInterrupt:
@@ -163,7 +164,7 @@ def import_file(
         shutdown_dbos()
         for number, handler in previous.items():
             signal.signal(number, handler)
-    _summary(result, report=report_path, seconds=time.monotonic() - started)
+    _summary(result, report=report_path, seconds=elapsed)
     if result.interrupted:
         _console.print(
             f"interrupted after row {result.progress.row}: checkpoint saved in"
