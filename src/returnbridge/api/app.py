@@ -12,7 +12,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from returnbridge.api import routes_admin, routes_push, routes_returns, routes_review
+from returnbridge.api import (
+    routes_admin,
+    routes_push,
+    routes_returns,
+    routes_review,
+    routes_sources,
+)
 from returnbridge.api.auth import throttle_for
 from returnbridge.api.body_limit import BodySizeLimit
 from returnbridge.api.deps import RuntimeDep, reject_nul_in_url
@@ -48,6 +54,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(routes_review.router)
     app.include_router(routes_admin.router)
     app.include_router(routes_push.router)
+    app.include_router(routes_sources.router)
 
     @app.get("/health", tags=["ops"])
     def health(rt: RuntimeDep) -> dict[str, str]:

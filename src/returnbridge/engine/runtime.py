@@ -198,6 +198,7 @@ def _prepare_sqlite_system_database(url: str) -> None:
 def launch_dbos(settings: Settings, *, work: bool) -> None:
     """Start DBOS; `work=False` (API-only process) enqueues but never runs workflows."""
     import returnbridge.engine.workflows  # noqa: F401 - registers the workflow and steps
+    from returnbridge.engine.poll_workflows import install_polling  # registers poll workflows
 
     _prepare_sqlite_system_database(settings.resolved_system_database_url)
     DBOS(config=dbos_config(settings))
@@ -214,6 +215,7 @@ def launch_dbos(settings: Settings, *, work: bool) -> None:
         polling_interval_sec=settings.queue_polling_interval,
         on_conflict="always_update",
     )
+    install_polling(settings, work=work)
     if work:
         from returnbridge.engine.housekeeping import Housekeeper
 
