@@ -237,3 +237,40 @@ def test_names_are_unique_per_tenant_and_mappings_are_checked(
         )
 
     assert taken.value.code == "SOURCE_NAME_TAKEN"
+
+
+def test_old_delivery_ids_can_be_forgotten_once_past_every_window(
+    session_maker: sessionmaker[Session], source_id: tuple[str, str], held_clock: SteppingClock
+) -> None:
+    tenant_id, source = source_id
+    start = held_clock()
+    with session_maker.begin() as session:
+        for n, age in enumerate((timedelta(days=3), timedelta(hours=1))):
+            push_sources.record_delivery(
+                session,
+                source,
+                tenant_id=tenant_id,
+                delivery_id=f"msg_{n}",
+                return_id=None,
+                clock=lambda age=age: start - age,
+            )
+    with session_maker.begin() as session:
+        forgotten = push_sources.forget_deliveries(
+            session, received_before=start - timedelta(days=2)
+        )
+    with session_maker() as session:
+        left = [push_sources.find_delivery(session, source, f"msg_{n}") for n in (0, 1)]
+
+    assert forgotten == 1
+    assert left[0] is None
+    assert left[1] is not None
+
+
+def test_a_secret_never_shows_in_a_repr(
+    session_maker: sessionmaker[Session], source_id: tuple[str, str], cipher: CredentialCipher
+) -> None:
+    with session_maker() as session:
+        source = push_sources.get_push_source(session, source_id[1], tenant_id=None)
+        secrets = push_sources.signing_secrets(source, cipher=cipher)
+    assert OLD not in repr(secrets)
+    assert OLD not in repr(source)
