@@ -28,6 +28,8 @@ from returnbridge.store.crypto import CredentialCipher
 from returnbridge.store.database import create_engine_for, migrate, session_factory
 from returnbridge.store.tables import Return, ReturnRevision
 from returnbridge.store.tenants import create_tenant
+from support.gateway import Sandbox
+from support.processes import CommandProcess, process_env, seed_database, wait_until
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -344,3 +346,36 @@ def test_usage_errors_exit_2_without_a_traceback(
     assert sentence in output
     assert "Traceback" not in output
     assert target.count(Return) == 0
+
+
+def test_a_running_worker_picks_up_the_imported_returns(tmp_path: Path, sandbox: Sandbox) -> None:
+    db_url = f"sqlite:///{tmp_path / 'returnbridge.db'}"
+    key, _api_key = seed_database(db_url, sandbox)
+    env = process_env(db_url, tmp_path, secret_key=key)
+    worker = CommandProcess(["worker"], env=env, log=tmp_path / "worker.log")
+    worker.start()
+    try:
+        source = tmp_path / "returns.jsonl"
+        write_jsonl(source, 5, bad={})  # orders the shop does not have: they go to review
+        result = subprocess.run(
+            [sys.executable, "-m", "returnbridge.cli.main", "import", str(source)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        engine = create_engine_for(db_url)
+
+        def statuses() -> set[str]:
+            worker.assert_running()
+            with session_factory(engine)() as session:
+                return set(session.scalars(select(Return.status)))
+
+        wait_until(
+            lambda: statuses() == {"needs_review"}, timeout=90, what="the worker to run them"
+        )
+        engine.dispose()
+    finally:
+        worker.stop()

@@ -9,6 +9,7 @@ saved: the same command resumes).
 from __future__ import annotations
 
 import hashlib
+import os
 import shlex
 import signal
 import sys
@@ -145,13 +146,17 @@ def import_file(
         _fail(f"{file}: {exc}")
     stop = threading.Event()
     previous = {number: signal.signal(number, _stopper(stop)) for number in _STOP_SIGNALS}
-    launch_dbos(settings, work=False)
+    # An executor id of its own: DBOS recovers its executor's pending workflows at launch,
+    # and those of the embedded "local" worker must stay with that worker.
+    launch_dbos(settings.model_copy(update={"executor_id": f"import-{os.getpid()}"}), work=False)
     started = time.monotonic()
     try:
         result = _run_with_progress(runtime, job, stop=stop, restart=restart)
         elapsed = time.monotonic() - started
     except bulk_import.ImportBusyError as exc:
         _fail(exc.message)
+    except OSError as exc:
+        _fail(f"cannot import: {exc.filename}: {exc.strerror}")
     except KeyboardInterrupt:
         _console.print(
             f"stopped at once; the checkpoint in {escape(str(state_path))} is kept: run the same"
