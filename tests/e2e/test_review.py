@@ -233,3 +233,38 @@ def test_a_phone_and_postal_code_tell_two_orders_of_one_customer_apart(
     assert "+30 phone +1 555 010 0199 agrees" in scores["#3401"][1]
     assert scores["#3402"][0] == 40 + 30 - 20 + 15
     assert len(sandbox.refunds_created()) == 1
+
+
+def test_correcting_the_items_stores_a_new_revision_and_refunds_once(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    sandbox.seed_order(simple_order(3501))
+    event = {
+        "external_id": "TCK-LINES",
+        "order": {"platform_order_id": "gid://shopify/Order/3501"},
+        "lines": [{"sku": "MUG-BLK", "quantity": 1}],
+    }
+    parked = _parked(gateway, event)
+    assert parked["review"]["actions"] == ["resolve", "retry", "cancel"]
+
+    corrected = gateway.api.post(
+        f"/v1/returns/{parked['id']}/resolve",
+        json={"lines": [{"sku": "MUG-WHT", "quantity": 2}], "reason": "wrong colour typed"},
+    )
+    assert corrected.status_code == 202, corrected.text
+    done = gateway.wait_for_status(parked["id"], "completed")
+
+    assert done["revision"] == 2
+    assert [(line["sku"], line["quantity"]) for line in done["return_request"]["lines"]] == [
+        ("MUG-WHT", 2)
+    ]
+    assert len(sandbox.refunds_created()) == 1
+    event_row = next(e for e in done["timeline"] if e["event"] == "lines_corrected")
+    assert event_row["actor"] == f"tenant:{gateway.tenant_id}"
+    assert event_row["data"]["revision"] == 2
+
+
+def test_a_resolve_without_order_or_lines_is_refused(gateway: Gateway) -> None:
+    response = gateway.api.post("/v1/returns/ret_x/resolve", json={"reason": "?"})
+    assert response.status_code == 422
+    assert response.json()["code"] == "VALIDATION_ERROR"

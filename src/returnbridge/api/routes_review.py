@@ -73,14 +73,14 @@ def _act(
 @router.post(
     "/{return_id}/resolve",
     status_code=202,
-    summary="Pick the order of a return in needs_review and resume its workflow",
+    summary="Pick the order (or correct the items) of a return in needs_review; it resumes",
 )
 def resolve_return(
     return_id: str, body: ResolveIn, *, tenant: TenantDep, runtime: RuntimeDep
 ) -> ReturnOut:
     """`order` is a candidate's order id or name, or any order the platform confirms (422
-    `UNKNOWN_ORDER` otherwise). 409 `NOT_IN_REVIEW` when the return is not waiting, 409
-    `REFUND_STARTED` once money moved."""
+    `UNKNOWN_ORDER` otherwise); corrected `lines` become the return's next revision. 409
+    `NOT_IN_REVIEW` when the return is not waiting, 409 `REFUND_STARTED` once money moved."""
     reject_unstorable(body)
     return _act(
         runtime,
@@ -91,6 +91,7 @@ def resolve_return(
             tenant.id,
             return_id,
             order=body.order,
+            lines=body.lines,
             actor=f"tenant:{tenant.id}",
             note=body.reason,
         ),

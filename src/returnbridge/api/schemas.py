@@ -7,11 +7,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from returnbridge.api.problems import ApiProblem
 from returnbridge.domain.money import format_minor
-from returnbridge.domain.returns import BoundedObject, CanonicalReturn, StrictInt
+from returnbridge.domain.returns import (
+    MAX_LINES,
+    BoundedObject,
+    CanonicalReturn,
+    ReturnLine,
+    StrictInt,
+)
 from returnbridge.store.tables import Refund, Return, TimelineEvent
 
 MAX_REVISION = 2**31 - 1
@@ -86,12 +92,25 @@ class RetryIn(BaseModel):
 
 
 class ResolveIn(BaseModel):
-    """The order a reviewer picked: a candidate's id or name, or any order the platform has."""
+    """The reviewer's decision: the order (a candidate's id or name, or any order the platform
+    has), the corrected lines (they become the return's next revision), or both."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"anyOf": [{"required": ["order"]}, {"required": ["lines"]}]},
+    )
 
-    order: str = Field(min_length=1, max_length=200, description="order id or name, e.g. '#1002'")
+    order: str | None = Field(
+        default=None, min_length=1, max_length=200, description="order id or name, e.g. '#1002'"
+    )
+    lines: tuple[ReturnLine, ...] | None = Field(default=None, min_length=1, max_length=MAX_LINES)
     reason: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _something(self) -> ResolveIn:
+        if self.order is None and self.lines is None:
+            raise ValueError("give order, lines, or both")
+        return self
 
 
 class ReviewOut(BaseModel):

@@ -210,23 +210,53 @@ def resolve_return(
     return_id: str,
     *,
     tenant: Tenant,
-    order: Annotated[str, typer.Option(help="the order id or name, e.g. '#1002'")],
+    order: Annotated[
+        str | None,
+        typer.Option(help="the order id or name, e.g. '#1002'", show_default=False),
+    ] = None,
+    line: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="a corrected line SKU:QUANTITY (repeat for each); they replace the items",
+            show_default=False,
+        ),
+    ] = None,
     reason: Reason = None,
     actor: Actor = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Pick the order of a return in review; its workflow resumes."""
+    """Pick the order of a return in review, or correct its items; its workflow resumes."""
     from returnbridge.engine import review
 
+    lines = _lines(line) if line else None
     _decide(
         return_id,
         tenant,
         data_dir,
         lambda runtime: review.resolve(
-            runtime, tenant, return_id, order=order, actor=_actor(actor), note=reason
+            runtime,
+            tenant,
+            return_id,
+            order=order,
+            lines=lines,
+            actor=_actor(actor),
+            note=reason,
         ),
         enqueue=True,
     )
+
+
+def _lines(given: list[str]) -> tuple[Any, ...]:
+    from returnbridge.cli.main import _fail
+    from returnbridge.domain.returns import ReturnLine
+
+    lines = []
+    for text in given:
+        sku, _, quantity = text.rpartition(":")
+        if not sku or not quantity.isdigit() or int(quantity) < 1:
+            _fail(f"--line {text}: write SKU:QUANTITY, e.g. MUG-WHT:1", code=2)
+        lines.append(ReturnLine(sku=sku, quantity=int(quantity)))
+    return tuple(lines)
 
 
 @returns_app.command("approve")

@@ -1,7 +1,8 @@
 """The review queue: a human decides for a return parked in `needs_review`, and it resumes.
 
 - `resolve` picks the order (a candidate, or any order the platform confirms) and moves the
-  return to `matched`, which the match step honours; the workflow resumes from there.
+  return to `matched`, which the match step honours; the workflow resumes from there. It may
+  instead (or also) correct the items: they become the return's next revision.
 - `approve` lets a return the vendor only `requested` proceed as approved (for its revision).
 - `cancel` ends a return that waits on a decision, as long as no refund was ever started.
 
@@ -15,13 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from returnbridge.connectors.base.connector import OrderQuery
 from returnbridge.domain.errors import DomainError, NotFound
 from returnbridge.domain.lifecycle import can_transition
 from returnbridge.domain.matching import normalise_order_name
-from returnbridge.domain.returns import ReturnStatus
+from returnbridge.domain.returns import CanonicalReturn, ReturnLine, ReturnStatus
+from returnbridge.engine.ingest import submit_return
 from returnbridge.engine.queueing import enqueue
 from returnbridge.engine.runtime import Runtime
 from returnbridge.engine.workflows import workflow_id_for
@@ -32,10 +35,11 @@ from returnbridge.store.connections import get_connection
 from returnbridge.store.tables import Connection, Return
 
 ORDER_RESOLVED = "order_resolved"
+LINES_CORRECTED = "lines_corrected"
 APPROVED = decisions.APPROVED
 REVIEW_CANCELLED = "cancelled"
 AWAITING_APPROVAL = "awaiting_approval"
-RESUMING_EVENTS = frozenset({ORDER_RESOLVED, APPROVED})
+RESUMING_EVENTS = frozenset({ORDER_RESOLVED, LINES_CORRECTED, APPROVED})
 NEEDS_REVIEW = ReturnStatus.NEEDS_REVIEW.value
 
 
@@ -54,50 +58,92 @@ def resolve(
     tenant_id: str,
     return_id: str,
     *,
-    order: str,
     actor: str,
+    order: str | None = None,
+    lines: tuple[ReturnLine, ...] | None = None,
     note: str | None = None,
 ) -> Return:
-    """Match the return to `order` (an order id or name) and resume its workflow.
+    """Pick the return's order, correct its items, or both; the workflow resumes.
 
-    A candidate is taken as listed; any other order must be confirmed by the platform (one
-    read), else `DomainError(UNKNOWN_ORDER)`.
+    `order` is an order id or name: a candidate is taken as listed, any other order must be
+    confirmed by the platform (one read), else `DomainError(UNKNOWN_ORDER)`. Corrected
+    `lines` become the return's next revision, stored with the reviewer as its source.
     """
+    if order is None and lines is None:
+        raise DomainError("NOTHING_TO_RESOLVE", "give the order, the corrected lines, or both")
     with runtime.reads() as session:
         record = return_store.get_return(session, return_id, tenant_id=tenant_id)
         _check_waiting(record)
         connection = get_connection(session, record.connection_id, tenant_id=tenant_id)
         candidates = list(record.candidates or [])
-    chosen = _from_candidates(order, candidates) or _from_platform(runtime, connection, order)
+        corrected = _corrected(record, lines) if lines is not None else None
+    chosen = None
+    if order is not None:
+        chosen = _from_candidates(order, candidates) or _from_platform(runtime, connection, order)
     with runtime.sessions.begin() as session:
         record = return_store.lock_return(session, return_id, tenant_id=tenant_id)
         _check_waiting(record)
         _check_no_money(session, record)
-        return_store.set_matched_order(
-            session,
-            return_id,
-            tenant_id=tenant_id,
-            order_id=chosen.order_id,
-            order_name=chosen.name,
-        )
-        data: dict[str, Any] = {
-            "order_id": chosen.order_id,
-            "order_name": chosen.name,
-            "source": chosen.source,
-        }
-        if chosen.score is not None:
-            data["score"] = chosen.score
+        data: dict[str, Any] = {}
+        if chosen is not None:
+            return_store.set_matched_order(
+                session,
+                return_id,
+                tenant_id=tenant_id,
+                order_id=chosen.order_id,
+                order_name=chosen.name,
+            )
+            data |= {"order_id": chosen.order_id, "order_name": chosen.name}
+            data |= {"source": chosen.source}
+            if chosen.score is not None:
+                data["score"] = chosen.score
+        if corrected is not None:
+            data |= {
+                "revision": corrected.revision,
+                "lines": [line.model_dump(mode="json", exclude_none=True) for line in lines or ()],
+            }
+        what = f"order {chosen.name or chosen.order_id}" if chosen else "corrected lines"
         workflow_id = _resume(
             session,
             record,
-            to_status=ReturnStatus.MATCHED,
-            event=ORDER_RESOLVED,
+            to_status=ReturnStatus.MATCHED if chosen else ReturnStatus.RECEIVED,
+            event=ORDER_RESOLVED if chosen else LINES_CORRECTED,
             actor=actor,
-            reason=note or f"order {chosen.name or chosen.order_id} chosen by {actor}",
+            reason=note or f"{what} chosen by {actor}",
             data=data,
+            start=corrected is None,
         )
-    _enqueue(record, workflow_id)
-    return record
+    if corrected is None:
+        _enqueue(record, workflow_id)
+        return record
+    # The new revision's own workflow resumes the return (ingest enqueues it).
+    submitted = submit_return(
+        runtime,
+        tenant_id,
+        connection_id=record.connection_id,
+        canonical=corrected,
+        idempotency_key=f"review:{record.id}:r{corrected.revision}",
+        source=record.source,
+        connection_checked=True,
+    )
+    return submitted.record
+
+
+def _corrected(record: Return, lines: tuple[ReturnLine, ...]) -> CanonicalReturn:
+    """The stored return with the reviewer's lines, as its next revision (validated)."""
+    payload = dict(record.payload)
+    payload["lines"] = [line.model_dump(mode="json", exclude_none=True) for line in lines]
+    payload["revision"] = record.revision + 1
+    try:
+        return CanonicalReturn.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "lines"
+        raise DomainError(
+            "INVALID_LINES",
+            f"the corrected return is invalid: {where}: {first['msg']}",
+            field="lines",
+        ) from exc
 
 
 def approve(
@@ -220,8 +266,10 @@ def _resume(
     actor: str,
     reason: str,
     data: dict[str, Any],
+    start: bool = True,
 ) -> str:
-    """Record the decision as the transition out of review; the new workflow's id."""
+    """Record the decision as the transition out of review; the id of the workflow to start
+    (recorded on the return when `start`; a new revision names its own)."""
     earlier = decisions.count_events(session, record.tenant_id, record.id, RESUMING_EVENTS)
     key = return_store.current_revision_key(session, record)
     workflow_id = f"{workflow_id_for(record.tenant_id, key)}-review-{earlier + 1}"
@@ -233,13 +281,14 @@ def _resume(
         event=event,
         actor=actor,
         reason=reason,
-        data={**data, "workflow_id": workflow_id},
+        data={**data, "workflow_id": workflow_id} if start else data,
         allowed=can_transition,
         locked=record,
     )
-    return_store.set_workflow_id(
-        session, record.id, tenant_id=record.tenant_id, workflow_id=workflow_id
-    )
+    if start:
+        return_store.set_workflow_id(
+            session, record.id, tenant_id=record.tenant_id, workflow_id=workflow_id
+        )
     return workflow_id
 
 
