@@ -17,6 +17,7 @@ from returnbridge.cli.import_cmd import import_file
 from returnbridge.cli.mapping_cmd import mapping_app
 from returnbridge.cli.push_cmd import push_app
 from returnbridge.cli.review_cmd import returns_app
+from returnbridge.cli.sources_cmd import sources_app
 from returnbridge.domain.errors import ReturnBridgeError
 from returnbridge.observability import configure_logging
 from returnbridge.settings import Settings
@@ -37,6 +38,7 @@ app.add_typer(connections_app, name="connections")
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(returns_app, name="returns")
 app.add_typer(push_app, name="push")
+app.add_typer(sources_app, name="sources")
 app.command("import")(import_file)
 console = Console()
 errors = Console(stderr=True)
