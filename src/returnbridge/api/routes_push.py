@@ -262,7 +262,7 @@ def _throttle_key(request: Request, source_id: str) -> str:
     return f"{client} push {source_id}"
 
 
-def _accept(
+def _authenticated(
     source_id: str,
     raw: bytes,
     headers: dict[str, str | None],
@@ -271,8 +271,8 @@ def _accept(
     now: datetime,
     refused: FailedAuthThrottle,
     throttle_key: str,
-) -> tuple[Return, bool]:
-    """Verify, refuse replays, map and ingest one delivery; the stored return and duplicate."""
+) -> tuple[Source, str]:
+    """The source and the delivery's `webhook-id`, once its signature and timestamp pass."""
     refused.check(throttle_key)
     with runtime.reads() as session:
         try:
@@ -288,8 +288,15 @@ def _accept(
         raise ApiProblem(
             401, exc.code, exc.message, headers={"WWW-Authenticate": "Standard-Webhooks"}
         ) from None
+    return source, webhook_id
+
+
+def _ingest(
+    source: Source, webhook_id: str, raw: bytes, *, runtime: Runtime, now: datetime
+) -> tuple[Return, bool]:
+    """Refuse a replay, map the payload and store its return; the return and `duplicate`."""
     if source.status != store.ACTIVE:
-        raise ApiProblem(403, "PUSH_SOURCE_PAUSED", f"push source {source_id} is paused")
+        raise ApiProblem(403, "PUSH_SOURCE_PAUSED", f"push source {source.id} is paused")
     with runtime.reads() as session:
         used = store.find_delivery(session, source.id, webhook_id)
     if used is not None:
@@ -314,6 +321,7 @@ def _accept(
             " send a new revision to change a return",
             return_id=submitted.record.id,
         )
+    # Recorded after the return is stored: a delivery that failed on the way can be retried.
     with runtime.sessions.begin() as session:
         fresh = store.record_delivery(
             session,
@@ -323,7 +331,7 @@ def _accept(
             return_id=submitted.record.id,
             clock=lambda: now,
         )
-    if not fresh:
+    if not fresh:  # a concurrent copy of this delivery was recorded first
         raise _replayed(webhook_id, submitted.record.id)
     return submitted.record, submitted.duplicate
 
@@ -375,15 +383,19 @@ async def deliver(
         "webhook-timestamp": webhook_timestamp,
         "webhook-signature": webhook_signature,
     }
-    record, duplicate = await run_in_threadpool(
-        _accept,
+    now = clock()
+    source, delivery_id = await run_in_threadpool(
+        _authenticated,
         source_id,
         raw,
         headers,
         runtime=runtime,
-        now=clock(),
+        now=now,
         refused=request.app.state.auth_throttle,
         throttle_key=_throttle_key(request, source_id),
+    )
+    record, duplicate = await run_in_threadpool(
+        _ingest, source, delivery_id, raw, runtime=runtime, now=now
     )
     body = return_out(record, base_url=_base_url(runtime))
     response.headers["Location"] = body.url
