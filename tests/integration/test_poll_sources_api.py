@@ -14,6 +14,7 @@ import pytest
 from dbos import DBOS
 
 from returnbridge.cli.servers import BackgroundServer
+from returnbridge.cli.sources_cmd import poll_example
 from returnbridge.sandbox.vendor import create_app as create_vendor
 from support.gateway import Gateway
 from support.processes import wait_until
@@ -136,3 +137,18 @@ def test_bad_sources_are_refused_with_the_field_named(
     assert (taken.status_code, taken.json()["code"]) == (409, "SOURCE_NAME_TAKEN")
     assert api.get("/v1/sources/src_unknown").status_code == 404
     assert api.post("/v1/sources/src_unknown/run").status_code == 404
+
+
+def test_the_demo_poll_example_turns_a_vendor_record_into_a_return(gateway: Gateway) -> None:
+    demo = poll_example(
+        gateway.api,
+        records=[{"order_number": "#2001", "items": [{"sku": "MUG-WHT", "qty": 1}]}],
+    )
+    try:
+        assert demo.source["last_run"]["outcome"] == "succeeded"
+        assert demo.source["totals"]["new"] == 1
+        returns = gateway.api.get("/v1/returns").json()
+        assert [r["external_id"] for r in returns["items"]] == ["RMA-1001"]
+        assert demo.token not in gateway.api.get("/v1/sources").text
+    finally:
+        demo.stop()

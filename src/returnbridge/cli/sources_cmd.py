@@ -1,5 +1,7 @@
 """`returnbridge sources`: poll sources (add, list, show, pause, resume, run now).
 
+`poll_example` is the demo's poll source: it starts the vendor sandbox and creates a source on it.
+
 `run` syncs in the foreground and prints the counts; the returns it stores are processed by
 the worker (`returnbridge up` or `worker`), which also runs every source on its schedule.
 Secrets are prompted for (hidden) when not given, and are never printed.
@@ -8,13 +10,18 @@ Secrets are prompted for (hidden) when not given, and are never printed.
 from __future__ import annotations
 
 import os
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
+import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from returnbridge.cli.servers import BackgroundServer
 
 if TYPE_CHECKING:
     from returnbridge.engine.runtime import Runtime
@@ -277,3 +284,91 @@ def sources_run(source_id: str, *, tenant: Tenant, data_dir: DataDir = None) -> 
     )
     if report.error:
         _fail(report.error)
+
+
+VENDOR_MAPPING = Path(__file__).resolve().parents[1] / "sandbox" / "vendor" / "mapping.yaml"
+"""The mapping of the vendor sandbox's records (see `returnbridge mapping test`)."""
+
+
+@dataclass
+class PollDemo:
+    """A running vendor sandbox and the poll source created on it; `stop` ends the vendor."""
+
+    vendor: BackgroundServer
+    source: dict[str, Any]
+    token: str = field(repr=False)
+
+    def stop(self) -> None:
+        self.vendor.stop()
+
+
+def poll_example(
+    api: httpx.Client,
+    *,
+    name: str = "helpdesk",
+    records: list[dict[str, Any]] | None = None,
+    seed: int = 3,
+    schedule: str = "*/5 * * * *",
+    timeout: float = 60.0,
+) -> PollDemo:
+    """Start the vendor sandbox, create a poll source on it through the API and sync it once.
+
+    `api` carries the tenant's key and the gateway's base URL (a worker must be running).
+    `records` are vendor records to add (fields such as ``order_number``, ``customer.email``,
+    ``items: [{sku, qty}]``, ``reason``), else `seed` generated ones. Answers once the run-now
+    sync has finished; `PollDemo.source` is the source as `GET /v1/sources/{id}` shows it.
+    """
+    from returnbridge.sandbox.vendor import create_app as create_vendor
+    from returnbridge.sandbox.vendor.app import new_token
+
+    vendor = BackgroundServer(create_vendor()).start()
+    token = new_token()
+    with httpx.Client(base_url=vendor.url, timeout=10) as control:
+        control.post("/_control/auth", json={"kind": "bearer", "token": token}).raise_for_status()
+        for record in records or []:
+            control.post("/_control/records", json=record).raise_for_status()
+        if records is None:
+            control.post("/_control/seed", params={"count": seed}).raise_for_status()
+    body = {
+        "name": name,
+        "config": {
+            "url": f"{vendor.url}/pages/returns",
+            "auth": "bearer",
+            "schedule": schedule,
+            "overlap_seconds": 60,
+        },
+        "secrets": {"token": token},
+        "mapping": VENDOR_MAPPING.read_text(encoding="utf-8"),
+    }
+    created = api.post("/v1/sources", json=body)
+    created.raise_for_status()
+    source_id = created.json()["id"]
+    api.post(f"/v1/sources/{source_id}/run").raise_for_status()
+    deadline = time.monotonic() + timeout
+    while True:
+        shown: dict[str, Any] = api.get(f"/v1/sources/{source_id}").json()
+        if shown["last_run"] and shown["last_run"]["outcome"] in ("succeeded", "failed"):
+            return PollDemo(vendor, shown, token)
+        if time.monotonic() > deadline:
+            vendor.stop()
+            raise TimeoutError(f"poll source {source_id} did not sync within {timeout}s")
+        time.sleep(0.1)
+
+
+@sources_app.command("vendor-sandbox")
+def vendor_sandbox(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8766,
+    seed: Annotated[int, typer.Option(help="records to start with")] = 20,
+) -> None:
+    """Serve the vendor helpdesk sandbox (pages that change between requests) until Ctrl-C."""
+    import uvicorn
+
+    from returnbridge.sandbox.vendor import create_app as create_vendor
+
+    app = create_vendor()
+    app.state.helpdesk.seed(seed)
+    _out.print(
+        f"vendor sandbox on http://127.0.0.1:{port}: /pages/returns, /cursor/returns, "
+        "/link/returns, /feed/returns; controls under /_control"
+    )
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import httpx
 import yaml
 from pydantic import ValidationError
 
-from returnbridge.domain.errors import ConnectorError, DomainError
+from returnbridge.domain.errors import ConnectorError, DomainError, ReturnBridgeError
 from returnbridge.domain.returns import CanonicalReturn
 from returnbridge.engine.ingest import submit_return
 from returnbridge.engine.poll_config import CursorKind, PollConfig, parse_config
@@ -42,6 +42,8 @@ MAX_KEY_LENGTH: Final = 255
 MAX_PAGES_PER_RUN: Final = 1000
 """A run stops here (resuming next time), so a vendor that never ends a listing cannot pin it."""
 ERROR_SAMPLES: Final = 5
+UNUSABLE_RETRY: Final = timedelta(minutes=5)
+"""When a source cannot be used as stored (config, mapping, secrets), try again this late."""
 
 
 def poll_key(source_id: str, external_id: str, revision: int) -> str:
@@ -250,7 +252,7 @@ def run_sync(
         config = parse_config(source.config)
         spec = _mapping(source)
         secrets = source_store.source_secrets(source, cipher=runtime.cipher)
-    except DomainError as exc:
+    except ReturnBridgeError as exc:  # a bad stored config or mapping, or unreadable secrets
         run = _begin(source, PollConfig(url="http://invalid"), now)
         _save(
             runtime,
@@ -261,7 +263,7 @@ def run_sync(
             page=RunCounts(),
             error=exc.message,
             now=now,
-            next_run_at=None,
+            next_run_at=now + UNUSABLE_RETRY,
         )
         return SyncReport(source.id, "failed", run.counts, run.cursor, exc.message)
     run = _begin(source, config, now)

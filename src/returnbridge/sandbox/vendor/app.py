@@ -172,6 +172,11 @@ def create_app(*, clock: Clock = wall_clock) -> FastAPI:
         desk.seed(count)
         return {"records": len(desk.records)}
 
+    @control.post("/records")
+    def add_record(fields: dict[str, Any]) -> dict[str, Any]:
+        """One new record with some fields given (order_number, customer, items, reason)."""
+        return desk.insert(fields)
+
     @control.post("/auth")
     def set_auth(setting: AuthSetting) -> dict[str, str]:
         auth["setting"] = setting

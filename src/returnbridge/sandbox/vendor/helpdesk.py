@@ -21,6 +21,10 @@ REASONS = ("too small", "too big", "damaged in transit", "changed mind", "wrong 
 SKUS = ("MUG-WHT", "MUG-BLK", "TEE-M", "TEE-L", "CAP-01")
 
 
+_OWN = frozenset({"id", "version", "seq", "updated_at", "created_at"})
+"""Fields the helpdesk keeps for itself."""
+
+
 def wall_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -80,8 +84,8 @@ class Helpdesk:
                 revision.until = self.requests
         self.history.append(Revision(record["id"], record["version"], self.requests))
 
-    def insert(self) -> dict[str, Any]:
-        """A new return request, at the head of the listing."""
+    def insert(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A new return request, at the head of the listing (``overrides`` replace fields)."""
         with self._lock:
             number = self._next_number
             self._next_number += 1
@@ -94,6 +98,7 @@ class Helpdesk:
                 "reason": REASONS[number % len(REASONS)],
                 "items": [{"sku": SKUS[number % len(SKUS)], "qty": 1 + number % 3}],
             }
+            record.update({k: v for k, v in (overrides or {}).items() if k not in _OWN})
             self._stamp(record)
             self.records[record["id"]] = record
             return dict(record)
