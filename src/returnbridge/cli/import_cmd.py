@@ -2,7 +2,8 @@
 
 Exit codes: 0 every row imported (new or already there), 1 some rows are bad (see the
 report), 2 usage error (unreadable file, mapping or header; unknown tenant or connection;
-the same import already running), 130 interrupted by Ctrl-C or SIGTERM (the checkpoint is
+the same import already running), 3 stopped by a database error (the checkpoint is kept),
+130 interrupted by Ctrl-C or SIGTERM (the checkpoint is
 saved: the same command resumes).
 """
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 EXIT_BAD_ROWS = 1
 EXIT_USAGE = 2
+EXIT_FAILED = 3
 EXIT_INTERRUPTED = 130
 
 _console = Console()
@@ -112,6 +114,8 @@ def import_file(
     `returnbridge up` or `worker` processes them. Rows already imported (from this or any
     file, or pushed) are duplicates: a re-run creates nothing new.
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
     from returnbridge.cli.main import _open, _settings
     from returnbridge.engine import bulk_import
     from returnbridge.engine.import_rows import ImportFileError
@@ -157,6 +161,12 @@ def import_file(
         _fail(exc.message)
     except OSError as exc:
         _fail(f"cannot import: {exc.filename}: {exc.strerror}")
+    except SQLAlchemyError as exc:
+        _fail(
+            f"the database failed ({type(exc).__name__}: {exc.args[0] if exc.args else ''});"
+            f" the checkpoint is kept: run the same command again to resume ({_again()})",
+            code=EXIT_FAILED,
+        )
     except KeyboardInterrupt:
         _console.print(
             f"stopped at once; the checkpoint in {escape(str(state_path))} is kept: run the same"

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, Any, Final, Literal
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from returnbridge.domain.errors import DomainError
@@ -256,7 +256,9 @@ def check_readable(job: ImportJob) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Stored:
+class StoredReturn:
+    """What storing one row did (the store's outcome) and what queueing its workflow needs."""
+
     outcome: str
     return_id: str
     revision: int
@@ -274,7 +276,7 @@ def idempotency_key(canonical: CanonicalReturn) -> str:
 
 def _ingest(
     session: Session, tenant_id: str, connection_id: str, canonical: CanonicalReturn
-) -> _Stored:
+) -> StoredReturn:
     key = idempotency_key(canonical)
     result = return_store.ingest_return(
         session,
@@ -293,7 +295,7 @@ def _ingest(
         connection_checked=True,
     )
     record = result.record
-    return _Stored(
+    return StoredReturn(
         outcome=result.outcome,
         return_id=record.id,
         revision=record.revision,
@@ -311,33 +313,34 @@ def _conflict(error: IdempotencyConflictError) -> RowIssue:
 
 def _store_one(
     runtime: Runtime, tenant_id: str, connection_id: str, canonical: CanonicalReturn
-) -> _Stored | RowIssue:
+) -> StoredReturn | RowIssue:
     try:
         with runtime.sessions.begin() as session:
             return _ingest(session, tenant_id, connection_id, canonical)
     except IdempotencyConflictError as exc:
         return _conflict(exc)
-    except DBAPIError as exc:
+    except (DataError, IntegrityError) as exc:
         return RowIssue("(return)", f"the database refused it: {exc.orig}")
 
 
 def store_batch(
     runtime: Runtime, tenant_id: str, *, connection_id: str, returns: list[CanonicalReturn]
-) -> list[_Stored | RowIssue]:
+) -> list[StoredReturn | RowIssue]:
     """Store returns in one transaction, then queue the workflows of those stored anew.
 
-    A row the database refuses spoils its transaction: the batch is then stored one return
-    per transaction, so only that row fails.
+    A row the database refuses (a value it cannot hold, a constraint) spoils its transaction:
+    the batch is then stored one return per transaction, so only that row fails. Any other
+    database error (unreachable, locked) is raised: the checkpoint stays where it was.
     """
     try:
-        results: list[_Stored | RowIssue] = []
+        results: list[StoredReturn | RowIssue] = []
         with runtime.sessions.begin() as session:
             for canonical in returns:
                 try:
                     results.append(_ingest(session, tenant_id, connection_id, canonical))
                 except IdempotencyConflictError as exc:
                     results.append(_conflict(exc))
-    except DBAPIError:
+    except (DataError, IntegrityError):
         results = [_store_one(runtime, tenant_id, connection_id, c) for c in returns]
     for stored in results:
         if isinstance(stored, RowIssue):
@@ -369,7 +372,7 @@ def _report_line(record: Record, issues: tuple[RowIssue, ...]) -> str:
     return json.dumps(entry, ensure_ascii=False) + "\n"
 
 
-def _mismatch(stored: _Stored, canonical: CanonicalReturn) -> RowIssue:
+def _mismatch(stored: StoredReturn, canonical: CanonicalReturn) -> RowIssue:
     return RowIssue(
         "revision",
         f"external_id {canonical.external_id!r} revision {canonical.revision} is already stored"
@@ -378,7 +381,7 @@ def _mismatch(stored: _Stored, canonical: CanonicalReturn) -> RowIssue:
     )
 
 
-def _count(counts: Counts, stored: _Stored) -> None:
+def _count(counts: Counts, stored: StoredReturn) -> None:
     match stored.outcome:
         case "created":
             counts.new += 1
@@ -434,7 +437,7 @@ class _Run:
             if issues:
                 counts.bad += 1
                 self.report.write(_report_line(record, issues))
-            elif isinstance(stored, _Stored):
+            elif isinstance(stored, StoredReturn):
                 _count(counts, stored)
         self.report.flush()
         os.fsync(self.report.fileno())
