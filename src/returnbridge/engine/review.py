@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from returnbridge.connectors.base.connector import OrderQuery
-from returnbridge.domain.errors import DomainError, NotFound
+from returnbridge.domain.errors import DomainError, NotFound, Rejected
 from returnbridge.domain.lifecycle import can_transition
 from returnbridge.domain.matching import normalise_order_name
 from returnbridge.domain.returns import CanonicalReturn, ReturnLine, ReturnStatus
@@ -247,7 +247,7 @@ def _from_platform(runtime: Runtime, connection: Connection, order: str) -> Chos
     try:
         try:
             found = connector.get_order(order.strip())
-        except (NotFound, DomainError):
+        except (NotFound, Rejected, DomainError):
             hits = connector.find_orders(OrderQuery(name=order.strip(), limit=2))
             if len(hits) != 1:
                 raise unknown from None
