@@ -46,8 +46,10 @@ def _fail(message: str, *, code: int = 1) -> NoReturn:
 
 def _open(data_dir: Path | None) -> Runtime:
     from returnbridge.engine.runtime import open_runtime
+    from returnbridge.observability import configure_logging
     from returnbridge.settings import Settings
 
+    configure_logging("ERROR")  # each command prints its own outcome
     return open_runtime(Settings(data_dir=data_dir) if data_dir else Settings())
 
 
