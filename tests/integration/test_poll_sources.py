@@ -16,9 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
+from dbos import DBOS
 from sqlalchemy import func, select
 
 from returnbridge.cli.servers import BackgroundServer
+from returnbridge.engine.poll_workflows import enqueue_poll, poll_tick, run_workflow_id
 from returnbridge.engine.polling import SyncReport, run_sync
 from returnbridge.engine.runtime import (
     Runtime,
@@ -29,7 +31,7 @@ from returnbridge.engine.runtime import (
 )
 from returnbridge.sandbox.vendor import create_app as create_vendor
 from returnbridge.store.connections import create_connection
-from returnbridge.store.sources import create_poll_source, get_source
+from returnbridge.store.sources import create_poll_source, get_source, pause_source
 from returnbridge.store.tables import Return, ReturnRevision
 from returnbridge.store.tenants import create_tenant
 from support.gateway import gateway_settings
@@ -380,3 +382,30 @@ def test_without_an_overlap_a_lagging_vendor_clock_loses_records(
             _churned_syncs(poller, source_id, 5)
         with runtime.reads() as session:
             assert session.scalar(select(func.count()).select_from(Return)) > 0
+
+
+def test_the_tick_enqueues_each_due_active_source_once(poller: Poller) -> None:
+    due = poller.add_source("page", name="due")
+    paused = poller.add_source("page", name="paused")
+    with poller.runtime.sessions.begin() as session:
+        pause_source(session, paused, tenant_id=poller.tenant_id)
+    now = datetime.now(UTC)
+
+    poll_tick(now, None)
+    poll_tick(now + timedelta(seconds=5), None)
+
+    queued = DBOS.list_workflows(name="poll_source")
+    expected = run_workflow_id(due, poller.source(due).next_run_at)
+    assert [w.workflow_id for w in queued] == [expected]
+
+
+def test_a_due_run_that_died_is_enqueued_again_under_a_new_id(poller: Poller) -> None:
+    source_id = poller.add_source("page")
+    due_id = run_workflow_id(source_id, poller.source(source_id).next_run_at)
+    enqueue_poll(poller.tenant_id, source_id, due_id)
+    DBOS.cancel_workflow(due_id)
+
+    poll_tick(datetime(2030, 1, 1, 12, 30, tzinfo=UTC), None)
+
+    ids = sorted(w.workflow_id for w in DBOS.list_workflows(name="poll_source"))
+    assert ids == [due_id, f"{due_id}:again:20300101T1230"]

@@ -26,6 +26,8 @@ TICK_SCHEDULE: Final = "returnbridge-poll-tick"
 TICK_CRON: Final = "*/5 * * * * *"
 """Every five seconds: how late a due source may start (its own schedule is in its config)."""
 
+_ENDED_WITHOUT_SYNC: Final = frozenset({"ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"})
+
 _queues: dict[str, Queue] = {}
 
 
@@ -39,7 +41,7 @@ def _sync(tenant_id: str, source_id: str) -> dict[str, Any]:
     return run_sync(current(), tenant_id, source_id).as_dict()
 
 
-@DBOS.step(name="poll_sync")
+@DBOS.step(name="poll_sync", retries_allowed=True, max_attempts=3, interval_seconds=1.0)
 def sync_step(tenant_id: str, source_id: str) -> dict[str, Any]:
     """The sync, on a thread of its own: it starts a workflow per new return, which DBOS
     allows outside a step only (they are top-level workflows, not children of this one)."""
@@ -66,7 +68,12 @@ def due_step(now: str) -> list[tuple[str, str, str]]:
 def poll_tick(scheduled_at: datetime, context: Any) -> None:
     """Enqueue a sync for every due poll source (idempotent per source and due time)."""
     del context
-    for tenant_id, source_id, workflow_id in due_step(scheduled_at.isoformat()):
+    for tenant_id, source_id, due_id in due_step(scheduled_at.isoformat()):
+        previous = DBOS.get_workflow_status(due_id)
+        workflow_id = due_id
+        if previous is not None and previous.status in _ENDED_WITHOUT_SYNC:
+            # The run died before it could reschedule the source: try again, once a minute.
+            workflow_id = f"{due_id}:again:{scheduled_at.astimezone(UTC):%Y%m%dT%H%M}"
         enqueue_poll(tenant_id, source_id, workflow_id)
 
 

@@ -139,7 +139,11 @@ def _begin(source: Source, config: PollConfig, now: datetime) -> _Run:
 def _mapping(source: Source) -> MappingSpec | None:
     if source.mapping is None:
         return None
-    return parse_mapping(yaml.safe_load(source.mapping), origin=f"source {source.name}")
+    try:
+        data = yaml.safe_load(source.mapping)
+    except yaml.YAMLError as exc:
+        raise DomainError("MAPPING_INVALID", "the source's mapping is not YAML") from exc
+    return parse_mapping(data, origin=f"source {source.name}")
 
 
 class _Ingest:
