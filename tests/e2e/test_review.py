@@ -268,3 +268,15 @@ def test_a_resolve_without_order_or_lines_is_refused(gateway: Gateway) -> None:
     response = gateway.api.post("/v1/returns/ret_x/resolve", json={"reason": "?"})
     assert response.status_code == 422
     assert response.json()["code"] == "VALIDATION_ERROR"
+
+
+def test_a_bad_matching_setting_parks_the_return_naming_the_setting(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    _settings(gateway, match_threshold="high")
+    sandbox.seed_order(simple_order(3601, email=SAM))
+    parked = _parked(gateway, _by_email("MAIL-8"))
+    last = parked["timeline"][-1]
+    assert last["event"] == "match_needs_review"
+    assert (last["data"]["code"], last["data"]["field"]) == ("INVALID_SETTING", "match_threshold")
+    assert sandbox.journal() == []

@@ -51,9 +51,10 @@ def match_order(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome
             _write_match(session, record, order_id, None, how="id")
             return StepOutcome(ReturnStatus.MATCHED, {"order_id": order_id})
         connection = connection_of(session, record)
-        policy = MatchPolicy.from_settings(connection.settings)
+        settings = dict(connection.settings or {})
         connector = runtime.connector(connection)
     try:
+        policy = MatchPolicy.from_settings(settings)  # a bad setting parks the return, named
         return _match(runtime, tenant_id, return_id, canonical, connector=connector, policy=policy)
     except Exception as error:
         return classify(runtime, tenant_id, return_id, error, step="match")
