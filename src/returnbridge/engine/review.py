@@ -8,7 +8,8 @@
 
 Each decision is one timeline event naming its actor (docs/review.md). Resuming mirrors
 `retries.retry_return`: a new workflow id for the same revision, so the refund key fixed at
-planning is reused and money is never paid twice.
+planning is reused and money is never paid twice; corrected items are a new revision with its
+own workflow and key, allowed only while no refund was started.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def resolve(
 
     `order` is an order id or name: a candidate is taken as listed, any other order must be
     confirmed by the platform (one read), else `DomainError(UNKNOWN_ORDER)`. Corrected
-    `lines` become the return's next revision, stored with the reviewer as its source.
+    `lines` become the return's next revision; the decision's event names the reviewer.
     """
     if order is None and lines is None:
         raise DomainError("NOTHING_TO_RESOLVE", "give the order, the corrected lines, or both")
