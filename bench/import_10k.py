@@ -7,6 +7,7 @@ stored once with one queued workflow, every bad row in the report once, nothing 
 re-run. Prints each phase's wall time and CPU. Rerun:
 
     .venv/bin/python bench/import_10k.py [--rows 10000] [--format jsonl|csv] [--keep DIR]
+        [--database-url postgresql+psycopg://...]   # an empty database
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import os
 import resource
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from sqlalchemy import create_engine, text
 
 BAD_KINDS = ("quantity", "json", "order", "currency")
 
@@ -130,9 +132,13 @@ def _phase(
     return code, time.monotonic() - started, _cpu() - cpu
 
 
-def _count(database: Path, query: str) -> int:
-    with sqlite3.connect(database) as connection:
-        return int(connection.execute(query).fetchone()[0])
+def _count(url: str, query: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text(query)).scalar_one())
+    finally:
+        engine.dispose()
 
 
 def main() -> int:
@@ -141,6 +147,9 @@ def main() -> int:
     parser.add_argument("--bad-every", type=int, default=97)
     parser.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
+    parser.add_argument(
+        "--database-url", help="an empty PostgreSQL database (default: SQLite in the work dir)"
+    )
     options = parser.parse_args()
 
     work = options.keep or Path(tempfile.mkdtemp(prefix="rb-import-"))
@@ -148,6 +157,11 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("RETURNBRIDGE_")}
     env |= {"RETURNBRIDGE_DATA_DIR": str(work / "data"), "COLUMNS": "120"}
+    database = f"sqlite:///{work / 'data' / 'returnbridge.db'}"
+    workflow_table = f"sqlite:///{work / 'data' / 'dbos.sqlite'}", "workflow_status"
+    if options.database_url:
+        env["RETURNBRIDGE_DATABASE_URL"] = database = options.database_url
+        workflow_table = database, "dbos.workflow_status"
     created = subprocess.run(
         _cli("tenants", "create", "bench"), env=env, check=True, capture_output=True, text=True
     )
@@ -181,10 +195,9 @@ def main() -> int:
     )
     stopped_at = json.loads(state.read_text())["row"]
     second = _phase("resume", command, env)
-    database = work / "data" / "returnbridge.db"
     returns = _count(database, "select count(*) from returns")
     revisions = _count(database, "select count(*) from return_revisions")
-    workflows = _count(work / "data" / "dbos.sqlite", "select count(*) from workflow_status")
+    workflows = _count(workflow_table[0], f"select count(*) from {workflow_table[1]}")
     reported = [json.loads(line) for line in report.read_text().splitlines()]
     third = _phase("re-run", command, env)
     after = json.loads(state.read_text())["counts"]

@@ -134,6 +134,8 @@ def import_file(
     except bulk_import.ImportTargetError as exc:
         _fail(exc.message)
     report_path, state_path = bulk_import.default_paths(file, report)
+    if not report_path.parent.is_dir():
+        _fail(f"no directory {report_path.parent} for the report")
     job = bulk_import.ImportJob(
         path=file,
         format=fmt,

@@ -20,7 +20,9 @@ import hashlib
 import json
 import os
 import threading
+import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final, Literal
@@ -269,6 +271,15 @@ class StoredReturn:
     payload_matches: bool
 
 
+POSTGRES_STORE_THREADS: Final = 4
+"""Lanes storing a batch at once on PostgreSQL, whose round trips and commits then overlap.
+SQLite has one writer: one lane."""
+
+
+def store_threads(runtime: Runtime) -> int:
+    return 1 if runtime.engine.dialect.name == "sqlite" else POSTGRES_STORE_THREADS
+
+
 def idempotency_key(canonical: CanonicalReturn) -> str:
     """The key the API gives a return sent without one: the same return is one return."""
     return f"{canonical.external_id}:r{canonical.revision}"
@@ -407,6 +418,45 @@ class _Run:
             offset=state["offset"], row=state["row"], counts=Counts(**state["counts"])
         )
         self.pending: list[Record] = []
+        self.ways = store_threads(runtime)
+        self.pool = ThreadPoolExecutor(self.ways, thread_name_prefix="import")
+
+    def close(self) -> None:
+        self.pool.shutdown()
+
+    def _store(self, returns: list[CanonicalReturn]) -> list[StoredReturn | RowIssue]:
+        """Store the batch, split over the pool's threads by external id (file order kept
+        for each return, so its revisions arrive in order)."""
+        ways = self.ways
+        if ways == 1:
+            return store_batch(
+                self.runtime,
+                self.job.tenant_id,
+                connection_id=self.job.connection_id,
+                returns=returns,
+            )
+        lanes: list[list[int]] = [[] for _ in range(ways)]
+        for index, canonical in enumerate(returns):
+            lanes[zlib.crc32(canonical.external_id.encode()) % ways].append(index)
+        futures = [
+            (
+                lane,
+                self.pool.submit(
+                    store_batch,
+                    self.runtime,
+                    self.job.tenant_id,
+                    connection_id=self.job.connection_id,
+                    returns=[returns[i] for i in lane],
+                ),
+            )
+            for lane in lanes
+            if lane
+        ]
+        results: list[StoredReturn | RowIssue | None] = [None] * len(returns)
+        for lane, future in futures:
+            for index, stored in zip(lane, future.result(), strict=True):
+                results[index] = stored
+        return [stored for stored in results if stored is not None]
 
     def add(self, record: Record) -> None:
         self.pending.append(record)
@@ -418,12 +468,7 @@ class _Run:
             return
         records, self.pending = self.pending, []
         good = [r for r in records if r.canonical is not None]
-        results = store_batch(
-            self.runtime,
-            self.job.tenant_id,
-            connection_id=self.job.connection_id,
-            returns=[r.canonical for r in good if r.canonical is not None],
-        )
+        results = self._store([r.canonical for r in good if r.canonical is not None])
         outcome = dict(zip((id(r) for r in good), results, strict=True))
         counts = self.progress.counts
         for record in records:
@@ -497,20 +542,23 @@ def run_import(
         resumed_from = state["row"] if resume else None
         on_start(resumed_from, restart_reason)
         run = _Run(runtime, job, report=report, state=state)
-        if not resume:
-            run.checkpoint(done=False)  # an interruption before the first batch resumes too
-        on_progress(run.progress)
-        interrupted = False
-        for record in _records(job, stream, row=state["row"], offset=state["offset"]):
-            run.add(record)
-            on_progress(Progress(record.end_offset, record.last_row, run.progress.counts))
-            if stop.is_set():
-                interrupted = True
-                break
-        if interrupted:
-            run.flush()
-        else:
-            run.finish()
+        try:
+            if not resume:
+                run.checkpoint(done=False)  # an interruption before the first batch resumes too
+            on_progress(run.progress)
+            interrupted = False
+            for record in _records(job, stream, row=state["row"], offset=state["offset"]):
+                run.add(record)
+                on_progress(Progress(record.end_offset, record.last_row, run.progress.counts))
+                if stop.is_set():
+                    interrupted = True
+                    break
+            if interrupted:
+                run.flush()
+            else:
+                run.finish()
+        finally:
+            run.close()
     on_progress(run.progress)
     return ImportResult(
         progress=run.progress,
