@@ -379,3 +379,23 @@ def test_a_running_worker_picks_up_the_imported_returns(tmp_path: Path, sandbox:
         engine.dispose()
     finally:
         worker.stop()
+
+
+def test_revisions_of_one_return_apply_in_file_order(db_url: str, tmp_path: Path) -> None:
+    target = Target(db_url, tmp_path)
+    source = tmp_path / "revisions.jsonl"
+    with source.open("w", encoding="utf-8") as stream:
+        for index in range(150):  # others around it, so a batch is split over threads
+            stream.write(json.dumps(canonical(index)) + "\n")
+            if index in (10, 60):
+                revision = 2 if index == 10 else 3
+                stream.write(json.dumps(canonical(0) | {"revision": revision}) + "\n")
+
+    result = target.run(str(source))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "new 150 · updated 2 · duplicate 0 · bad 0" in result.stdout
+    with session_factory(target.engine)() as session:
+        stored = session.scalars(select(Return).where(Return.external_id == "R-00000")).one()
+    assert stored.revision == 3
+    target.engine.dispose()
