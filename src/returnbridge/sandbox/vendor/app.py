@@ -89,9 +89,12 @@ def create_app(*, clock: Clock = wall_clock) -> FastAPI:
     app = FastAPI(title="returnbridge vendor helpdesk sandbox")
     desk = Helpdesk(clock=clock)
     auth = {"setting": AuthSetting()}
+    pace = {"seconds": 0.0}
     app.state.helpdesk = desk
 
     def gate(request: Request) -> Response | None:
+        if pace["seconds"]:
+            time.sleep(pace["seconds"])  # a slow vendor: syncs that take a while
         if not _allowed(auth["setting"], request):
             return JSONResponse({"error": "unauthorized"}, status_code=401)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -194,6 +197,12 @@ def create_app(*, clock: Clock = wall_clock) -> FastAPI:
     def fail(setting: FailSetting) -> dict[str, int]:
         desk.failure = FailurePlan(after=setting.after, count=setting.count, status=setting.status)
         return {"after": setting.after, "count": setting.count}
+
+    @control.post("/delay")
+    def delay(seconds: Annotated[float, Query(ge=0, le=60)] = 0.0) -> dict[str, float]:
+        """Answer each list request this late."""
+        pace["seconds"] = seconds
+        return {"seconds": seconds}
 
     @control.post("/update/{record_id}")
     def update(record_id: str) -> dict[str, Any]:
