@@ -201,6 +201,11 @@ def launch_dbos(settings: Settings, *, work: bool) -> None:
     from returnbridge.engine.poll_workflows import install_polling  # registers poll workflows
 
     _prepare_sqlite_system_database(settings.resolved_system_database_url)
+    if not work and not settings.executor_id:
+        # DBOS recovers its executor's pending workflows at launch: an enqueue-only process
+        # (API, CLI) must never take the embedded worker's `local` ones, so it gets its own id.
+        unique = f"enqueue-{os.getpid()}-{secrets.token_hex(3)}"
+        settings = settings.model_copy(update={"executor_id": unique})
     DBOS(config=dbos_config(settings))
     if not work:
         DBOS.listen_queues([])
