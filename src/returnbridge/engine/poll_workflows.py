@@ -26,6 +26,9 @@ TICK_SCHEDULE: Final = "returnbridge-poll-tick"
 TICK_CRON: Final = "*/5 * * * * *"
 """Every five seconds: how late a due source may start (its own schedule is in its config)."""
 
+POLLS_QUEUE_POLLING_INTERVAL: Final = 2.0
+"""Seconds between looks at the `polls` queue: how late a run-now may start."""
+
 _ENDED_WITHOUT_SYNC: Final = frozenset({"ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"})
 
 _queues: dict[str, Queue] = {}
@@ -97,7 +100,8 @@ def install_polling(settings: Settings, *, work: bool) -> None:
         POLL_QUEUE,
         worker_concurrency=max(1, settings.worker_concurrency // 2),
         partition_concurrency=1,
-        polling_interval_sec=settings.queue_polling_interval,
+        # Syncs are not latency-bound: a slower poll of this queue keeps an idle worker idle.
+        polling_interval_sec=max(settings.queue_polling_interval, POLLS_QUEUE_POLLING_INTERVAL),
         on_conflict="always_update",
     )
     if work:
