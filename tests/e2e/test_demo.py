@@ -51,9 +51,13 @@ def test_demo_once_processes_every_sample_return_and_exits_zero(
     _, result = first_demo_run
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
-    assert "all 11 sample returns ended as expected" in output
+    assert "all 13 sample returns ended as expected" in output
     for external_id in ("TCK-5001", "EML-7002", "CHAT-3003", "IG-4004", "MKT-5005", "TEL-6006"):
         assert external_id in output
+    # the other ways in: a polled vendor record and a signed push through a mapping
+    assert "polled helpdesk" in output
+    assert "instagram:demo-1014" in output
+    assert "signed push, mapped, approved" in output
     assert "needs_review" in output
 
 
@@ -116,4 +120,4 @@ def test_demo_runs_again_on_the_data_dir_it_made(
     assert (data_dir / DEMO_MARKER).is_file()
     second = run_demo_command(data_dir)
     assert second.returncode == 0, (second.stdout + second.stderr)[-4000:]
-    assert "all 11 sample returns ended as expected" in second.stdout
+    assert "all 13 sample returns ended as expected" in second.stdout

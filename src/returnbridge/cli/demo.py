@@ -1,10 +1,11 @@
 """`returnbridge demo`: the gateway and the Shopify sandbox, a seeded store, sample returns.
 
 Starts both servers on loopback, seeds a tenant, a store with two locations and ~20 orders,
-posts ~10 sample returns from different channels through the public API, shows their progress
-live, and ends with a table. With `--once` it exits 0 only if every return reached the status
-it should, every refund has the expected amount, and the sandbox saw exactly one refund per
-refunded return.
+posts ~10 sample returns from different channels through the public API, brings two more in
+the other ways (a polled vendor helpdesk and a signed, mapped push: `demo_ways_in`), shows
+their progress live, and ends with a table. With `--once` it exits 0 only if every return
+reached the status it should, every refund has the expected amount, and the sandbox saw
+exactly one refund per refunded return.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rich.live import Live
 from rich.table import Table
 
 from returnbridge.cli import demo_scenarios as scenarios
+from returnbridge.cli.demo_ways_in import bring_in
 from returnbridge.cli.servers import BackgroundServer
 from returnbridge.engine.runtime import Runtime
 from returnbridge.observability import configure_logging
@@ -226,6 +228,13 @@ def run_demo(
     headers = {"Authorization": f"Bearer {api_key}"}
     with httpx.Client(base_url=gateway.url, headers=headers, timeout=30) as api:
         _submit(api, tracked)
+        ways_in = bring_in(api)
+        for arrival in ways_in.arrivals:
+            tracked.append(Tracked(arrival.sample, return_id=arrival.return_id, body=arrival.body))
+        console.print(
+            "also in: a vendor helpdesk polled by a poll source, and a signed social-message "
+            "push through a mapping (approved from the review queue)"
+        )
         deadline = time.monotonic() + timeout
         with Live(_table(tracked), console=console, refresh_per_second=4) as live:
             while time.monotonic() < deadline:
@@ -244,6 +253,7 @@ def run_demo(
         console.print(f"[green]✓ all {len(tracked)} sample returns ended as expected[/]")
     console.print(f"try it: curl -H 'Authorization: Bearer {api_key}' {gateway.url}/v1/returns")
     if once:
+        ways_in.stop()
         gateway.stop()
         shutdown_dbos()
         close_runtime()
@@ -255,6 +265,7 @@ def run_demo(
     except KeyboardInterrupt:
         pass
     finally:
+        ways_in.stop()
         gateway.stop()
         shutdown_dbos()
         sandbox.stop()
