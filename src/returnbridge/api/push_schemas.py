@@ -10,6 +10,7 @@ from returnbridge.store.crypto import CredentialCipher
 from returnbridge.store.push_sources import (
     DEFAULT_OVERLAP,
     DEFAULT_TOLERANCE_SECONDS,
+    MAX_TOLERANCE_SECONDS,
     signing_secrets,
     tolerance_seconds,
 )
@@ -35,7 +36,7 @@ class PushSourceIn(BaseModel):
     tolerance_seconds: int = Field(
         default=DEFAULT_TOLERANCE_SECONDS,
         ge=1,
-        le=86_400,
+        le=MAX_TOLERANCE_SECONDS,
         description="how far webhook-timestamp may be from our clock",
     )
 

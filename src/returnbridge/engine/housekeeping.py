@@ -1,4 +1,5 @@
-"""A worker's background duties: heartbeat, takeover of dead workers, the stalled-return sweep.
+"""A worker's background duties: heartbeat, takeover of dead workers, the stalled-return sweep
+(which also forgets push delivery ids too old to be replayed).
 
 One daemon thread per worker process. A failed round (database down, say) is logged and the
 next one tries again: the housekeeper itself never stops the worker.
@@ -16,6 +17,7 @@ from dbos import DBOS
 from returnbridge.engine import executors, redrive
 from returnbridge.engine.runtime import Runtime
 from returnbridge.observability import get_logger
+from returnbridge.store import push_sources
 
 log = get_logger(__name__)
 
@@ -53,6 +55,10 @@ class Housekeeper:
             self._stop.wait(min(settings.heartbeat_interval, settings.sweep_interval))
 
     def _sweep(self, now: datetime) -> None:
+        with self._runtime.sessions.begin() as session:
+            push_sources.forget_deliveries(
+                session, received_before=now - push_sources.DELIVERY_MEMORY
+            )
         report = redrive.sweep(self._runtime, now=now)
         if report.healed:
             log.warning(

@@ -35,6 +35,9 @@ KIND: Final = "push"
 ACTIVE: Final = "active"
 PAUSED: Final = "paused"
 DEFAULT_TOLERANCE_SECONDS: Final = 300
+MAX_TOLERANCE_SECONDS: Final = 86_400
+DELIVERY_MEMORY: Final = timedelta(seconds=2 * MAX_TOLERANCE_SECONDS)
+"""How long a delivery id is kept: past every source's tolerance, a replay is expired anyway."""
 DEFAULT_OVERLAP: Final = timedelta(hours=24)
 
 
