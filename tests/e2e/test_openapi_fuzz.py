@@ -176,7 +176,12 @@ def test_every_operation_survives_generated_input_and_answers_as_documented(
 
     scenarios: list[int] = []
 
-    class Chained(schema.as_state_machine()):  # type: ignore[misc]
+    # The chains walk the returns and tenants routes: the sources' and push sources' own
+    # operations (fuzzed one by one above) would otherwise be most of the roots, and a
+    # scenario rarely reaches the returns links the assertions below are about.
+    chained = schema.include(path_regex=r"^/v1/(returns|tenants)")
+
+    class Chained(chained.as_state_machine()):  # type: ignore[misc]
         def setup(self) -> None:
             scenarios.append(1)
 
@@ -188,21 +193,28 @@ def test_every_operation_survives_generated_input_and_answers_as_documented(
         ) -> None:
             findings.check("stateful", case, response, kwargs.get("headers"))
 
+    def chains_covered() -> bool:
+        return bool(
+            200 in findings.statuses[f"stateful GET {RETURN}"]
+            and findings.statuses[f"stateful POST {RETRY}"] & {202, 409}
+        )
+
+    batch = STATEFUL_SCENARIOS_PER_ROOT * len(Chained.root_rules)
     for _ in range(STATEFUL_ATTEMPTS):
-        remaining = STATEFUL_SCENARIOS_PER_ROOT * len(Chained.root_rules) - len(scenarios)
-        if remaining <= 0:
+        # Another batch only while the returns chains were not walked: which root each
+        # scenario starts at is drawn, so one batch can miss them on a wide API.
+        if len(scenarios) >= batch and chains_covered():
             break
         try:
             Chained.run(
                 settings=settings(
-                    max_examples=remaining,
+                    max_examples=batch,
                     stateful_step_count=STATEFUL_STEPS,
                     phases=[Phase.generate],
                     deadline=None,
                     suppress_health_check=list(HealthCheck),
                 )
             )
-            break
         except Flaky:
             # Which rules can run depends on what the server answered before (the ids in
             # each link's bundle), so hypothesis may see a replayed choice sequence draw
