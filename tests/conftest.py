@@ -25,6 +25,10 @@ from support.gateway import Gateway, Sandbox, gateway_settings
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
+# Every gateway a test starts stops within this (DBOS joins its SQLite notification poller,
+# which sleeps this long between looks); at the default 1 s, stopping was most of a short test.
+os.environ.setdefault("RETURNBRIDGE_NOTIFICATION_POLLING_INTERVAL", "0.05")
+
 # CI replays the same generated examples on every run (a red run must mean a real change);
 # on a developer's machine hypothesis explores new examples each time and remembers failures.
 settings.register_profile("ci", derandomize=True, print_blob=True)

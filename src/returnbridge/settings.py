@@ -72,6 +72,13 @@ class Settings(BaseSettings):
         default=40, ge=1, le=1000, description="threads serving API requests at once"
     )
     queue_polling_interval: float = 0.2
+    notification_polling_interval: float = Field(
+        default=1.0,
+        ge=0.001,
+        le=60,
+        description="seconds between DBOS's looks for workflow notifications on SQLite; also"
+        " how long a process may take to stop",
+    )
     worker_concurrency: int = 8
     queue_partition: Literal["order", "connection"] = Field(
         default="order",

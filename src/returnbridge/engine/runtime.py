@@ -180,6 +180,7 @@ def dbos_config(settings: Settings) -> DBOSConfig:
         "max_executor_threads": executor_threads(settings),
         "sys_db_pool_size": system_pool_size(settings),
         "executor_id": executor_id(settings),
+        "notification_listener_polling_interval_sec": settings.notification_polling_interval,
     }
 
 
