@@ -116,6 +116,6 @@ def test_push_commands_refuse_unknown_records_in_a_sentence(tmp_path: Path) -> N
         "push", "sign", str(EXAMPLES / "social-message.json"), "--secret", "plain", env=env
     )
 
-    assert_refused(no_connection, "has 0 connections: give --connection")
+    assert_refused(no_connection, "has 0 connections: name one with --connection")
     assert_refused(unknown, "no push source src_nope")
     assert_refused(bad_secret, "starts with whsec_")

@@ -16,10 +16,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from returnbridge.api.auth import FailedAuthThrottle
+from returnbridge.api.connection_choice import connection_for
 from returnbridge.api.deps import RuntimeDep, TenantDep
 from returnbridge.api.json_body import JsonNumber, parse_json_body
 from returnbridge.api.openapi import PROBLEM_JSON
@@ -41,7 +41,6 @@ from returnbridge.engine.runtime import Runtime
 from returnbridge.mappings import MappingSpecError, apply_mapping
 from returnbridge.store import push_sources as store
 from returnbridge.store.clock import Clock, utc_now
-from returnbridge.store.connections import get_connection, list_connections
 from returnbridge.store.errors import IdempotencyConflictError, RecordNotFoundError
 from returnbridge.store.tables import Return, Source
 
@@ -78,25 +77,6 @@ def _base_url(runtime: Runtime) -> str:
     return runtime.settings.resolved_public_url
 
 
-def _connection_id(session: Session, tenant_id: str, wanted: str | None) -> str:
-    if wanted is not None:
-        try:
-            return get_connection(session, wanted, tenant_id=tenant_id).id
-        except RecordNotFoundError as exc:
-            raise ApiProblem(
-                422, "UNKNOWN_CONNECTION", f"connection {wanted} not found", field="connection_id"
-            ) from exc
-    connections = list_connections(session, tenant_id)
-    if len(connections) != 1:
-        raise ApiProblem(
-            422,
-            "CONNECTION_REQUIRED",
-            f"the tenant has {len(connections)} connections: name one in connection_id",
-            field="connection_id",
-        )
-    return connections[0].id
-
-
 def _not_found(source_id: str) -> ApiProblem:
     return ApiProblem(404, "PUSH_SOURCE_NOT_FOUND", f"push source {source_id} not found")
 
@@ -114,7 +94,7 @@ def create_push_source(
     secret = new_secret()
     try:
         with runtime.sessions.begin() as session:
-            connection_id = _connection_id(session, tenant.id, body.connection_id)
+            connection_id = connection_for(session, tenant.id, body.connection_id)
             source = store.create_push_source(
                 session,
                 tenant.id,

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from sqlalchemy.orm import Session
 
+from returnbridge.api.connection_choice import connection_for
 from returnbridge.api.deps import RuntimeDep, TenantDep
 from returnbridge.api.problems import ApiProblem
 from returnbridge.api.routing import TenantRoute
@@ -28,7 +28,6 @@ from returnbridge.engine.runtime import Runtime
 from returnbridge.store import decisions
 from returnbridge.store import refunds as refund_store
 from returnbridge.store import returns as return_store
-from returnbridge.store.connections import connection_ids, get_connection
 from returnbridge.store.errors import IdempotencyConflictError, RecordNotFoundError
 
 router = APIRouter(prefix="/v1/returns", tags=["returns"], route_class=TenantRoute)
@@ -38,25 +37,6 @@ def _base_url(request: Request) -> str:
     """The configured public URL: a client's Host header must not choose our links."""
     runtime: Runtime = request.app.state.runtime
     return runtime.settings.resolved_public_url
-
-
-def _connection_id(session: Session, tenant_id: str, wanted: str | None) -> str:
-    if wanted is not None:
-        try:
-            return get_connection(session, wanted, tenant_id=tenant_id).id
-        except RecordNotFoundError as exc:
-            raise ApiProblem(
-                422, "UNKNOWN_CONNECTION", f"connection {wanted} not found", field="connection_id"
-            ) from exc
-    ids = connection_ids(session, tenant_id)
-    if len(ids) != 1:
-        raise ApiProblem(
-            422,
-            "CONNECTION_REQUIRED",
-            f"the tenant has {len(ids)} connections: name one in connection_id",
-            field="connection_id",
-        )
-    return ids[0]
 
 
 def _instant(name: str, value: datetime | None) -> datetime | None:
@@ -106,7 +86,7 @@ def create_return(
     """
     reject_unstorable(event)
     with runtime.reads() as session:
-        connection_id = _connection_id(session, tenant.id, event.connection_id)
+        connection_id = connection_for(session, tenant.id, event.connection_id)
     canonical = CanonicalReturn.model_validate(event.model_dump(exclude={"connection_id"}))
     key = idempotency_key or f"{canonical.external_id}:r{canonical.revision}"
     try:
@@ -116,7 +96,7 @@ def create_return(
             connection_id=connection_id,
             canonical=canonical,
             idempotency_key=key,
-            connection_checked=True,  # _connection_id read it for this tenant
+            connection_checked=True,  # connection_for read it for this tenant
         )
     except IdempotencyConflictError as exc:
         raise ApiProblem(409, "IDEMPOTENCY_KEY_REUSED", exc.message) from exc

@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
+from returnbridge.api.connection_choice import connection_for
 from returnbridge.api.deps import RuntimeDep, TenantDep
 from returnbridge.api.problems import ApiProblem
 from returnbridge.api.routing import TenantRoute
@@ -24,7 +24,6 @@ from returnbridge.engine.poll_config import parse_config
 from returnbridge.engine.poll_workflows import enqueue_poll, run_workflow_id
 from returnbridge.mappings import MappingSpecError, parse_mapping
 from returnbridge.store import sources as source_store
-from returnbridge.store.connections import connection_ids, get_connection
 from returnbridge.store.errors import RecordNotFoundError
 from returnbridge.store.tables import Source
 
@@ -116,25 +115,6 @@ def source_out(source: Source) -> SourceOut:
     )
 
 
-def _connection_id(session: Session, tenant_id: str, wanted: str | None) -> str:
-    if wanted is not None:
-        try:
-            return get_connection(session, wanted, tenant_id=tenant_id).id
-        except RecordNotFoundError as exc:
-            raise ApiProblem(
-                422, "UNKNOWN_CONNECTION", f"connection {wanted} not found", field="connection_id"
-            ) from exc
-    ids = connection_ids(session, tenant_id)
-    if len(ids) != 1:
-        raise ApiProblem(
-            422,
-            "CONNECTION_REQUIRED",
-            f"the tenant has {len(ids)} connections: name one in connection_id",
-            field="connection_id",
-        )
-    return ids[0]
-
-
 def _check_mapping(text: str | None) -> None:
     if text is None:
         return
@@ -160,7 +140,7 @@ def create_source(body: PollSourceIn, *, tenant: TenantDep, runtime: RuntimeDep)
         raise ApiProblem(422, exc.code, exc.message, field=exc.field) from exc
     _check_mapping(body.mapping)
     with runtime.sessions.begin() as session:
-        connection_id = _connection_id(session, tenant.id, body.connection_id)
+        connection_id = connection_for(session, tenant.id, body.connection_id)
         try:
             source = source_store.create_poll_source(
                 session,

@@ -108,7 +108,7 @@ def push_add(
     from returnbridge.api.signatures import new_secret
     from returnbridge.domain.errors import DomainError
     from returnbridge.store import push_sources
-    from returnbridge.store.connections import list_connections
+    from returnbridge.store.connections import chosen_connection_id
     from returnbridge.store.errors import RecordNotFoundError
 
     text = None
@@ -122,10 +122,10 @@ def push_add(
     try:
         with runtime.sessions.begin() as session:
             if connection is None:
-                found = list_connections(session, tenant)
-                if len(found) != 1:
-                    _fail(f"tenant {tenant} has {len(found)} connections: give --connection")
-                connection = found[0].id
+                try:
+                    connection = chosen_connection_id(session, tenant, None)
+                except DomainError as exc:
+                    _fail(f"{exc.message} with --connection")
             source = push_sources.create_push_source(
                 session,
                 tenant,

@@ -93,7 +93,7 @@ def sources_add(
     from returnbridge.domain.errors import DomainError
     from returnbridge.engine.poll_config import parse_config
     from returnbridge.store import sources as source_store
-    from returnbridge.store.connections import list_connections
+    from returnbridge.store.connections import chosen_connection_id
     from returnbridge.store.errors import RecordNotFoundError
 
     values: dict[str, Any] = {
@@ -125,10 +125,10 @@ def sources_add(
     try:
         with runtime.sessions.begin() as session:
             if connection is None:
-                found = list_connections(session, tenant)
-                if len(found) != 1:
-                    _fail(f"tenant {tenant} has {len(found)} connections: give --connection")
-                connection = found[0].id
+                try:
+                    connection = chosen_connection_id(session, tenant, None)
+                except DomainError as exc:
+                    _fail(f"{exc.message} with --connection")
             source = source_store.create_poll_source(
                 session,
                 tenant,

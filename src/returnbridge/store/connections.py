@@ -84,6 +84,24 @@ def connection_ids(session: Session, tenant_id: str) -> list[str]:
     return list(session.scalars(_IDS_OF_TENANT, {"tenant_id": tenant_id}))
 
 
+def chosen_connection_id(session: Session, tenant_id: str, wanted: str | None) -> str:
+    """`wanted` when the tenant owns it, else the tenant's only connection.
+
+    Raises RecordNotFoundError for a connection the tenant does not own, and
+    DomainError(CONNECTION_REQUIRED) when none is named and the tenant has not exactly one.
+    """
+    if wanted is not None:
+        return get_connection(session, wanted, tenant_id=tenant_id).id
+    ids = connection_ids(session, tenant_id)
+    if len(ids) != 1:
+        raise DomainError(
+            "CONNECTION_REQUIRED",
+            f"the tenant has {len(ids)} connections: name one",
+            field="connection_id",
+        )
+    return ids[0]
+
+
 _IDS_OF_TENANT = (
     select(Connection.id)
     .where(Connection.tenant_id == bindparam("tenant_id"))
