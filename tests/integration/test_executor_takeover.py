@@ -87,6 +87,12 @@ def test_a_live_worker_takes_over_the_workflows_of_a_worker_that_died(
         created = sandbox.refunds_created()
         assert len(created) == RETURNS
         assert len({e["idempotency_key"] for e in created}) == RETURNS
+        # A return's status is committed before its "settled" line is written: wait for it.
+        wait_until(
+            lambda: (tmp_path / "survivor.log").read_text().count("return settled") >= RETURNS,
+            timeout=30,
+            what="the survivor to log every return settled",
+        )
         survivor_log = (tmp_path / "survivor.log").read_text()
         assert "took over a dead worker's workflows" in survivor_log
         assert survivor_log.count("return settled") == RETURNS

@@ -68,11 +68,16 @@ def test_api_and_two_workers_on_postgres_complete_every_return_once(
         assert len(created) == RETURNS
         assert len({e["idempotency_key"] for e in created}) == RETURNS
         assert "return settled" not in (tmp_path / "api.log").read_text()
-        settled_by_workers = sum(
-            (tmp_path / f"{name}.log").read_text().count("return settled")
-            for name in ("worker-1", "worker-2")
-        )
-        assert settled_by_workers == RETURNS
+
+        def settled_by_workers() -> int:
+            return sum(
+                (tmp_path / f"{name}.log").read_text().count("return settled")
+                for name in ("worker-1", "worker-2")
+            )
+
+        # A return's status is committed before its "settled" line is written: wait for it.
+        wait_until(lambda: settled_by_workers() >= RETURNS, timeout=30, what="every settled line")
+        assert settled_by_workers() == RETURNS
     finally:
         api.stop()
         for worker in workers:
