@@ -36,7 +36,7 @@ from returnbridge.api.schemas import ReturnAccepted, reject_unstorable, return_o
 from returnbridge.api.signatures import SignatureError, new_secret, verify
 from returnbridge.domain.errors import DomainError
 from returnbridge.domain.returns import CanonicalReturn
-from returnbridge.engine.ingest import submit_return
+from returnbridge.engine.ingest import default_key, submit_return
 from returnbridge.engine.runtime import Runtime
 from returnbridge.mappings import MappingSpecError, apply_mapping
 from returnbridge.store import push_sources as store
@@ -288,7 +288,7 @@ def _ingest(
             source.tenant_id,
             connection_id=source.connection_id,
             canonical=canonical,
-            idempotency_key=f"{canonical.external_id}:r{canonical.revision}",
+            idempotency_key=default_key(canonical),
             source="push",
         )
     except IdempotencyConflictError as exc:

@@ -23,7 +23,7 @@ from returnbridge.api.schemas import (
 from returnbridge.domain.errors import DomainError
 from returnbridge.domain.returns import CanonicalReturn, Channel, ReturnStatus
 from returnbridge.engine import retries
-from returnbridge.engine.ingest import submit_return
+from returnbridge.engine.ingest import default_key, submit_return
 from returnbridge.engine.runtime import Runtime
 from returnbridge.store import decisions
 from returnbridge.store import refunds as refund_store
@@ -88,7 +88,7 @@ def create_return(
     with runtime.reads() as session:
         connection_id = connection_for(session, tenant.id, event.connection_id)
     canonical = CanonicalReturn.model_validate(event.model_dump(exclude={"connection_id"}))
-    key = idempotency_key or f"{canonical.external_id}:r{canonical.revision}"
+    key = idempotency_key or default_key(canonical)
     try:
         submitted = submit_return(
             runtime,

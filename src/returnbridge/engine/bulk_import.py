@@ -45,6 +45,7 @@ from returnbridge.engine.import_rows import (
     read_csv,
     read_jsonl,
 )
+from returnbridge.engine.ingest import default_key
 from returnbridge.engine.queueing import enqueue
 from returnbridge.engine.redrive import UNFINISHED, heal
 from returnbridge.engine.runtime import Runtime
@@ -280,15 +281,10 @@ def store_threads(runtime: Runtime) -> int:
     return 1 if runtime.engine.dialect.name == "sqlite" else POSTGRES_STORE_THREADS
 
 
-def idempotency_key(canonical: CanonicalReturn) -> str:
-    """The key the API gives a return sent without one: the same return is one return."""
-    return f"{canonical.external_id}:r{canonical.revision}"
-
-
 def _ingest(
     session: Session, tenant_id: str, connection_id: str, canonical: CanonicalReturn
 ) -> StoredReturn:
-    key = idempotency_key(canonical)
+    key = default_key(canonical)
     result = return_store.ingest_return(
         session,
         tenant_id,

@@ -23,6 +23,12 @@ from returnbridge.store import returns as return_store
 from returnbridge.store.tables import Return, ReturnRevision
 
 
+def default_key(canonical: CanonicalReturn) -> str:
+    """The idempotency key of a return sent without one: its external id and revision, so the
+    same revision is one return whichever way it came in (API, push, import)."""
+    return f"{canonical.external_id}:r{canonical.revision}"
+
+
 @dataclass(frozen=True, slots=True)
 class Submitted:
     record: Return
