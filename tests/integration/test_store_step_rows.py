@@ -137,6 +137,46 @@ def test_a_forbidden_transition_writes_nothing(
     assert len(returns.timeline(session, return_id, tenant_id=seeded.tenant_id)) == before
 
 
+def test_several_hops_write_one_status_and_their_events_in_order(
+    session: Session, seed_tenant: Callable[[str], SeededTenant]
+) -> None:
+    seeded = seed_tenant("Acme")
+    return_id = new_return(session, seeded)
+    row = step_rows.load_step_row(session, return_id, tenant_id=seeded.tenant_id)
+    hops = [
+        step_rows.Hop("matched", "order_matched", "by id", {"order_id": "7"}),
+        step_rows.Hop("planned", "refund_planned"),
+    ]
+
+    step_rows.write_hops(session, row, hops, actor="engine", allowed=can_transition)
+    session.commit()
+
+    assert returns.get_return(session, return_id, tenant_id=seeded.tenant_id).status == "planned"
+    events = returns.timeline(session, return_id, tenant_id=seeded.tenant_id)
+    assert [(e.from_status, e.to_status, e.event, e.data) for e in events[1:]] == [
+        ("received", "matched", "order_matched", {"order_id": "7"}),
+        ("matched", "planned", "refund_planned", {}),
+    ]
+    assert row.status == "planned"
+
+
+def test_one_forbidden_hop_among_several_writes_nothing(
+    session: Session, seed_tenant: Callable[[str], SeededTenant]
+) -> None:
+    seeded = seed_tenant("Acme")
+    return_id = new_return(session, seeded)
+    row = step_rows.load_step_row(session, return_id, tenant_id=seeded.tenant_id)
+    hops = [step_rows.Hop("matched", "order_matched"), step_rows.Hop("completed", "completed")]
+
+    with pytest.raises(TransitionForbiddenError):
+        step_rows.write_hops(session, row, hops, actor="engine", allowed=can_transition)
+    session.commit()
+
+    assert returns.get_return(session, return_id, tenant_id=seeded.tenant_id).status == "received"
+    assert len(returns.timeline(session, return_id, tenant_id=seeded.tenant_id)) == 1
+    assert row.status == "received"
+
+
 def test_staged_changes_alone_are_written_without_an_event(
     session: Session, seed_tenant: Callable[[str], SeededTenant]
 ) -> None:

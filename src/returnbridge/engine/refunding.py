@@ -18,12 +18,14 @@ from returnbridge.domain.money import Money
 from returnbridge.domain.orders import Order
 from returnbridge.domain.refunds import RefundPlan, RefundPolicy, plan_refund
 from returnbridge.domain.returns import CanonicalReturn, ReturnStatus
+from returnbridge.engine import completion
 from returnbridge.engine import refund_commands as rc
 from returnbridge.engine.admission import admit
 from returnbridge.engine.runtime import Runtime
 from returnbridge.engine.step_records import (
     StepOutcome,
     advance,
+    advance_through,
     classify,
     connection_of,
     load_return,
@@ -34,7 +36,7 @@ from returnbridge.engine.step_records import (
 from returnbridge.observability import REFUNDS_CREATED, get_logger
 from returnbridge.store import refunds as refund_store
 from returnbridge.store.clock import utc_now
-from returnbridge.store.step_rows import stage_matched_order, stage_refund_total
+from returnbridge.store.step_rows import Hop, stage_matched_order, stage_refund_total
 from returnbridge.store.tables import Connection, Refund
 
 log = get_logger(__name__)
@@ -320,9 +322,16 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
         )
     if canonical.status != "approved":
         return admit(runtime, tenant_id, return_id)
-    if not _moves_anything(canonical):
-        return _record_refunded(runtime, tenant_id, return_id, stored.id, None, skipped=True)
     connector = runtime.connector(connection)
+    recording: dict[str, Any] = {
+        "restocks_with_refund": Capability.RESTOCK_WITH_REFUND in connector.capabilities,
+        "platform": connection.platform,
+    }
+    if not _moves_anything(canonical):
+        connector.close()
+        return _record_refunded(
+            runtime, tenant_id, return_id, stored.id, None, **recording, skipped=True
+        )
     planned_command = (stored.plan or {}).get("command") if first_attempt else None
     try:
         if planned_command is not None:
@@ -332,7 +341,9 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
             found = _find_by_key(connector.list_refunds(stored.order_id), key)
             if found is not None:
                 log.info("refund already on the platform", refund_id=found.id, key=key)
-                return _record_refunded(runtime, tenant_id, return_id, stored.id, found)
+                return _record_refunded(
+                    runtime, tenant_id, return_id, stored.id, found, **recording
+                )
             order = connector.get_order(stored.order_id)
             planned = _compute(canonical, order, connection)
             command = _command(connector, planned, canonical, connection, key)
@@ -347,7 +358,7 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
     finally:
         connector.close()
     REFUNDS_CREATED.labels(platform=connection.platform).inc()
-    return _record_refunded(runtime, tenant_id, return_id, stored.id, refund)
+    return _record_refunded(runtime, tenant_id, return_id, stored.id, refund, **recording)
 
 
 def _ready(connector: OrderConnector, command: RefundCommand | dict[str, Any]) -> RefundCommand:
@@ -368,10 +379,14 @@ def _record_refunded(
     refund_row_id: str,
     refund: PlatformRefund | None,
     *,
+    restocks_with_refund: bool,
+    platform: str,
     skipped: bool = False,
 ) -> StepOutcome:
+    """Record the refund; also the restock when it needs no step of its own (the refund
+    restocked the goods, or there are none), so the restock step has nothing to write."""
     with transaction(runtime) as session:
-        record, _ = load_return(session, tenant_id, return_id)
+        record, canonical = load_return(session, tenant_id, return_id)
         if refund is not None:
             refund_store.record_made(
                 session,
@@ -390,12 +405,19 @@ def _record_refunded(
                 "currency": refund.currency,
                 "restocked_units": sum(ln.quantity for ln in refund.lines if ln.restock != "none"),
             }
-        advance(
-            session,
-            record,
-            ReturnStatus.REFUNDED,
-            event="step_skipped" if skipped else "refund_created",
-            reason="nothing to refund or restock" if skipped else None,
-            data=data,
-        )
-    return StepOutcome(ReturnStatus.REFUNDED, data)
+        hops = [
+            Hop(
+                ReturnStatus.REFUNDED,
+                "step_skipped" if skipped else "refund_created",
+                "nothing to refund or restock" if skipped else None,
+                data,
+            )
+        ]
+        if not canonical.restock or not canonical.lines:
+            hops.append(completion.restock_skipped())
+        elif refund is not None and restocks_with_refund:
+            made = refund_store.platform_refund_ids(session, return_id, tenant_id=tenant_id)
+            hops.append(completion.restocked_in_refund(platform, made))
+        advance_through(session, record, hops)
+        status = record.status
+    return StepOutcome(status, data)

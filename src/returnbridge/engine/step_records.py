@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -27,11 +27,11 @@ from returnbridge.store import decisions
 from returnbridge.store import returns as return_store
 from returnbridge.store.connections import get_connection
 from returnbridge.store.step_rows import (
+    Hop,
     StepRow,
     load_step_row,
     step_payload,
-    write_staged,
-    write_transition,
+    write_hops,
 )
 from returnbridge.store.tables import Connection
 
@@ -116,17 +116,17 @@ def advance(
 ) -> None:
     """Move along the main path with the row's staged changes, unless already there (a
     re-run after a crash: then only the staged changes are written)."""
-    if reached(record.status, target):
-        write_staged(session, record)
-        return
-    write_transition(
+    advance_through(session, record, [Hop(target, event, reason, data)])
+
+
+def advance_through(session: Session, record: StepRow, hops: Sequence[Hop]) -> None:
+    """Several moves along the main path in one write: the hops not reached yet, each with
+    its timeline event, and the row's staged changes."""
+    write_hops(
         session,
         record,
-        to_status=target,
-        event=event,
+        [hop for hop in hops if not reached(record.status, ReturnStatus(hop.to_status))],
         actor=ACTOR,
-        reason=reason,
-        data=data,
         allowed=can_transition,
     )
 

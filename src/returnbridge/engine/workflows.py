@@ -69,39 +69,25 @@ def refund_step(tenant_id: str, return_id: str, revision: int) -> dict[str, Any]
 
 
 @DBOS.step(name="restock", **_RETRY)
-def restock_step(tenant_id: str, return_id: str) -> dict[str, Any]:
-    return _outcome(completion.restock(current(), tenant_id, return_id))
+def restock_step(tenant_id: str, return_id: str, after: str | None = None) -> dict[str, Any]:
+    return _outcome(completion.restock(current(), tenant_id, return_id, after=after))
 
 
 @DBOS.step(name="sync_returns_system", **_RETRY)
 def sync_step(tenant_id: str, return_id: str) -> dict[str, Any]:
-    return _outcome(
-        completion.skip_to(
-            current(),
-            tenant_id,
-            return_id,
-            ReturnStatus.SYNCED,
-            reason="no returns system connected",
-        )
-    )
+    return _outcome(completion.skip(ReturnStatus.SYNCED, completion.NO_RETURNS_SYSTEM))
 
 
 @DBOS.step(name="notify_customer", **_RETRY)
 def notify_step(tenant_id: str, return_id: str) -> dict[str, Any]:
-    return _outcome(
-        completion.skip_to(
-            current(),
-            tenant_id,
-            return_id,
-            ReturnStatus.NOTIFIED,
-            reason="customer notifications not configured",
-        )
-    )
+    return _outcome(completion.skip(ReturnStatus.NOTIFIED, completion.NO_NOTIFICATIONS))
 
 
 @DBOS.step(name="complete", **_RETRY)
-def complete_step(tenant_id: str, return_id: str) -> dict[str, Any]:
-    return _outcome(completion.complete(current(), tenant_id, return_id))
+def complete_step(
+    tenant_id: str, return_id: str, skipped: list[tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    return _outcome(completion.complete(current(), tenant_id, return_id, skipped=skipped or ()))
 
 
 @DBOS.step(name="fail", **_PARK_RETRY)
@@ -157,12 +143,22 @@ def _run(tenant_id: str, return_id: str, revision: int) -> str:
 
 
 def _walk(tenant_id: str, return_id: str, revision: int) -> Iterator[dict[str, Any]]:
-    """The steps in order; the caller stops pulling when the return comes to rest."""
+    """The steps in order; the caller stops pulling when the return comes to rest.
+
+    Steps with nothing to do leave their transition to a later step's write (see
+    `engine/completion.py`): the restock step gets the status the refund step left, the
+    complete step the steps that were skipped.
+    """
     yield admit_step(tenant_id, return_id)
     yield match_order_step(tenant_id, return_id)
     yield plan_step(tenant_id, return_id, revision)
-    yield refund_step(tenant_id, return_id, revision)
-    yield restock_step(tenant_id, return_id)
-    yield sync_step(tenant_id, return_id)
-    yield notify_step(tenant_id, return_id)
-    yield complete_step(tenant_id, return_id)
+    refunded = refund_step(tenant_id, return_id, revision)
+    yield refunded
+    yield restock_step(tenant_id, return_id, str(refunded["status"]))
+    skipped: list[tuple[str, str]] = []
+    for step in (sync_step, notify_step):
+        result = step(tenant_id, return_id)
+        yield result
+        if "skipped" in result:
+            skipped.append((str(result["status"]), str(result["skipped"])))
+    yield complete_step(tenant_id, return_id, skipped)

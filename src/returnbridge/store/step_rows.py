@@ -11,6 +11,7 @@ event commit together. Flush-free: the caller owns the transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -85,6 +86,16 @@ def stage_refund_total(row: StepRow, total: Money) -> None:
     row.staged.update(refund_total=total.minor, currency=total.currency)
 
 
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One move along the lifecycle and the timeline event that records it."""
+
+    to_status: str
+    event: str
+    reason: str | None = None
+    data: dict[str, Any] | None = None
+
+
 def write_transition(
     session: Session,
     row: StepRow,
@@ -101,25 +112,49 @@ def write_transition(
 
     When ``allowed`` says no, raises TransitionForbiddenError and writes nothing.
     """
-    from_status = row.status
-    check_transition(allowed, row.id, from_status, to_status)
+    hop = Hop(to_status, event, reason, data)
+    write_hops(session, row, [hop], actor=actor, allowed=allowed, clock=clock)
+
+
+def write_hops(
+    session: Session,
+    row: StepRow,
+    hops: Sequence[Hop],
+    *,
+    actor: str,
+    allowed: TransitionCheck | None = None,
+    clock: Clock = utc_now,
+) -> None:
+    """Several moves in a row (e.g. past steps that had nothing to do): every hop is checked
+    first, then one UPDATE to the last status and one INSERT per timeline event."""
+    if not hops:
+        write_staged(session, row, clock=clock)
+        return
+    status = row.status
+    for hop in hops:
+        check_transition(allowed, row.id, status, hop.to_status)
+        status = hop.to_status
     now = clock()
-    _write(session, row, {**row.staged, "status": to_status, "updated_at": now})
-    session.execute(
-        _INSERT_EVENT,
-        {
-            "return_id": row.id,
-            "tenant_id": row.tenant_id,
-            "at": now,
-            "from_status": from_status,
-            "to_status": to_status,
-            "event": event,
-            "actor": actor,
-            "reason": reason,
-            "data": dict(data or {}),
-        },
-    )
-    row.status = to_status
+    _write(session, row, {**row.staged, "status": status, "updated_at": now})
+    events = []
+    from_status = row.status
+    for hop in hops:
+        events.append(
+            {
+                "return_id": row.id,
+                "tenant_id": row.tenant_id,
+                "at": now,
+                "from_status": from_status,
+                "to_status": hop.to_status,
+                "event": hop.event,
+                "actor": actor,
+                "reason": hop.reason,
+                "data": dict(hop.data or {}),
+            }
+        )
+        from_status = hop.to_status
+    session.execute(_INSERT_EVENT, events)
+    row.status = status
 
 
 def write_staged(session: Session, row: StepRow, *, clock: Clock = utc_now) -> None:
