@@ -14,9 +14,9 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import Table, and_, bindparam, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -159,34 +159,38 @@ def ingest_return(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-# Built once: every accepted return runs these.
-_REVISION_BY_KEY = (
-    select(ReturnRevision)
-    .where(
-        ReturnRevision.tenant_id == bindparam("tenant_id"),
-        ReturnRevision.idempotency_key == bindparam("key"),
-    )
-    .execution_options(populate_existing=True)
+# Built once: every accepted return runs these. Plain columns, not ORM entities: loading
+# entities cost more CPU than the rest of an accepted return's write (issue 7); the rare
+# duplicate then loads its rows as objects.
+_returns_table = cast(Table, Return.__table__)
+_revisions_table = cast(Table, ReturnRevision.__table__)
+_events_table = cast(Table, TimelineEvent.__table__)
+_REVISION_BY_KEY = select(
+    _revisions_table.c.id, _revisions_table.c.return_id, _revisions_table.c.revision
+).where(
+    _revisions_table.c.tenant_id == bindparam("tenant_id"),
+    _revisions_table.c.idempotency_key == bindparam("key"),
 )
-_BY_EXTERNAL_REVISION = (
-    select(Return, ReturnRevision)
-    .join(ReturnRevision, ReturnRevision.return_id == Return.id)
+_REVISION_BY_EXTERNAL = (
+    select(_revisions_table.c.id, _revisions_table.c.return_id, _revisions_table.c.revision)
+    .join(_returns_table, _revisions_table.c.return_id == _returns_table.c.id)
     .where(
-        Return.tenant_id == bindparam("tenant_id"),
-        Return.external_id == bindparam("external_id"),
-        ReturnRevision.revision == bindparam("revision"),
+        _returns_table.c.tenant_id == bindparam("tenant_id"),
+        _returns_table.c.external_id == bindparam("external_id"),
+        _revisions_table.c.revision == bindparam("revision"),
     )
-    .execution_options(populate_existing=True)
 )
-_BY_EXTERNAL_LOCKED = (
-    select(Return)
+_RETURN_ID_BY_EXTERNAL_LOCKED = (
+    select(_returns_table.c.id)
     .where(
-        Return.tenant_id == bindparam("tenant_id"),
-        Return.external_id == bindparam("external_id"),
+        _returns_table.c.tenant_id == bindparam("tenant_id"),
+        _returns_table.c.external_id == bindparam("external_id"),
     )
     .with_for_update()
-    .execution_options(populate_existing=True)
 )
+_INSERT_RETURN = insert(_returns_table)
+_INSERT_REVISION = insert(_revisions_table)
+_INSERT_EVENT = insert(_events_table)
 
 
 def _find_duplicate(
@@ -198,25 +202,29 @@ def _find_duplicate(
     revision: int,
     digest: str,
 ) -> IngestResult | None:
-    by_key = session.scalar(_REVISION_BY_KEY, {"tenant_id": tenant_id, "key": idempotency_key})
-    if by_key is not None:
-        record = _load(session, by_key.return_id, tenant_id=tenant_id)
-        if record.external_id != external_id or by_key.revision != revision:
+    by_key = session.execute(_REVISION_BY_KEY, {"tenant_id": tenant_id, "key": idempotency_key})
+    hit = by_key.first()
+    if hit is not None:
+        record = _load(session, hit.return_id, tenant_id=tenant_id)
+        if record.external_id != external_id or hit.revision != revision:
             raise IdempotencyConflictError(
                 message="idempotency key already used for a different return or revision",
                 idempotency_key=idempotency_key,
                 return_id=record.id,
             )
-        return IngestResult(
-            record, by_key, "duplicate", payload_matches=by_key.payload_hash == digest
-        )
-    row = session.execute(
-        _BY_EXTERNAL_REVISION,
+        return _duplicate(session, record, hit.id, digest)
+    hit = session.execute(
+        _REVISION_BY_EXTERNAL,
         {"tenant_id": tenant_id, "external_id": external_id, "revision": revision},
     ).first()
-    if row is None:
+    if hit is None:
         return None
-    record, stored = row.tuple()
+    return _duplicate(session, _load(session, hit.return_id, tenant_id=tenant_id), hit.id, digest)
+
+
+def _duplicate(session: Session, record: Return, revision_id: str, digest: str) -> IngestResult:
+    stored = session.get(ReturnRevision, revision_id, populate_existing=True)
+    assert stored is not None  # just found by id in this transaction
     return IngestResult(record, stored, "duplicate", payload_matches=stored.payload_hash == digest)
 
 
@@ -239,73 +247,84 @@ def _insert_revision(
     now: datetime,
     workflow_id: str | None,
 ) -> IngestResult:
-    record = session.scalar(
-        _BY_EXTERNAL_LOCKED, {"tenant_id": tenant_id, "external_id": external_id}
+    existing_id = session.scalar(
+        _RETURN_ID_BY_EXTERNAL_LOCKED, {"tenant_id": tenant_id, "external_id": external_id}
     )
-    outcome: IngestOutcome
-    if record is None:
-        outcome = "created"
-        record = Return(
-            id=ids("ret"),
-            tenant_id=tenant_id,
-            connection_id=connection_id,
-            channel=channel,
-            source=source,
-            external_id=external_id,
-            revision=revision,
-            status=INITIAL_STATUS,
-            idempotency_key=idempotency_key,
-            payload_hash=digest,
-            order_ref=order_ref,
-            candidates=[],
-            payload=payload,
-            currency=currency,
-            workflow_id=workflow_id,
-            created_at=now,
-            updated_at=now,
+    stored_values = {
+        "id": ids("rev"),
+        "tenant_id": tenant_id,
+        "revision": revision,
+        "idempotency_key": idempotency_key,
+        "payload": payload,
+        "payload_hash": digest,
+        "created_at": now,
+    }
+    if existing_id is None:
+        # A new return: three plain INSERTs; the objects handed back are not in the session.
+        values: dict[str, Any] = {
+            "id": ids("ret"),
+            "tenant_id": tenant_id,
+            "connection_id": connection_id,
+            "channel": channel,
+            "source": source,
+            "external_id": external_id,
+            "revision": revision,
+            "status": INITIAL_STATUS,
+            "idempotency_key": idempotency_key,
+            "payload_hash": digest,
+            "order_ref": order_ref,
+            "matched_order_id": None,
+            "matched_order_name": None,
+            "candidates": [],
+            "payload": payload,
+            "refund_total": None,
+            "currency": currency,
+            "workflow_id": workflow_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        stored_values["return_id"] = values["id"]
+        session.execute(_INSERT_RETURN, values)
+        session.execute(_INSERT_REVISION, stored_values)
+        session.execute(
+            _INSERT_EVENT,
+            {
+                "return_id": values["id"],
+                "tenant_id": tenant_id,
+                "at": now,
+                "from_status": None,
+                "to_status": INITIAL_STATUS,
+                "event": "received",
+                "actor": actor,
+                "reason": None,
+                "data": {"revision": revision},
+            },
         )
-        session.add(record)
-        event = _event(
-            record,
-            at=now,
-            from_status=None,
-            to_status=INITIAL_STATUS,
-            event="received",
-            actor=actor,
-            data={"revision": revision},
-        )
-    else:
-        applied = revision > record.revision
-        outcome = "new_revision" if applied else "stale_revision"
-        event = _event(
-            record,
-            at=now,
-            from_status=record.status,
-            to_status=record.status,
-            event="revision_received",
-            actor=actor,
-            data={"revision": revision, "previous_revision": record.revision, "applied": applied},
-        )
-        if applied:
-            record.revision = revision
-            record.idempotency_key = idempotency_key
-            record.payload = payload
-            record.payload_hash = digest
-            record.order_ref = order_ref
-            record.channel = channel
-            record.currency = currency if currency is not None else record.currency
-            record.workflow_id = workflow_id if workflow_id is not None else record.workflow_id
-            record.updated_at = now
-    stored = ReturnRevision(
-        id=ids("rev"),
-        return_id=record.id,
-        tenant_id=tenant_id,
-        revision=revision,
-        idempotency_key=idempotency_key,
-        payload=payload,
-        payload_hash=digest,
-        created_at=now,
+        return IngestResult(Return(**values), ReturnRevision(**stored_values), "created")
+    record = _load(session, existing_id, tenant_id=tenant_id, lock=True)
+    # A later (or late) revision of a stored return.
+    applied = revision > record.revision
+    outcome: IngestOutcome = "new_revision" if applied else "stale_revision"
+    event = _event(
+        record,
+        at=now,
+        from_status=record.status,
+        to_status=record.status,
+        event="revision_received",
+        actor=actor,
+        data={"revision": revision, "previous_revision": record.revision, "applied": applied},
     )
+    if applied:
+        record.revision = revision
+        record.idempotency_key = idempotency_key
+        record.payload = payload
+        record.payload_hash = digest
+        record.order_ref = order_ref
+        record.channel = channel
+        record.currency = currency if currency is not None else record.currency
+        record.workflow_id = workflow_id if workflow_id is not None else record.workflow_id
+        record.updated_at = now
+    stored = ReturnRevision(**stored_values, return_id=record.id)
     session.add_all([stored, event])
     session.flush()
     return IngestResult(record, stored, outcome)
