@@ -161,7 +161,7 @@ def add_refund(
     """
     now = clock()
     refund_id = ids("rfd")
-    session.execute(
+    session.connection().execute(
         _INSERT,
         {
             "id": refund_id,
@@ -260,7 +260,7 @@ def record_made(
 ) -> None:
     """``complete_refund`` for the refund step: the plain case (not completed yet, in the
     currency planned) is one UPDATE; any other goes through ``complete_refund``'s rules."""
-    done = session.execute(
+    done = session.connection().execute(
         _COMPLETE,
         {
             "w_id": refund_id,
@@ -271,7 +271,7 @@ def record_made(
             "new_updated_at": clock(),
         },
     )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
+    if done.rowcount != 1:
         complete_refund(
             session,
             refund_id,
@@ -292,7 +292,7 @@ def start_sending(session: Session, refund: Refund, *, clock: Clock = utc_now) -
     first = refund.status == PENDING
     if refund.status != SUCCEEDED:
         now = clock()
-        session.execute(_SENDING, {"w_id": refund.id, "new_updated_at": now})
+        session.connection().execute(_SENDING, {"w_id": refund.id, "new_updated_at": now})
         set_committed_value(refund, "status", SENDING)
         set_committed_value(refund, "updated_at", now)
     return first
@@ -317,7 +317,7 @@ def order_conflict(
     order free and both start sending (SQLite writers already take turns); call it in the
     transaction that then marks the refund as sending.
     """
-    session.execute(_LOCK_CONNECTION, {"connection_id": refund.connection_id})
+    session.connection().execute(_LOCK_CONNECTION, {"connection_id": refund.connection_id})
     read_at = (refund.plan or {}).get("order_read_at")
     planned_on = datetime.fromisoformat(read_at) if read_at else refund.created_at
     others = _sent_since(
@@ -363,10 +363,19 @@ def _sent_since(
 ) -> list[tuple[str, datetime]]:
     """(status, updated_at) of the order's refunds sent or made at or after ``since`` (and,
     with ``or_sending``, of those marked as being sent whenever that was)."""
-    rows = session.execute(
-        _SENT_SINCE_OR_SENDING if or_sending else _SENT_SINCE,
-        {"connection_id": connection_id, "order_id": order_id, "since": since, "other": other_than},
-    ).all()
+    rows = (
+        session.connection()
+        .execute(
+            _SENT_SINCE_OR_SENDING if or_sending else _SENT_SINCE,
+            {
+                "connection_id": connection_id,
+                "order_id": order_id,
+                "since": since,
+                "other": other_than,
+            },
+        )
+        .all()
+    )
     return [(status, at) for status, at in rows]
 
 
@@ -415,5 +424,6 @@ _MADE_FOR_RETURN = (
 
 def platform_refund_ids(session: Session, return_id: str, *, tenant_id: str) -> list[str]:
     """The platform ids of the return's refunds that were made, oldest first."""
-    ids = session.scalars(_MADE_FOR_RETURN, {"return_id": return_id, "tenant_id": tenant_id})
+    params = {"return_id": return_id, "tenant_id": tenant_id}
+    ids = session.connection().scalars(_MADE_FOR_RETURN, params)
     return [refund_id for refund_id in ids if refund_id]

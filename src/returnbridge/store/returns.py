@@ -202,8 +202,8 @@ def _find_duplicate(
     revision: int,
     digest: str,
 ) -> IngestResult | None:
-    by_key = session.execute(_REVISION_BY_KEY, {"tenant_id": tenant_id, "key": idempotency_key})
-    hit = by_key.first()
+    params = {"tenant_id": tenant_id, "key": idempotency_key}
+    hit = session.connection().execute(_REVISION_BY_KEY, params).first()
     if hit is not None:
         record = _load(session, hit.return_id, tenant_id=tenant_id)
         if record.external_id != external_id or hit.revision != revision:
@@ -213,10 +213,14 @@ def _find_duplicate(
                 return_id=record.id,
             )
         return _duplicate(session, record, hit.id, digest)
-    hit = session.execute(
-        _REVISION_BY_EXTERNAL,
-        {"tenant_id": tenant_id, "external_id": external_id, "revision": revision},
-    ).first()
+    hit = (
+        session.connection()
+        .execute(
+            _REVISION_BY_EXTERNAL,
+            {"tenant_id": tenant_id, "external_id": external_id, "revision": revision},
+        )
+        .first()
+    )
     if hit is None:
         return None
     return _duplicate(session, _load(session, hit.return_id, tenant_id=tenant_id), hit.id, digest)
@@ -247,7 +251,7 @@ def _insert_revision(
     now: datetime,
     workflow_id: str | None,
 ) -> IngestResult:
-    existing_id = session.scalar(
+    existing_id = session.connection().scalar(
         _RETURN_ID_BY_EXTERNAL_LOCKED, {"tenant_id": tenant_id, "external_id": external_id}
     )
     stored_values = {
@@ -284,9 +288,9 @@ def _insert_revision(
             "updated_at": now,
         }
         stored_values["return_id"] = values["id"]
-        session.execute(_INSERT_RETURN, values)
-        session.execute(_INSERT_REVISION, stored_values)
-        session.execute(
+        session.connection().execute(_INSERT_RETURN, values)
+        session.connection().execute(_INSERT_REVISION, stored_values)
+        session.connection().execute(
             _INSERT_EVENT,
             {
                 "return_id": values["id"],

@@ -3,8 +3,9 @@
 Every step of every return loads its row and records one transition. Done through the ORM
 (load an object, flush its changes, add a timeline object) that bookkeeping cost more CPU
 than the step's own work; here it is one SELECT of the columns steps use, one UPDATE and one
-INSERT, all built once. Same rules as `returns.record_transition`: the row is locked for the
-transaction (``FOR UPDATE`` on PostgreSQL; SQLite writers already take turns), the
+INSERT, all built once and run on the session's connection (the ORM's execute path costs
+several times the statement). Same rules as `returns.record_transition`: the row is locked
+for the transaction (``FOR UPDATE`` on PostgreSQL; SQLite writers already take turns), the
 lifecycle's check runs before anything is written, and the status change and its timeline
 event commit together. Flush-free: the caller owns the transaction.
 """
@@ -68,9 +69,11 @@ def load_step_row(session: Session, return_id: str, *, tenant_id: str) -> StepRo
 
 def step_payload(session: Session, row: StepRow) -> dict[str, Any]:
     """The return's stored payload (read only when it is not already validated and cached)."""
-    payload: dict[str, Any] = session.execute(
-        _PAYLOAD, {"where_id": row.id, "where_tenant_id": row.tenant_id}
-    ).scalar_one()
+    payload: dict[str, Any] = (
+        session.connection()
+        .execute(_PAYLOAD, {"where_id": row.id, "where_tenant_id": row.tenant_id})
+        .scalar_one()
+    )
     return payload
 
 
@@ -153,7 +156,7 @@ def write_hops(
             }
         )
         from_status = hop.to_status
-    session.execute(_INSERT_EVENT, events)
+    session.connection().execute(_INSERT_EVENT, events)
     row.status = status
 
 
@@ -177,5 +180,6 @@ def _write(session: Session, row: StepRow, values: dict[str, Any]) -> None:
         )
         _UPDATES[columns] = statement
     params = {f"new_{name}": value for name, value in values.items()}
-    session.execute(statement, {"where_id": row.id, "where_tenant_id": row.tenant_id, **params})
+    where = {"where_id": row.id, "where_tenant_id": row.tenant_id}
+    session.connection().execute(statement, {**where, **params})
     row.staged.clear()
