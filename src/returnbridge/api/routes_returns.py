@@ -85,18 +85,16 @@ def create_return(
     sent) answer with the return already stored and `duplicate: true`.
     """
     reject_unstorable(event)
-    with runtime.reads() as session:
-        connection_id = connection_for(session, tenant.id, event.connection_id)
     canonical = CanonicalReturn.model_validate(event.model_dump(exclude={"connection_id"}))
     key = idempotency_key or default_key(canonical)
     try:
         submitted = submit_return(
             runtime,
             tenant.id,
-            connection_id=connection_id,
+            # chosen in the ingest's transaction: one session per POST, not two
+            connection_id=lambda session: connection_for(session, tenant.id, event.connection_id),
             canonical=canonical,
             idempotency_key=key,
-            connection_checked=True,  # connection_for read it for this tenant
         )
     except IdempotencyConflictError as exc:
         raise ApiProblem(409, "IDEMPOTENCY_KEY_REUSED", exc.message) from exc

@@ -20,8 +20,8 @@ def admit(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
     Only an `approved` return moves money. `cancelled` cancels it while that is still allowed
     (before any money moved); `requested` parks it for a human until an approved revision comes.
     """
-    with transaction(runtime) as session:
-        record, canonical = load_return(session, tenant_id, return_id)
+    with runtime.reads() as session:  # only reads: no write lock (SQLite) or row lock
+        record, canonical = load_return(session, tenant_id, return_id, lock=False)
         status = record.status
     if canonical.status == "approved":
         return StepOutcome("admitted", {"was": status})

@@ -9,9 +9,11 @@ worker start, and by the sweeper: enqueueing is idempotent by workflow id.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from returnbridge.domain.returns import CanonicalReturn, ReturnStatus
 from returnbridge.engine.queueing import enqueue
@@ -37,11 +39,15 @@ class Submitted:
     payload_matches: bool = True
 
 
+ConnectionChoice = Callable[[Session], str]
+"""Finds the connection id in the ingest's own transaction (raising the caller's error)."""
+
+
 def submit_return(
     runtime: Runtime,
     tenant_id: str,
     *,
-    connection_id: str,
+    connection_id: str | ConnectionChoice,
     canonical: CanonicalReturn,
     idempotency_key: str,
     source: str = "api",
@@ -49,10 +55,14 @@ def submit_return(
 ) -> Submitted:
     """Store the return revision and enqueue its workflow (both idempotent).
 
-    ``connection_checked``: the caller has just read the connection for this tenant.
+    ``connection_id`` is the id, or a function that picks it for this tenant in the same
+    transaction (then it counts as checked). ``connection_checked``: the caller has just read
+    the connection for this tenant.
     """
     payload = canonical.model_dump(mode="json")
     with runtime.sessions.begin() as session:
+        if callable(connection_id):
+            connection_id, connection_checked = connection_id(session), True
         result = return_store.ingest_return(
             session,
             tenant_id,

@@ -76,8 +76,8 @@ def _compute(canonical: CanonicalReturn, order: Order, connection: Connection) -
 def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int) -> StepOutcome:
     """Compute the refund plan on a fresh order and record it with its idempotency key."""
     key = rc.refund_key(return_id, revision)
-    with transaction(runtime) as session:
-        record, canonical = load_return(session, tenant_id, return_id)
+    with runtime.reads() as session:  # the write below loads and locks the row again
+        record, canonical = load_return(session, tenant_id, return_id, lock=False)
         if reached(record.status, ReturnStatus.PLANNED):
             return StepOutcome(record.status, {})
         connection = connection_of(session, record)

@@ -81,10 +81,11 @@ _CANONICAL = _CanonicalCache()
 
 
 def load_return(
-    session: Session, tenant_id: str, return_id: str
+    session: Session, tenant_id: str, return_id: str, *, lock: bool = True
 ) -> tuple[StepRow, CanonicalReturn]:
-    """The return's row, locked for this (short, writing) transaction, and its canonical form."""
-    record = load_step_row(session, return_id, tenant_id=tenant_id)
+    """The return's row, locked for this (short, writing) transaction unless ``lock`` is
+    False (a read session), and its canonical form."""
+    record = load_step_row(session, return_id, tenant_id=tenant_id, lock=lock)
     canonical = _CANONICAL.get(session, record)
     if canonical.status == "requested" and decisions.approval_of(
         session, tenant_id, return_id, revision=canonical.revision

@@ -39,7 +39,8 @@ _THIS_RETURN = (
     _returns.c.id == bindparam("where_id"),
     _returns.c.tenant_id == bindparam("where_tenant_id"),
 )
-_LOAD = select(*_COLUMNS).where(*_THIS_RETURN).with_for_update()
+_PEEK = select(*_COLUMNS).where(*_THIS_RETURN)
+_LOAD = _PEEK.with_for_update()
 _PAYLOAD = select(_returns.c.payload).where(*_THIS_RETURN)
 _INSERT_EVENT = insert(cast(Table, TimelineEvent.__table__))
 
@@ -58,10 +59,13 @@ class StepRow:
     staged: dict[str, Any] = field(default_factory=dict)
 
 
-def load_step_row(session: Session, return_id: str, *, tenant_id: str) -> StepRow:
-    """The tenant's return, locked for this transaction; RecordNotFoundError if none."""
+def load_step_row(
+    session: Session, return_id: str, *, tenant_id: str, lock: bool = True
+) -> StepRow:
+    """The tenant's return, locked for this transaction unless ``lock`` is False (a step
+    that only reads); RecordNotFoundError if none."""
     params = {"where_id": return_id, "where_tenant_id": tenant_id}
-    row = session.execute(_LOAD, params).one_or_none()
+    row = session.connection().execute(_LOAD if lock else _PEEK, params).one_or_none()
     if row is None:
         raise RecordNotFoundError(message="return not found", kind="return", id=return_id)
     return StepRow(*row)
