@@ -1,10 +1,12 @@
 """Bare DBOS: N workflows of 8 trivial steps on a partitioned queue configured like ours.
 
 The floor under the gateway's CPU per return (issue 7): the same durable-execution work (one
-workflow, eight checkpointed steps, dequeued from a queue with one partition per connection)
-and nothing else: no API, no tables of our own, no platform calls. Queue and executor
-settings copy `returnbridge.engine.runtime` at its defaults (worker concurrency 8, one
-workflow at a time per partition, 0.2 s polling, 16 executor threads, SQLite in WAL mode).
+workflow, eight checkpointed steps, dequeued from a queue partitioned like ours) and nothing
+else: no API, no tables of our own, no platform calls. Queue and executor settings copy
+`returnbridge.engine.runtime` and `engine.queueing` at their defaults: worker concurrency 8,
+one workflow at a time per partition, `--lanes` partitions per connection (the gateway's
+`connection_concurrency`, 4) with each workflow in the lane its order hashes to, 0.2 s
+polling, 16 executor threads, SQLite in WAL mode.
 
 Started by `bench/cost.py`; prints one JSON object on stdout: CPU-seconds of this process
 (from /proc) over the window from the first enqueue to the last workflow's end, per
@@ -16,6 +18,7 @@ workflow, and the idle CPU rate measured before the first enqueue.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sqlite3
@@ -81,6 +84,14 @@ def bare_return(tenant_id: str, return_id: str, revision: int) -> str:
     return f"{status}:{revision}"
 
 
+def lane(connection: str, order: str, lanes: int) -> str:
+    """The partition of a workflow: its connection's lane for the order, like the gateway."""
+    if lanes <= 1:
+        return connection
+    digest = hashlib.sha256(f"id:{order}".encode()).hexdigest()
+    return f"{connection}:{int(digest[:12], 16) % lanes}"
+
+
 def _prepare_sqlite(url: str) -> None:
     """WAL mode, as `runtime._prepare_sqlite_system_database` does for the gateway."""
     if not url.startswith("sqlite:///"):
@@ -112,6 +123,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database-url", required=True, help="DBOS system database")
     parser.add_argument("--workflows", type=int, default=40)
     parser.add_argument("--partitions", type=int, default=1, help="like one per connection")
+    parser.add_argument(
+        "--lanes",
+        type=int,
+        default=4,
+        help="partitions per connection, a workflow in the one its order hashes to (as "
+        "`returnbridge.engine.queueing.partition_key` with `connection_concurrency`)",
+    )
     parser.add_argument("--worker-concurrency", type=int, default=8)
     parser.add_argument("--partition-concurrency", type=int, default=1)
     parser.add_argument("--polling-interval", type=float, default=0.2)
@@ -148,10 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         idle_rate = (cpu_seconds(pid) - idle_cpu) / (time.perf_counter() - idle_at)
 
         started_cpu, started = cpu_seconds(pid), time.perf_counter()
-        partitions = [f"conn-{n}" for n in range(args.partitions)]
+        connections = [f"conn-{n}" for n in range(args.partitions)]
         handles = []
         for number in range(args.workflows):
-            partition = partitions[number % len(partitions)]
+            connection = connections[number % len(connections)]
+            partition = lane(connection, f"order-{number}", args.lanes)
             with (
                 SetWorkflowID(f"bare-{uuid.uuid4().hex}"),
                 SetEnqueueOptions(queue_partition_key=partition),
@@ -166,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "workflows": args.workflows,
         "partitions": args.partitions,
+        "lanes": args.lanes,
         "steps": len(STEPS),
         "completed": sum(1 for r in results if r.startswith("complete")),
         "finished": finished,

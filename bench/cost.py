@@ -72,6 +72,8 @@ from load import (
     tail,
 )
 
+from returnbridge.settings import Settings
+
 BENCH = Path(__file__).resolve().parent
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 GRAPHQL_PATH = "/admin/api/2026-01/graphql.json"
@@ -521,7 +523,8 @@ def run_bare(
     """Bare DBOS; with `refund_sleep`, paced like the gateway (its refund step waits)."""
     workflows = stores * args.returns_per_store
     paced = f", refund step sleeping {refund_sleep:.2f}s" if refund_sleep else ""
-    say(f"  [{backend}] bare DBOS: {workflows} workflows on {stores} partition(s){paced}")
+    lanes = f"{stores} × {LANES}" if LANES > 1 else str(stores)
+    say(f"  [{backend}] bare DBOS: {workflows} workflows on {lanes} partition(s){paced}")
     with scratch(args, backend, "bare") as (work, database_url):
         if database_url is None:
             url = f"sqlite:///{work / 'dbos.sqlite'}"
@@ -529,6 +532,7 @@ def run_bare(
             url = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
         argv = [sys.executable, str(BENCH / "bare_dbos.py"), "--database-url", url]
         argv += ["--workflows", str(workflows), "--partitions", str(stores)]
+        argv += ["--lanes", str(LANES)]
         argv += ["--idle", str(args.idle), "--timeout", str(args.timeout)]
         argv += ["--refund-sleep", str(refund_sleep)]
         report = run_child_json(argv, env=environment(), log=work / "bare.log")
@@ -975,6 +979,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 POLL_TICK = 0.2  # the queue's polling interval (RETURNBRIDGE_QUEUE_POLLING_INTERVAL default)
+# The gateway's queue lanes per connection (`connection_concurrency`): bare DBOS gets as many
+# partitions, since DBOS's dequeue sweep costs more with every partition.
+LANES = int(Settings.model_fields["connection_concurrency"].default)
 
 
 def run_paced_bare(
