@@ -49,3 +49,24 @@ def test_steps_share_one_http_client_and_see_rotated_credentials(tmp_path: Path)
     finally:
         close_runtime()
     assert http.is_closed
+
+
+def test_every_connections_client_shares_one_tls_context(tmp_path: Path) -> None:
+    runtime = open_runtime(Settings(data_dir=tmp_path, log_level="ERROR"))
+    try:
+        with runtime.sessions.begin() as session:
+            tenant, _ = create_tenant(session, "Shop")
+            clients = []
+            for name in ("main", "outlet"):
+                connection = create_connection(
+                    session, tenant.id, platform="shopify", name=name,
+                    base_url="https://shop.example", credentials={"access_token": "shpat_x"},
+                    cipher=runtime.cipher,
+                )  # fmt: skip
+                runtime.connector(connection)
+                clients.append(runtime.connection_state[connection.id]["http"])
+        assert clients[0] is not clients[1]
+        contexts = [client._transport._pool._ssl_context for client in clients]
+        assert contexts[0] is contexts[1] is runtime.tls_context()
+    finally:
+        close_runtime()

@@ -9,6 +9,7 @@ import httpx
 
 from returnbridge.connectors.base.connector import OrderConnector
 from returnbridge.connectors.base.limits import CostLimiter
+from returnbridge.connectors.shopify import client as shopify_client
 from returnbridge.connectors.shopify.connector import ShopifyConnector
 from returnbridge.domain.errors import DomainError, PermanentError
 
@@ -39,6 +40,14 @@ def _shopify(
 
 
 FACTORIES: dict[str, ConnectorFactory] = {"shopify": _shopify}
+WARM_UPS: dict[str, Callable[[], None]] = {"shopify": shopify_client.warm_up}
+"""Per platform: one-off work (parsing its documents) a worker does at start, so that its
+first returns do not pay for it."""
+
+
+def warm_up() -> None:
+    for prepare in WARM_UPS.values():
+        prepare()
 
 
 def require_supported(platform: str) -> None:

@@ -10,6 +10,7 @@ import os
 import secrets
 import socket
 import sqlite3
+import ssl
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from returnbridge.connectors.base.connector import OrderConnector
-from returnbridge.engine.connections import build_connector
+from returnbridge.engine.connections import build_connector, warm_up
 from returnbridge.settings import Settings
 from returnbridge.store.connections import connection_credentials
 from returnbridge.store.crypto import CredentialCipher
@@ -50,6 +51,8 @@ class Runtime:
     cipher: CredentialCipher
     connection_state: dict[str, dict[str, Any]] = field(default_factory=dict)
     _state_lock: threading.Lock = field(default_factory=threading.Lock)
+    _tls: ssl.SSLContext | None = None
+    _tls_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def connector(self, connection: Connection) -> OrderConnector:
         """A connector for `connection`, sharing the connection's process-wide state.
@@ -66,7 +69,9 @@ class Runtime:
                 cached = (token, connection_credentials(connection, cipher=self.cipher))
                 state["credentials"] = cached
             if "http" not in state:
-                state["http"] = httpx.Client(timeout=self.settings.http_timeout)
+                state["http"] = httpx.Client(
+                    timeout=self.settings.http_timeout, verify=self.tls_context()
+                )
         return build_connector(
             connection.platform,
             connection.base_url,
@@ -74,6 +79,14 @@ class Runtime:
             timeout=self.settings.http_timeout,
             state=state,
         )
+
+    def tls_context(self) -> ssl.SSLContext:
+        """One TLS context for every connection's client: loading the CA bundle costs about
+        as much CPU as a hundred platform calls, and it is the same bundle for all."""
+        with self._tls_lock:
+            if self._tls is None:
+                self._tls = httpx.create_ssl_context()
+            return self._tls
 
     def close_connections(self) -> None:
         """Close every connection's shared HTTP client."""
@@ -226,6 +239,9 @@ def launch_dbos(settings: Settings, *, work: bool) -> None:
         from returnbridge.engine.housekeeping import Housekeeper
 
         _housekeepers.append(Housekeeper(current()).start())
+        # one-off costs at start, not in the first returns: documents parsed, TLS context
+        warm_up()
+        current().tls_context()
 
 
 _housekeepers: list[Any] = []

@@ -104,6 +104,14 @@ def _parsed(name: str) -> DocumentNode:
     return parse(load_document(name))
 
 
+def warm_up() -> None:
+    """Parse every shipped document now (a worker's start), not during its first returns."""
+    for name in document_names():
+        if name != FRAGMENTS_FILE.removesuffix(".graphql"):
+            is_mutation(name)
+
+
+@functools.cache
 def is_mutation(name: str) -> bool:
     return any(
         isinstance(d, OperationDefinitionNode) and d.operation is OperationType.MUTATION
