@@ -981,6 +981,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # The gateway's queue lanes per connection (`connection_concurrency`): bare DBOS gets as many
 # partitions, since DBOS's dequeue sweep costs more with every partition.
 LANES = int(Settings.model_fields["connection_concurrency"].default)
+WORKER_SLOTS = int(Settings.model_fields["worker_concurrency"].default)  # bare_dbos.py's too
 
 
 def run_paced_bare(
@@ -988,17 +989,18 @@ def run_paced_bare(
 ) -> dict[str, Any]:
     """Bare DBOS at the gateway's rate per store (`pace` seconds per return and store).
 
-    Each of a store's `LANES` partitions runs one workflow at a time, so the refund step
-    first sleeps `LANES × pace`. Poll ticks (every 0.2 s) and uneven lanes move the rate off
-    the gateway's; one more run then sleeps in proportion to the miss, and the run closer to
-    the gateway's rate is kept. A faster run would flatter bare DBOS, a slower one the
-    gateway (waiting costs DBOS CPU)."""
+    Each of a store's `LANES` partitions runs one workflow at a time, and the worker runs
+    at most `WORKER_SLOTS` at once, so the refund step first sleeps `min(LANES, WORKER_SLOTS
+    / stores) × pace`. Poll ticks (every 0.2 s) and uneven lanes move the rate off the
+    gateway's; one more run then sleeps in proportion to the miss, and the run closer to the
+    gateway's rate is kept. A faster run would flatter bare DBOS, a slower one the gateway
+    (waiting costs DBOS CPU)."""
     target = 1.0 / pace
 
     def miss(run: dict[str, Any]) -> float:
         return abs(run["workflows_per_second"] / stores - target) / target
 
-    sleep = pace * LANES
+    sleep = pace * min(LANES, WORKER_SLOTS / stores)
     paced = run_bare(args, backend, stores, refund_sleep=sleep)
     per_store = paced["workflows_per_second"] / stores
     if per_store and miss(paced) > 0.05:
