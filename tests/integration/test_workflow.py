@@ -189,7 +189,7 @@ def test_platform_errors_and_ambiguous_timeouts_still_refund_once(
     sandbox.seed_order(simple_order(2007))
     sandbox.fault("http_503", count=2, operation="refundCreate")
     sandbox.fault("throttled", count=1, operation="refundCreate")
-    sandbox.fault("timeout_after_commit", count=1, operation="refundCreate", delay=4)
+    sandbox.fault("timeout_after_commit", count=1, operation="refundCreate", delay=8)
     body = gateway.wait_for(gateway.post_return(full_return(2007, "TCK-7")).json()["return"]["id"])
     assert body["status"] == "completed", body["timeline"]
 
@@ -301,7 +301,7 @@ def test_retry_after_an_unrecorded_refund_finds_it_instead_of_paying_again(
     sandbox.seed_order(simple_order(2013))
     # The platform writes the refund but its answer never arrives, and then every order read
     # fails: the workflow gives up as failed, not knowing the money already moved.
-    sandbox.fault("timeout_after_commit", count=1, operation="refundCreate", delay=5)
+    sandbox.fault("timeout_after_commit", count=1, operation="refundCreate", delay=8)
     return_id = gateway.post_return(full_return(2013, "TCK-13")).json()["return"]["id"]
     wait_until(sandbox.refunds_created, timeout=30, what="the refund to be written")
     sandbox.fault("http_503", count=1000, operation="order")
