@@ -28,8 +28,13 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
+# Tests run in TEST_WORKERS processes (pytest-xdist); most tests wait on servers and
+# subprocesses, so two workers halve the wall time on a 2-core machine. TEST_WORKERS=0 runs
+# them in one process.
+TEST_WORKERS ?= 2
+
 test: lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 # Issue 5 load script (not part of `make test`): all scenarios at full size, SQLite then
 # PostgreSQL (127.0.0.1:5432); heavy on a 2-core machine. Figures go to .returnbridge/load.json.
