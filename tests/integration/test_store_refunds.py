@@ -15,29 +15,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from returnbridge.domain.errors import DomainError
 from returnbridge.domain.money import Money
-from returnbridge.store import refunds, returns
+from returnbridge.store import refunds
 from returnbridge.store.errors import IdempotencyConflictError, RecordNotFoundError
 from returnbridge.store.refunds import BeginRefundResult
 from returnbridge.store.tables import Refund
+from support.stored import new_return
 
 if TYPE_CHECKING:
     from conftest import SeededTenant
-
-
-def new_return(session: Session, seeded: SeededTenant, external_id: str = "RMA-1") -> str:
-    result = returns.ingest_return(
-        session,
-        seeded.tenant_id,
-        connection_id=seeded.connection_id,
-        channel="helpdesk",
-        source="api",
-        external_id=external_id,
-        revision=1,
-        idempotency_key=external_id,
-        payload={"lines": []},
-    )
-    session.commit()
-    return result.record.id
 
 
 def begin(

@@ -17,6 +17,7 @@ from returnbridge.store import refunds, returns, step_rows
 from returnbridge.store.clock import SteppingClock
 from returnbridge.store.errors import RecordNotFoundError, TransitionForbiddenError
 from returnbridge.store.tables import Refund, TimelineEvent
+from support import stored
 
 if TYPE_CHECKING:
     from conftest import SeededTenant
@@ -25,19 +26,7 @@ PAYLOAD = {"lines": [{"sku": "TEE-M", "quantity": 1}], "refund": {"method": "ori
 
 
 def new_return(session: Session, seeded: SeededTenant, external_id: str = "RMA-1") -> str:
-    result = returns.ingest_return(
-        session,
-        seeded.tenant_id,
-        connection_id=seeded.connection_id,
-        channel="helpdesk",
-        source="api",
-        external_id=external_id,
-        revision=1,
-        idempotency_key=external_id,
-        payload=PAYLOAD,
-    )
-    session.commit()
-    return result.record.id
+    return stored.new_return(session, seeded, external_id, payload=PAYLOAD)
 
 
 def test_a_row_carries_the_columns_steps_use_and_the_payload_on_demand(

@@ -92,7 +92,9 @@ def create_return(
             runtime,
             tenant.id,
             # chosen in the ingest's transaction: one session per POST, not two
-            connection_id=lambda session: connection_for(session, tenant.id, event.connection_id),
+            choose_connection=lambda session: connection_for(
+                session, tenant.id, event.connection_id
+            ),
             canonical=canonical,
             idempotency_key=key,
         )

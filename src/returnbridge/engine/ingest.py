@@ -47,7 +47,8 @@ def submit_return(
     runtime: Runtime,
     tenant_id: str,
     *,
-    connection_id: str | ConnectionChoice,
+    connection_id: str | None = None,
+    choose_connection: ConnectionChoice | None = None,
     canonical: CanonicalReturn,
     idempotency_key: str,
     source: str = "api",
@@ -55,14 +56,18 @@ def submit_return(
 ) -> Submitted:
     """Store the return revision and enqueue its workflow (both idempotent).
 
-    ``connection_id`` is the id, or a function that picks it for this tenant in the same
-    transaction (then it counts as checked). ``connection_checked``: the caller has just read
-    the connection for this tenant.
+    Give ``connection_id``, or ``choose_connection``: a function that picks it for this tenant
+    in the same transaction (it then counts as checked). ``connection_checked``: the caller
+    has just read the connection for this tenant.
     """
+    if connection_id is not None and choose_connection is not None:
+        raise TypeError("give connection_id or choose_connection, not both")
     payload = canonical.model_dump(mode="json")
     with runtime.sessions.begin() as session:
-        if callable(connection_id):
-            connection_id, connection_checked = connection_id(session), True
+        if choose_connection is not None:
+            connection_id, connection_checked = choose_connection(session), True
+        elif connection_id is None:
+            raise TypeError("give connection_id or choose_connection")
         result = return_store.ingest_return(
             session,
             tenant_id,

@@ -292,17 +292,16 @@ def _insert_revision(
         session.connection().execute(_INSERT_REVISION, stored_values)
         session.connection().execute(
             _INSERT_EVENT,
-            {
-                "return_id": values["id"],
-                "tenant_id": tenant_id,
-                "at": now,
-                "from_status": None,
-                "to_status": INITIAL_STATUS,
-                "event": "received",
-                "actor": actor,
-                "reason": None,
-                "data": {"revision": revision},
-            },
+            _event_values(
+                values["id"],
+                tenant_id,
+                at=now,
+                from_status=None,
+                to_status=INITIAL_STATUS,
+                event="received",
+                actor=actor,
+                data={"revision": revision},
+            ),
         )
         return IngestResult(Return(**values), ReturnRevision(**stored_values), "created")
     record = _load(session, existing_id, tenant_id=tenant_id, lock=True)
@@ -346,16 +345,44 @@ def _event(
     data: dict[str, Any] | None = None,
 ) -> TimelineEvent:
     return TimelineEvent(
-        return_id=record.id,
-        tenant_id=record.tenant_id,
-        at=at,
-        from_status=from_status,
-        to_status=to_status,
-        event=event,
-        actor=actor,
-        reason=reason,
-        data=dict(data or {}),
+        **_event_values(
+            record.id,
+            record.tenant_id,
+            at=at,
+            from_status=from_status,
+            to_status=to_status,
+            event=event,
+            actor=actor,
+            reason=reason,
+            data=data,
+        )
     )
+
+
+def _event_values(
+    return_id: str,
+    tenant_id: str,
+    *,
+    at: datetime,
+    from_status: str | None,
+    to_status: str | None,
+    event: str,
+    actor: str,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A timeline event's columns, for an ORM object or a plain INSERT."""
+    return {
+        "return_id": return_id,
+        "tenant_id": tenant_id,
+        "at": at,
+        "from_status": from_status,
+        "to_status": to_status,
+        "event": event,
+        "actor": actor,
+        "reason": reason,
+        "data": dict(data or {}),
+    }
 
 
 # Built once: every step loads its return, and building the statement each time costs more
