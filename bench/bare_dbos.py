@@ -3,10 +3,10 @@
 The floor under the gateway's CPU per return (issue 7): the same durable-execution work (one
 workflow, eight checkpointed steps, dequeued from a queue partitioned like ours) and nothing
 else: no API, no tables of our own, no platform calls. Queue and executor settings copy
-`returnbridge.engine.runtime` and `engine.queueing` at their defaults: worker concurrency 8,
-one workflow at a time per partition, `--lanes` partitions per connection (the gateway's
-`connection_concurrency`, 4) with each workflow in the lane its order hashes to, 0.2 s
-polling, 16 executor threads, SQLite in WAL mode.
+`returnbridge.engine.launch`, `engine.queues` and `engine.queueing` at their defaults: worker
+concurrency 8, one workflow at a time per partition, `--lanes` partitions per connection (the
+gateway's `connection_concurrency`, 4) with each workflow in the lane its order hashes to,
+0.2 s polling, 16 executor threads, SQLite in WAL mode.
 
 Started by `bench/cost.py`; prints one JSON object on stdout: CPU-seconds of this process
 (from /proc) over the window from the first enqueue to the last workflow's end, per
@@ -93,7 +93,7 @@ def lane(connection: str, order: str, lanes: int) -> str:
 
 
 def _prepare_sqlite(url: str) -> None:
-    """WAL mode, as `runtime._prepare_sqlite_system_database` does for the gateway."""
+    """WAL mode, as `launch._prepare_sqlite_system_database` does for the gateway."""
     if not url.startswith("sqlite:///"):
         return
     path = Path(url.removeprefix("sqlite:///"))

@@ -20,7 +20,8 @@ import httpx
 
 from returnbridge.api.app import create_app
 from returnbridge.cli.servers import BackgroundServer
-from returnbridge.engine.runtime import close_runtime, launch_dbos, open_runtime, shutdown_dbos
+from returnbridge.engine.launch import launch_dbos, shutdown_dbos
+from returnbridge.engine.runtime import close_runtime, open_runtime
 from returnbridge.observability import configure_logging
 from returnbridge.sandbox.shopify.app import create_app as create_sandbox
 from returnbridge.settings import Settings

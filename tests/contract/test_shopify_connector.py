@@ -20,8 +20,8 @@ from returnbridge.connectors.base.connector import (
     RefundLineCommand,
     TenderCommand,
 )
-from returnbridge.connectors.base.limits import CostLimiter
 from returnbridge.connectors.shopify.connector import ShopifyConnector
+from returnbridge.connectors.shopify.limits import CostLimiter
 from returnbridge.domain.errors import (
     AuthError,
     NotFound,

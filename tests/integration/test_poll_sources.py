@@ -20,15 +20,10 @@ from dbos import DBOS
 from sqlalchemy import func, select
 
 from returnbridge.cli.servers import BackgroundServer
+from returnbridge.engine.launch import launch_dbos, shutdown_dbos
 from returnbridge.engine.poll_workflows import enqueue_poll, poll_tick, run_workflow_id
 from returnbridge.engine.polling import SyncReport, run_sync
-from returnbridge.engine.runtime import (
-    Runtime,
-    close_runtime,
-    launch_dbos,
-    open_runtime,
-    shutdown_dbos,
-)
+from returnbridge.engine.runtime import Runtime, close_runtime, open_runtime
 from returnbridge.sandbox.vendor import create_app as create_vendor
 from returnbridge.store.connections import create_connection
 from returnbridge.store.sources import create_poll_source, get_source, pause_source

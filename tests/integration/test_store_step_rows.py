@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from returnbridge.domain.errors import DomainError
 from returnbridge.domain.lifecycle import can_transition
 from returnbridge.domain.money import Money
+from returnbridge.domain.returns import ReturnStatus
 from returnbridge.store import refunds, returns, step_rows
 from returnbridge.store.clock import SteppingClock
 from returnbridge.store.errors import RecordNotFoundError, TransitionForbiddenError
@@ -71,7 +72,7 @@ def test_a_transition_writes_status_staged_changes_and_one_event_together(
     step_rows.write_transition(
         session,
         row,
-        to_status="matched",
+        to_status=ReturnStatus.MATCHED,
         event="order_matched",
         actor="engine",
         reason="matched by id",
@@ -114,7 +115,7 @@ def test_a_forbidden_transition_writes_nothing(
         step_rows.write_transition(
             session,
             row,
-            to_status="completed",
+            to_status=ReturnStatus.COMPLETED,
             event="completed",
             actor="engine",
             allowed=can_transition,
@@ -133,8 +134,8 @@ def test_several_hops_write_one_status_and_their_events_in_order(
     return_id = new_return(session, seeded)
     row = step_rows.load_step_row(session, return_id, tenant_id=seeded.tenant_id)
     hops = [
-        step_rows.Hop("matched", "order_matched", "by id", {"order_id": "7"}),
-        step_rows.Hop("planned", "refund_planned"),
+        step_rows.Hop(ReturnStatus.MATCHED, "order_matched", "by id", {"order_id": "7"}),
+        step_rows.Hop(ReturnStatus.PLANNED, "refund_planned"),
     ]
 
     step_rows.write_hops(session, row, hops, actor="engine", allowed=can_transition)
@@ -155,7 +156,10 @@ def test_one_forbidden_hop_among_several_writes_nothing(
     seeded = seed_tenant("Acme")
     return_id = new_return(session, seeded)
     row = step_rows.load_step_row(session, return_id, tenant_id=seeded.tenant_id)
-    hops = [step_rows.Hop("matched", "order_matched"), step_rows.Hop("completed", "completed")]
+    hops = [
+        step_rows.Hop(ReturnStatus.MATCHED, "order_matched"),
+        step_rows.Hop(ReturnStatus.COMPLETED, "completed"),
+    ]
 
     with pytest.raises(TransitionForbiddenError):
         step_rows.write_hops(session, row, hops, actor="engine", allowed=can_transition)
@@ -191,7 +195,9 @@ def test_only_the_row_of_that_tenant_is_written(
     theirs = new_return(session, globex)
     row = step_rows.load_step_row(session, ours, tenant_id=acme.tenant_id)
 
-    step_rows.write_transition(session, row, to_status="matched", event="x", actor="engine")
+    step_rows.write_transition(
+        session, row, to_status=ReturnStatus.MATCHED, event="x", actor="engine"
+    )
     session.commit()
 
     assert returns.get_return(session, theirs, tenant_id=globex.tenant_id).status == "received"

@@ -13,18 +13,16 @@ from typing import Any
 
 import httpx
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from returnbridge.api.app import create_app
 from returnbridge.cli.servers import BackgroundServer
-from returnbridge.engine.runtime import (
-    Runtime,
-    close_runtime,
-    launch_dbos,
-    open_runtime,
-    shutdown_dbos,
-)
+from returnbridge.engine.launch import launch_dbos, shutdown_dbos
+from returnbridge.engine.runtime import Runtime, close_runtime, open_runtime
 from returnbridge.settings import Settings
 from returnbridge.store.connections import create_connection
+from returnbridge.store.crypto import CredentialCipher
+from returnbridge.store.tables import Tenant
 from returnbridge.store.tenants import create_tenant
 
 RESTING = {"completed", "needs_review", "failed", "cancelled"}
@@ -135,6 +133,25 @@ def simple_order(order_id: int, *, email: str = "jane@example.com", **extra: Any
     return order
 
 
+def connect_tenant(
+    session: Session, cipher: CredentialCipher, sandbox: Sandbox
+) -> tuple[Tenant, str, str]:
+    """Tenant "Acme" with a Shopify connection to the sandbox shop (restocking to location 2);
+    (tenant, its API key, the connection id), in the caller's transaction."""
+    tenant, api_key = create_tenant(session, "Acme")
+    connection = create_connection(
+        session,
+        tenant.id,
+        platform="shopify",
+        name="main",
+        base_url=sandbox.url,
+        credentials={"access_token": sandbox.token},
+        cipher=cipher,
+        settings={"restock_location_id": "gid://shopify/Location/2"},
+    )
+    return tenant, api_key, connection.id
+
+
 class Gateway:
     """API + worker in this process, with one tenant connected to a sandbox shop."""
 
@@ -145,19 +162,9 @@ class Gateway:
         launch_dbos(settings, work=True)
         self.server = BackgroundServer(create_app(self.runtime)).start()
         with self.runtime.sessions.begin() as session:
-            tenant, api_key = create_tenant(session, "Acme")
-            connection = create_connection(
-                session,
-                tenant.id,
-                platform="shopify",
-                name="main",
-                base_url=sandbox.url,
-                credentials={"access_token": sandbox.token},
-                cipher=self.runtime.cipher,
-                settings={"restock_location_id": "gid://shopify/Location/2"},
-            )
+            tenant, api_key, connection_id = connect_tenant(session, self.runtime.cipher, sandbox)
         self.tenant_id = tenant.id
-        self.connection_id = connection.id
+        self.connection_id = connection_id
         self.api = httpx.Client(
             base_url=self.server.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
         )

@@ -76,3 +76,54 @@ def test_connectors_never_import_each_other() -> None:
     ]
     assert platforms
     assert offending == []
+
+
+def test_the_engine_names_no_platform() -> None:
+    """The engine reaches connectors through their contract and the registry only."""
+    platforms = [p.name for p in (SRC / "connectors").iterdir() if p.is_dir() and p.name != "base"]
+    offending = [
+        f"{path.relative_to(SRC)}: {module}"
+        for path, module in _imports("engine")
+        for platform in platforms
+        if module.startswith(f"returnbridge.connectors.{platform}")
+    ]
+    assert platforms
+    assert offending == []
+
+
+def _engine_graph() -> dict[str, set[str]]:
+    """Engine module -> the engine modules it imports (at any depth of its code)."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted((SRC / "engine").glob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        targets: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for name in names:
+                parts = name.split(".")
+                if parts[:2] == ["returnbridge", "engine"] and len(parts) == 3:
+                    targets.add(parts[2])
+        graph[path.stem] = targets & {p.stem for p in (SRC / "engine").glob("*.py")}
+    return graph
+
+
+def test_engine_modules_import_each_other_without_a_circle() -> None:
+    graph = _engine_graph()
+    circles: list[str] = []
+
+    def visit(module: str, trail: list[str]) -> None:
+        for target in sorted(graph.get(module, ())):
+            if target in trail:
+                circles.append(" -> ".join([*trail[trail.index(target) :], target]))
+            elif len(trail) < len(graph):
+                visit(target, [*trail, target])
+
+    for module in sorted(graph):
+        visit(module, [module])
+    assert graph["workflows"]  # the graph was read
+    assert circles == []

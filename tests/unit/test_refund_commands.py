@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from returnbridge.connectors.base.connector import SuggestedLine, SuggestedRefund, SuggestedTender
+from returnbridge.connectors.base.connector import (
+    PlatformRefund,
+    RefundedLine,
+    SuggestedLine,
+    SuggestedRefund,
+    SuggestedTender,
+)
 from returnbridge.domain.matching import resolve_lines
 from returnbridge.domain.orders import Order, OrderLine, Payment, ShippingLine, TaxLine
 from returnbridge.domain.refunds import RefundPolicy, plan_refund
@@ -136,3 +142,73 @@ def test_any_cent_of_disagreement_is_reported() -> None:
         update={"lines": (SuggestedLine(line_id="L1", quantity=1, subtotal=1_200, tax=51),)}
     )
     assert rc.disagreements(plan, off) == ["line L1: tax ours 50 platform 51"]
+
+
+def full_command(fee: dict[str, object] | None = None) -> rc.RefundCommand:
+    the_order = order()
+    body: dict[str, object] = {"shipping": {"mode": "full"}}
+    if fee is not None:
+        body["restocking_fee"] = fee
+    ret = canonical(refund=body)
+    resolved = resolve_lines(the_order, ret.lines)
+    plan = plan_refund(
+        the_order, rc.refund_request(ret, the_order, resolved), policy=RefundPolicy()
+    )
+    return rc.refund_command(
+        plan, the_order, quantities=rc.merged_quantities(resolved), key="k", note="n",
+        choice=rc.RestockChoice(restock=True, location_id="loc"), shipping_mode="full",
+    )  # fmt: skip
+
+
+def test_the_command_carries_the_plans_money_to_the_minor_unit() -> None:
+    command = full_command(fee={"type": "percent", "rate": "0.10"})
+    money = command.money
+    assert money is not None
+    [line] = money.lines
+    assert (line.line_id, line.quantity, line.subtotal, line.tax) == ("L1", 3, 3_600, 150)
+    assert [(t.title, t.amount) for t in line.taxes] == [("Tax", 150)]
+    assert [(s.shipping_line_id, s.amount, s.tax) for s in money.shipping] == [("S1", 250, 0)]
+    assert money.fees < 0
+    parts = sum(ln.subtotal + ln.tax + ln.duties for ln in money.lines)
+    parts += money.shipping_amount + money.shipping_tax + money.fees + money.adjustment
+    assert parts == money.total == command.expected_total
+
+
+def test_a_goods_only_command_carries_no_money() -> None:
+    command = rc.refund_command(
+        None, order(), quantities={"L1": 1}, key="k", note="n",
+        choice=rc.RestockChoice(restock=True, location_id="loc"), shipping_mode="none",
+    )  # fmt: skip
+    assert command.money is None
+
+
+def recorded(total: int, **fields: object) -> PlatformRefund:
+    return PlatformRefund(id="R1", order_id="O1", currency="USD", total=total, **fields)
+
+
+def test_a_refund_recorded_as_planned_shows_no_difference() -> None:
+    money = full_command().money
+    assert money is not None
+    same = recorded(
+        money.total,
+        lines=(RefundedLine(line_id="L1", quantity=3, subtotal=3_600, tax=150),),
+        shipping=250,
+    )
+    assert rc.recorded_differences(money, same) == []
+    assert rc.recorded_differences(money, recorded(money.total)) == []  # figures not stated
+
+
+def test_every_cent_the_platform_recorded_differently_is_named() -> None:
+    money = full_command().money
+    assert money is not None
+    off = recorded(
+        money.total - 1,
+        lines=(RefundedLine(line_id="L1", quantity=3, subtotal=3_599, tax=151),),
+        shipping=249,
+    )
+    assert rc.recorded_differences(money, off) == [
+        f"total: planned {money.total}, platform recorded {money.total - 1}",
+        "line L1: subtotal planned 3600, recorded 3599",
+        "line L1: tax planned 150, recorded 151",
+        "shipping: planned 250, recorded 249",
+    ]

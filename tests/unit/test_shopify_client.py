@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from returnbridge.connectors.base.connector import OrderQuery, RefundCommand
-from returnbridge.connectors.base.limits import CostLimiter
 from returnbridge.connectors.shopify.connector import ShopifyConnector
+from returnbridge.connectors.shopify.limits import CostLimiter
 from returnbridge.domain.errors import (
     AuthError,
     NotFound,

@@ -17,7 +17,7 @@ from returnbridge.api.schemas import (
     TenantIn,
     reject_unstorable,
 )
-from returnbridge.engine.connections import require_supported
+from returnbridge.connectors.registry import require_supported
 from returnbridge.store.connections import create_connection
 from returnbridge.store.errors import RecordNotFoundError
 from returnbridge.store.tenants import (

@@ -207,7 +207,8 @@ def run_demo(
 ) -> int:
     """Run the demo on `data_dir`, which the caller prepared (see `prepare_demo_dir`)."""
     from returnbridge.api.app import create_app
-    from returnbridge.engine.runtime import close_runtime, launch_dbos, open_runtime, shutdown_dbos
+    from returnbridge.engine.launch import launch_dbos, shutdown_dbos
+    from returnbridge.engine.runtime import close_runtime, open_runtime
     from returnbridge.sandbox.shopify.app import create_app as create_sandbox
 
     settings = Settings(data_dir=data_dir, port=port, log_level="WARNING")

@@ -119,7 +119,7 @@ def import_file(
     from returnbridge.cli.main import _open, _settings
     from returnbridge.engine import bulk_import
     from returnbridge.engine.import_rows import ImportFileError
-    from returnbridge.engine.runtime import launch_dbos, shutdown_dbos
+    from returnbridge.engine.launch import launch_dbos, shutdown_dbos
 
     if not file.is_file():
         _fail(f"no file {file}")

@@ -116,7 +116,8 @@ def _open(settings: Settings) -> Runtime:
 def _serve_api(settings: Settings, *, work: bool) -> None:
     from returnbridge.api.app import create_app
     from returnbridge.engine.ingest import requeue_received
-    from returnbridge.engine.runtime import launch_dbos, open_runtime, shutdown_dbos
+    from returnbridge.engine.launch import launch_dbos, shutdown_dbos
+    from returnbridge.engine.runtime import open_runtime
 
     _check_keys(settings, admin=True)
     runtime = open_runtime(settings)
@@ -160,7 +161,8 @@ def api(data_dir: DataDir = None, host: Host = None, port: Port = None) -> None:
 def worker(data_dir: DataDir = None) -> None:
     """Run a worker: executes queued workflows and recovers interrupted ones."""
     from returnbridge.engine.ingest import requeue_received
-    from returnbridge.engine.runtime import launch_dbos, open_runtime, shutdown_dbos
+    from returnbridge.engine.launch import launch_dbos, shutdown_dbos
+    from returnbridge.engine.runtime import open_runtime
 
     settings = _settings(data_dir)
     _check_keys(settings, admin=True)
@@ -330,8 +332,8 @@ def connections_add(
     data_dir: DataDir = None,
 ) -> None:
     """Connect a tenant to a platform store (credentials are encrypted at rest)."""
+    from returnbridge.connectors.registry import require_supported
     from returnbridge.domain.errors import DomainError
-    from returnbridge.engine.connections import require_supported
     from returnbridge.store.connections import create_connection
     from returnbridge.store.errors import RecordNotFoundError
     from returnbridge.store.tenants import get_tenant

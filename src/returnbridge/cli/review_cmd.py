@@ -49,7 +49,8 @@ def _actor(given: str | None) -> str:
 @contextmanager
 def _runtime(data_dir: Path | None, *, enqueue: bool = False) -> Iterator[Runtime]:
     from returnbridge.cli.main import _open, _settings
-    from returnbridge.engine.runtime import close_runtime, launch_dbos, shutdown_dbos
+    from returnbridge.engine.launch import launch_dbos, shutdown_dbos
+    from returnbridge.engine.runtime import close_runtime
 
     settings = _settings(data_dir)
     runtime = _open(settings)

@@ -258,8 +258,8 @@ def sources_resume(source_id: str, *, tenant: Tenant, data_dir: DataDir = None) 
 @sources_app.command("run")
 def sources_run(source_id: str, *, tenant: Tenant, data_dir: DataDir = None) -> None:
     """Sync the poll source now, here (even when paused); exit 1 when the sync failed."""
+    from returnbridge.engine.launch import launch_dbos, shutdown_dbos
     from returnbridge.engine.polling import run_sync
-    from returnbridge.engine.runtime import launch_dbos, shutdown_dbos
     from returnbridge.store import sources as source_store
     from returnbridge.store.errors import RecordNotFoundError
 

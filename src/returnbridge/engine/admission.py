@@ -24,7 +24,7 @@ def admit(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
         record, canonical = load_return(session, tenant_id, return_id, lock=False)
         status = record.status
     if canonical.status == "approved":
-        return StepOutcome("admitted", {"was": status})
+        return StepOutcome(status, admitted=True)
     if canonical.status == "cancelled":
         if can_transition(status, ReturnStatus.CANCELLED):
             with transaction(runtime) as session:
@@ -38,7 +38,7 @@ def admit(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
                     reason="the vendor withdrew the return",
                     allowed=can_transition,
                 )
-            return StepOutcome(ReturnStatus.CANCELLED, {})
+            return StepOutcome(ReturnStatus.CANCELLED)
         return park(
             runtime,
             tenant_id,

@@ -28,7 +28,7 @@ NO_NOTIFICATIONS = "customer notifications not configured"
 
 
 def restock(
-    runtime: Runtime, tenant_id: str, return_id: str, *, after: str | None = None
+    runtime: Runtime, tenant_id: str, return_id: str, *, after: ReturnStatus | None = None
 ) -> StepOutcome:
     """Record the restock; on platforms that restock inside the refund it already happened.
 
@@ -36,18 +36,18 @@ def restock(
     refund step recorded it), there is nothing to read or write.
     """
     if after is not None and reached(after, ReturnStatus.RESTOCKED):
-        return StepOutcome(after, {})
+        return StepOutcome(after)
     with transaction(runtime) as session:
         record, canonical = load_return(session, tenant_id, return_id)
         if reached(record.status, ReturnStatus.RESTOCKED):
-            return StepOutcome(record.status, {})
+            return StepOutcome(record.status)
         if not canonical.restock or not canonical.lines:
             advance_through(session, record, [restock_skipped()])
         else:
             connection = connection_of(session, record)
             made = refund_store.platform_refund_ids(session, return_id, tenant_id=tenant_id)
             advance_through(session, record, [restocked_in_refund(connection.platform, made)])
-    return StepOutcome(ReturnStatus.RESTOCKED, {})
+    return StepOutcome(ReturnStatus.RESTOCKED)
 
 
 def restock_skipped() -> Hop:
@@ -70,7 +70,7 @@ def restocked_in_refund(platform: str, refund_ids: list[str]) -> Hop:
 def skip(target: ReturnStatus, reason: str) -> StepOutcome:
     """A step that does not apply (no returns system, no notification configured): nothing
     is written now; `complete` records it."""
-    return StepOutcome(str(target), {"skipped": reason})
+    return StepOutcome(target, skipped=reason)
 
 
 def complete(
@@ -78,11 +78,11 @@ def complete(
     tenant_id: str,
     return_id: str,
     *,
-    skipped: Sequence[tuple[str, str]] = (),
+    skipped: Sequence[tuple[ReturnStatus, str]] = (),
 ) -> StepOutcome:
     """Complete the return, recording first the steps that were skipped (status, reason)."""
     hops = [Hop(status, "step_skipped", reason) for status, reason in skipped]
     with transaction(runtime) as session:
         record, _ = load_return(session, tenant_id, return_id)
         advance_through(session, record, [*hops, Hop(ReturnStatus.COMPLETED, "completed")])
-    return StepOutcome(ReturnStatus.COMPLETED, {})
+    return StepOutcome(ReturnStatus.COMPLETED)

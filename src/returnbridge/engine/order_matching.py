@@ -43,13 +43,13 @@ def match_order(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome
     with transaction(runtime) as session:
         record, canonical = load_return(session, tenant_id, return_id)
         if reached(record.status, ReturnStatus.MATCHED) and record.matched_order_id:
-            return StepOutcome(record.status, {"order_id": record.matched_order_id})
+            return StepOutcome(record.status, order_id=record.matched_order_id)
         order_id = canonical.order.platform_order_id
         if order_id:
             # No call: the plan step reads the order next (and records its name), and parks
             # the return with `order_not_found` if the platform has no such order.
             _write_match(session, record, order_id, None, how="id")
-            return StepOutcome(ReturnStatus.MATCHED, {"order_id": order_id})
+            return StepOutcome(ReturnStatus.MATCHED, order_id=order_id)
         connection = connection_of(session, record)
         settings = dict(connection.settings or {})
         connector = runtime.connector(connection)
@@ -154,7 +154,7 @@ def _record_match(
     with transaction(runtime) as session:
         record, _ = load_return(session, tenant_id, return_id)
         _write_match(session, record, order_id, name, how=how)
-    return StepOutcome(ReturnStatus.MATCHED, {"order_id": order_id})
+    return StepOutcome(ReturnStatus.MATCHED, order_id=order_id)
 
 
 def _write_match(

@@ -18,7 +18,8 @@ from typing import Any
 from dbos import SetEnqueueOptions, SetWorkflowID
 
 from returnbridge.domain.matching import normalise_email, normalise_order_name
-from returnbridge.engine.runtime import current, returns_queue
+from returnbridge.engine.queues import returns_queue
+from returnbridge.engine.runtime import current
 from returnbridge.engine.workflows import process_return
 
 

@@ -9,9 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from returnbridge.connectors.base.connector import (
+    LineMoney,
+    PlatformRefund,
     RefundCommand,
     RefundLineCommand,
+    RefundMoney,
+    ShippingMoney,
     SuggestedRefund,
+    TaxAmount,
     TenderCommand,
 )
 from returnbridge.domain.matching import ResolvedLine
@@ -126,6 +131,55 @@ def line_commands(
     return tuple(commands)
 
 
+def refund_money(plan: RefundPlan) -> RefundMoney:
+    """The plan's presentment figures as the command carries them."""
+    figures = plan.presentment
+    return RefundMoney(
+        lines=tuple(
+            LineMoney(
+                line_id=line.line_id,
+                quantity=line.quantity,
+                subtotal=line.subtotal,
+                taxes=tuple(TaxAmount(title=t.title, amount=t.amount) for t in line.tax_lines),
+                tax=line.tax,
+                duties=line.duties or 0,
+            )
+            for line in figures.lines
+        ),
+        shipping=tuple(
+            ShippingMoney(shipping_line_id=line.shipping_line_id, amount=line.amount, tax=line.tax)
+            for line in figures.shipping.lines
+        ),
+        fees=figures.fees.total,
+        adjustment=figures.cap_adjustment,
+        total=figures.total,
+    )
+
+
+def recorded_differences(money: RefundMoney, refund: PlatformRefund) -> list[str]:
+    """Where the refund the platform recorded differs from the plan (0 tolerance).
+
+    The total always; lines and shipping where the platform's answer states them.
+    """
+    problems: list[str] = []
+    if refund.total != money.total:
+        problems.append(f"total: planned {money.total}, platform recorded {refund.total}")
+    planned = {line.line_id: line for line in money.lines}
+    for line in refund.lines:
+        ours = planned.get(line.line_id)
+        if ours is None or line.subtotal is None:
+            continue
+        if line.subtotal != ours.subtotal:
+            problems.append(
+                f"line {line.line_id}: subtotal planned {ours.subtotal}, recorded {line.subtotal}"
+            )
+        if line.tax is not None and line.tax != ours.tax:
+            problems.append(f"line {line.line_id}: tax planned {ours.tax}, recorded {line.tax}")
+    if refund.shipping is not None and refund.shipping != money.shipping_amount:
+        problems.append(f"shipping: planned {money.shipping_amount}, recorded {refund.shipping}")
+    return problems
+
+
 def refund_command(
     plan: RefundPlan | None,
     order: Order,
@@ -162,6 +216,7 @@ def refund_command(
         tenders=tenders,
         note=note,
         expected_total=plan.total if plan is not None else 0,
+        money=refund_money(plan) if plan is not None else None,
     )
 
 

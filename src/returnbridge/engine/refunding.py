@@ -11,6 +11,7 @@ from returnbridge.connectors.base.connector import (
     OrderConnector,
     PlatformRefund,
     RefundCommand,
+    RefundMoney,
 )
 from returnbridge.domain.errors import NotFound, TransientError
 from returnbridge.domain.matching import resolve_lines
@@ -79,18 +80,37 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
     with runtime.reads() as session:  # the write below loads and locks the row again
         record, canonical = load_return(session, tenant_id, return_id, lock=False)
         if reached(record.status, ReturnStatus.PLANNED):
-            return StepOutcome(record.status, {})
+            return StepOutcome(record.status)
         connection = connection_of(session, record)
         connector = runtime.connector(connection)
         order_id, connection_id = record.matched_order_id, record.connection_id
         earlier = refund_store.refund_by_key(session, tenant_id, idempotency_key=key)
+    if earlier is not None and earlier.status == refund_store.SUCCEEDED:
+        # Made and recorded already (the return was parked after its refund, then retried):
+        # nothing to plan; the refund step finds it by its key.
+        connector.close()
+        return _planned_earlier(
+            runtime,
+            tenant_id,
+            return_id,
+            key,
+            platform_refund_id=earlier.platform_refund_id,
+            total=earlier.amount,
+        )
     try:
-        if earlier is not None and earlier.status != "succeeded":
+        if earlier is not None:
             # An earlier run planned this refund and may have made it without recording it:
             # re-planning on the order as it is now would count our own refund against us.
             found = _find_by_key(connector.list_refunds(earlier.order_id), key)
             if found is not None:
-                return _planned_earlier(runtime, tenant_id, return_id, key, found)
+                return _planned_earlier(
+                    runtime,
+                    tenant_id,
+                    return_id,
+                    key,
+                    platform_refund_id=found.id,
+                    total=found.total,
+                )
         if order_id is None:
             return park(
                 runtime,
@@ -176,11 +196,17 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
             reason=None if planned.plan else "goods only: no money moves",
             data={"total": total, "currency": order.currency, "idempotency_key": key},
         )
-    return StepOutcome(ReturnStatus.PLANNED, {"total": total})
+    return StepOutcome(ReturnStatus.PLANNED, total=total)
 
 
 def _planned_earlier(
-    runtime: Runtime, tenant_id: str, return_id: str, key: str, found: PlatformRefund
+    runtime: Runtime,
+    tenant_id: str,
+    return_id: str,
+    key: str,
+    *,
+    platform_refund_id: str | None,
+    total: int,
 ) -> StepOutcome:
     with transaction(runtime) as session:
         record, _ = load_return(session, tenant_id, return_id)
@@ -190,9 +216,9 @@ def _planned_earlier(
             ReturnStatus.PLANNED,
             event="refund_planned",
             reason="the refund planned earlier is already on the platform",
-            data={"idempotency_key": key, "platform_refund_id": found.id},
+            data={"idempotency_key": key, "platform_refund_id": platform_refund_id},
         )
-    return StepOutcome(ReturnStatus.PLANNED, {"total": found.total})
+    return StepOutcome(ReturnStatus.PLANNED, total=total, platform_refund_id=platform_refund_id)
 
 
 def _restock_choice(
@@ -279,7 +305,7 @@ def _claim(
     with transaction(runtime) as session:
         record, canonical = load_return(session, tenant_id, return_id)
         if reached(record.status, ReturnStatus.REFUNDED):
-            return StepOutcome(record.status, {})
+            return StepOutcome(record.status)
         connection = connection_of(session, record)
         stored = refund_store.refund_by_key(session, tenant_id, idempotency_key=key)
         sends = canonical.status == "approved" and _moves_anything(canonical)
@@ -336,29 +362,34 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
     try:
         if planned_command is not None:
             # The first attempt sends what the plan step decided on the order it had just read.
-            refund = connector.create_refund(_ready(connector, planned_command))
+            sent = _ready(connector, planned_command)
+            refund = connector.create_refund(sent)
         else:
             found = _find_by_key(connector.list_refunds(stored.order_id), key)
             if found is not None:
                 log.info("refund already on the platform", refund_id=found.id, key=key)
+                # Not checked against the plan: this is a retry (an operator's, after a
+                # difference parked the return) or a recovery after the answer was lost.
                 return _record_refunded(
                     runtime, tenant_id, return_id, stored.id, found, **recording
                 )
             order = connector.get_order(stored.order_id)
             planned = _compute(canonical, order, connection)
             command = _command(connector, planned, canonical, connection, key)
-            refund = connector.create_refund(_ready(connector, command))
+            sent = _ready(connector, command)
+            refund = connector.create_refund(sent)
     except Exception as error:
         outcome = classify(runtime, tenant_id, return_id, error, step="refund")
         with transaction(runtime) as session:
-            refund_store.fail_refund(
-                session, stored.id, tenant_id=tenant_id, reason=outcome.detail["reason"]
-            )
+            reason = outcome.reason or "the refund stopped"  # park always gives one
+            refund_store.fail_refund(session, stored.id, tenant_id=tenant_id, reason=reason)
         return outcome
     finally:
         connector.close()
     REFUNDS_CREATED.labels(platform=connection.platform).inc()
-    return _record_refunded(runtime, tenant_id, return_id, stored.id, refund, **recording)
+    return _record_refunded(
+        runtime, tenant_id, return_id, stored.id, refund, **recording, planned=sent.money
+    )
 
 
 def _ready(connector: OrderConnector, command: RefundCommand | dict[str, Any]) -> RefundCommand:
@@ -382,9 +413,19 @@ def _record_refunded(
     restocks_with_refund: bool,
     platform: str,
     skipped: bool = False,
+    planned: RefundMoney | None = None,
 ) -> StepOutcome:
     """Record the refund; also the restock when it needs no step of its own (the refund
-    restocked the goods, or there are none), so the restock step has nothing to write."""
+    restocked the goods, or there are none), so the restock step has nothing to write.
+
+    When what the platform recorded differs from `planned` (the money of the command sent),
+    the refund is recorded as made and the return then waits in `needs_review` with both.
+    """
+    differences = (
+        rc.recorded_differences(planned, refund)
+        if planned is not None and refund is not None
+        else []
+    )
     with transaction(runtime) as session:
         record, canonical = load_return(session, tenant_id, return_id)
         if refund is not None:
@@ -413,11 +454,28 @@ def _record_refunded(
                 data,
             )
         ]
-        if not canonical.restock or not canonical.lines:
+        # on a difference, the restock is recorded once a human has looked at the refund
+        if not differences and (not canonical.restock or not canonical.lines):
             hops.append(completion.restock_skipped())
-        elif refund is not None and restocks_with_refund:
+        elif not differences and refund is not None and restocks_with_refund:
             made = refund_store.platform_refund_ids(session, return_id, tenant_id=tenant_id)
             hops.append(completion.restocked_in_refund(platform, made))
         advance_through(session, record, hops)
         status = record.status
-    return StepOutcome(status, data)
+    if refund is None:  # nothing to refund: the skipped refund is already on the timeline
+        return StepOutcome(status)
+    if differences and planned is not None:
+        return park(
+            runtime,
+            tenant_id,
+            return_id,
+            status=ReturnStatus.NEEDS_REVIEW,
+            event="refund_differs_from_plan",
+            reason="the platform recorded a different refund than planned: "
+            + "; ".join(differences),
+            data={
+                "plan": planned.model_dump(mode="json"),
+                "platform": refund.model_dump(mode="json"),
+            },
+        )
+    return StepOutcome(status, total=refund.total, platform_refund_id=refund.id)

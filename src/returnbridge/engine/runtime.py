@@ -1,41 +1,34 @@
-"""Process-wide wiring: settings, database, credential cipher and the DBOS runtime.
+"""Process-wide wiring: settings, database, credential cipher and connectors.
 
 Workflow steps run in DBOS worker threads and receive only ids; they reach the database and
-connectors through the one `Runtime` installed at start-up.
+connectors through the one `Runtime` installed at start-up. Starting DBOS itself, with the
+workflows it runs, is `engine/launch.py`'s job: this module imports no workflow or step.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
-import sqlite3
 import ssl
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from dbos import DBOS, DBOSConfig, Queue
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from returnbridge.connectors.base.connector import OrderConnector
-from returnbridge.engine.connections import build_connector, warm_up
+from returnbridge.connectors.registry import build_connector
 from returnbridge.settings import Settings
 from returnbridge.store.connections import connection_credentials
 from returnbridge.store.crypto import CredentialCipher
 from returnbridge.store.database import (
-    SQLITE_BUSY_TIMEOUT_MS,
     create_engine_for,
     migrate,
     read_session_factory,
     session_factory,
 )
 from returnbridge.store.tables import Connection
-
-QUEUE_NAME = "returns"
 
 
 @dataclass
@@ -140,11 +133,9 @@ def executor_threads(settings: Settings) -> int:
 
 POSTGRES_POOL_SIZE = 20
 """Connections one process may open to PostgreSQL for our tables (transactions are short)."""
-POSTGRES_SYSTEM_POOL_SIZE = 16
-"""Connections one process may open to PostgreSQL for DBOS's tables."""
 
 
-def _on_sqlite(url: str) -> bool:
+def on_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
@@ -158,106 +149,6 @@ def pool_size(settings: Settings) -> int:
     """
     if settings.database_pool_size is not None:
         return settings.database_pool_size
-    if _on_sqlite(settings.resolved_database_url):
+    if on_sqlite(settings.resolved_database_url):
         return settings.api_threads + executor_threads(settings) + 8
     return POSTGRES_POOL_SIZE
-
-
-def system_pool_size(settings: Settings) -> int:
-    """Connections one process may hold for DBOS's system database."""
-    if _on_sqlite(settings.resolved_system_database_url):
-        return settings.api_threads + executor_threads(settings) + 8
-    return POSTGRES_SYSTEM_POOL_SIZE
-
-
-def executor_id(settings: Settings) -> str:
-    """This process's DBOS executor id.
-
-    Embedded (SQLite, one process): DBOS's stable ``local``, so a restart recovers its own
-    workflows. Scaled (PostgreSQL) without a configured id: unique per process, so two
-    workers never share one; a dead worker's workflows are taken over by the live ones.
-    """
-    if settings.executor_id:
-        return settings.executor_id
-    if settings.resolved_system_database_url.startswith("sqlite"):
-        return "local"
-    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-
-
-def dbos_config(settings: Settings) -> DBOSConfig:
-    return {
-        "name": settings.app_name,
-        "system_database_url": settings.resolved_system_database_url,
-        "run_migrations": True,
-        "log_level": "WARNING",
-        "max_executor_threads": executor_threads(settings),
-        "sys_db_pool_size": system_pool_size(settings),
-        "executor_id": executor_id(settings),
-        "notification_listener_polling_interval_sec": settings.notification_polling_interval,
-    }
-
-
-def _prepare_sqlite_system_database(url: str) -> None:
-    """Put DBOS's SQLite file in WAL mode (persistent), so its readers never block writers."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return
-    connection = sqlite3.connect(parsed.database, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
-    try:
-        connection.execute("PRAGMA journal_mode=WAL")
-    finally:
-        connection.close()
-
-
-def launch_dbos(settings: Settings, *, work: bool) -> None:
-    """Start DBOS; `work=False` (API-only process) enqueues but never runs workflows."""
-    import returnbridge.engine.workflows  # noqa: F401 - registers the workflow and steps
-    from returnbridge.engine.poll_workflows import install_polling  # registers poll workflows
-
-    _prepare_sqlite_system_database(settings.resolved_system_database_url)
-    if not work and not settings.executor_id:
-        # DBOS recovers its executor's pending workflows at launch: an enqueue-only process
-        # (API, CLI) must never take the embedded worker's `local` ones, so it gets its own id.
-        unique = f"enqueue-{os.getpid()}-{secrets.token_hex(3)}"
-        settings = settings.model_copy(update={"executor_id": unique})
-    DBOS(config=dbos_config(settings))
-    if not work:
-        DBOS.listen_queues([])
-    DBOS.launch()
-    _queues[QUEUE_NAME] = DBOS.register_queue(
-        QUEUE_NAME,
-        worker_concurrency=settings.worker_concurrency,
-        # by order: connection_concurrency lanes per store, one workflow each (queueing.py)
-        partition_concurrency=settings.connection_concurrency
-        if settings.queue_partition == "connection"
-        else 1,
-        polling_interval_sec=settings.queue_polling_interval,
-        on_conflict="always_update",
-    )
-    install_polling(settings, work=work)
-    if work:
-        from returnbridge.engine.housekeeping import Housekeeper
-
-        _housekeepers.append(Housekeeper(current()).start())
-        # one-off costs at start, not in the first returns: documents parsed, TLS context
-        warm_up()
-        current().tls_context()
-
-
-_housekeepers: list[Any] = []
-_queues: dict[str, Queue] = {}
-
-
-def returns_queue() -> Queue:
-    """The queue this process registered at launch (kept: looking it up reads the database)."""
-    queue = _queues.get(QUEUE_NAME) or DBOS.retrieve_queue(QUEUE_NAME)
-    if queue is None:
-        raise RuntimeError(f"queue {QUEUE_NAME!r} is not registered (DBOS not launched?)")
-    return queue
-
-
-def shutdown_dbos() -> None:
-    _queues.clear()
-    while _housekeepers:
-        _housekeepers.pop().stop()
-    DBOS.destroy(destroy_registry=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -39,12 +39,52 @@ log = get_logger(__name__)
 ACTOR = "engine"
 
 
+RESTING = frozenset({ReturnStatus.NEEDS_REVIEW, ReturnStatus.FAILED, ReturnStatus.CANCELLED})
+"""Statuses in which the workflow stops: a human or the vendor moves the return on."""
+
+
 @dataclass(frozen=True, slots=True)
 class StepOutcome:
-    """Where a step left the return: `status` is the return's status afterwards."""
+    """Where a step left the return; DBOS records it as the step's result."""
 
-    status: str
-    detail: dict[str, Any]
+    status: ReturnStatus
+    """The return's status afterwards (for the admit step: the status it found)."""
+    admitted: bool = False
+    """The admit step let the return go on, whatever status it found (a redriven return)."""
+    skipped: str | None = None
+    """The step had nothing to do, and why; the complete step records it."""
+    reason: str | None = None
+    """Why the return was parked in `needs_review` or `failed`."""
+    total: int | None = None
+    """Minor units planned or refunded."""
+    order_id: str | None = None
+    platform_refund_id: str | None = None
+
+    @property
+    def rests(self) -> bool:
+        """The workflow stops here: the return waits for a human or the vendor."""
+        return not self.admitted and self.status in RESTING
+
+    @classmethod
+    def recorded(cls, value: object) -> StepOutcome:
+        """A step's recorded result: an outcome, or the dict an earlier version recorded
+        (a workflow started before an upgrade resumes with those)."""
+        if isinstance(value, StepOutcome):
+            return value
+        if not isinstance(value, Mapping) or "status" not in value:
+            raise TypeError(f"not a step outcome: {value!r}")
+        admitted = value["status"] == "admitted"
+        status = value.get("was", ReturnStatus.RECEIVED) if admitted else value["status"]
+        total = value.get("total")
+        return cls(
+            status=ReturnStatus(status),
+            admitted=admitted,
+            skipped=value.get("skipped"),
+            reason=value.get("reason"),
+            total=total if isinstance(total, int) else None,
+            order_id=value.get("order_id"),
+            platform_refund_id=value.get("platform_refund_id"),
+        )
 
 
 @contextmanager
@@ -99,11 +139,11 @@ def connection_of(session: Session, record: StepRow) -> Connection:
     return get_connection(session, record.connection_id, tenant_id=record.tenant_id)
 
 
-def reached(status: str, target: ReturnStatus) -> bool:
+def reached(status: ReturnStatus, target: ReturnStatus) -> bool:
     """True when `status` is `target` or beyond it on the main path."""
     if status not in MAIN_PATH:
         return False
-    return MAIN_PATH.index(ReturnStatus(status)) >= MAIN_PATH.index(target)
+    return MAIN_PATH.index(status) >= MAIN_PATH.index(target)
 
 
 def advance(
@@ -126,7 +166,7 @@ def advance_through(session: Session, record: StepRow, hops: Sequence[Hop]) -> N
     write_hops(
         session,
         record,
-        [hop for hop in hops if not reached(record.status, ReturnStatus(hop.to_status))],
+        [hop for hop in hops if not reached(record.status, hop.to_status)],
         actor=ACTOR,
         allowed=can_transition,
     )
@@ -159,7 +199,7 @@ def park(
                 locked=record,
             )
     log.warning("return parked", status=str(status), reason=reason, timeline_event=event)
-    return StepOutcome(str(status), {"reason": reason, **(data or {})})
+    return StepOutcome(status, reason=reason)
 
 
 def classify(

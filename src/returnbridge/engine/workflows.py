@@ -44,64 +44,58 @@ def workflow_id_for(tenant_id: str, idempotency_key: str) -> str:
     return f"rb-return-{digest}"
 
 
-def _outcome(result: StepOutcome) -> dict[str, Any]:
-    return {"status": result.status, **result.detail}
-
-
 @DBOS.step(name="admit", **_RETRY)
-def admit_step(tenant_id: str, return_id: str) -> dict[str, Any]:
-    return _outcome(admission.admit(current(), tenant_id, return_id))
+def admit_step(tenant_id: str, return_id: str) -> StepOutcome:
+    return admission.admit(current(), tenant_id, return_id)
 
 
 @DBOS.step(name="match_order", **_RETRY)
-def match_order_step(tenant_id: str, return_id: str) -> dict[str, Any]:
-    return _outcome(order_matching.match_order(current(), tenant_id, return_id))
+def match_order_step(tenant_id: str, return_id: str) -> StepOutcome:
+    return order_matching.match_order(current(), tenant_id, return_id)
 
 
 @DBOS.step(name="plan_refund", **_RETRY)
-def plan_step(tenant_id: str, return_id: str, revision: int) -> dict[str, Any]:
-    return _outcome(refunding.plan_return(current(), tenant_id, return_id, revision))
+def plan_step(tenant_id: str, return_id: str, revision: int) -> StepOutcome:
+    return refunding.plan_return(current(), tenant_id, return_id, revision)
 
 
 @DBOS.step(name="refund", **_RETRY)
-def refund_step(tenant_id: str, return_id: str, revision: int) -> dict[str, Any]:
-    return _outcome(refunding.execute_refund(current(), tenant_id, return_id, revision))
+def refund_step(tenant_id: str, return_id: str, revision: int) -> StepOutcome:
+    return refunding.execute_refund(current(), tenant_id, return_id, revision)
 
 
 @DBOS.step(name="restock", **_RETRY)
-def restock_step(tenant_id: str, return_id: str, after: str | None = None) -> dict[str, Any]:
-    return _outcome(completion.restock(current(), tenant_id, return_id, after=after))
+def restock_step(tenant_id: str, return_id: str, after: ReturnStatus | None = None) -> StepOutcome:
+    return completion.restock(current(), tenant_id, return_id, after=after)
 
 
 @DBOS.step(name="sync_returns_system", **_RETRY)
-def sync_step(tenant_id: str, return_id: str) -> dict[str, Any]:
-    return _outcome(completion.skip(ReturnStatus.SYNCED, completion.NO_RETURNS_SYSTEM))
+def sync_step(tenant_id: str, return_id: str) -> StepOutcome:
+    return completion.skip(ReturnStatus.SYNCED, completion.NO_RETURNS_SYSTEM)
 
 
 @DBOS.step(name="notify_customer", **_RETRY)
-def notify_step(tenant_id: str, return_id: str) -> dict[str, Any]:
-    return _outcome(completion.skip(ReturnStatus.NOTIFIED, completion.NO_NOTIFICATIONS))
+def notify_step(tenant_id: str, return_id: str) -> StepOutcome:
+    return completion.skip(ReturnStatus.NOTIFIED, completion.NO_NOTIFICATIONS)
 
 
 @DBOS.step(name="complete", **_RETRY)
 def complete_step(
-    tenant_id: str, return_id: str, skipped: list[tuple[str, str]] | None = None
-) -> dict[str, Any]:
-    return _outcome(completion.complete(current(), tenant_id, return_id, skipped=skipped or ()))
+    tenant_id: str, return_id: str, skipped: list[tuple[ReturnStatus, str]] | None = None
+) -> StepOutcome:
+    return completion.complete(current(), tenant_id, return_id, skipped=skipped or ())
 
 
 @DBOS.step(name="fail", **_PARK_RETRY)
-def fail_step(tenant_id: str, return_id: str, reason: str, code: str) -> dict[str, Any]:
-    return _outcome(
-        park(
-            current(),
-            tenant_id,
-            return_id,
-            status=ReturnStatus.FAILED,
-            event="retries_exhausted",
-            reason=reason,
-            data={"code": code},
-        )
+def fail_step(tenant_id: str, return_id: str, reason: str, code: str) -> StepOutcome:
+    return park(
+        current(),
+        tenant_id,
+        return_id,
+        status=ReturnStatus.FAILED,
+        event="retries_exhausted",
+        reason=reason,
+        data={"code": code},
     )
 
 
@@ -124,41 +118,39 @@ def process_return(tenant_id: str, return_id: str, revision: int) -> str:
         cause = _root_cause(error)
         log.error("workflow step gave up", error_type=type(cause).__name__, error=str(cause))
         public = public_reason(cause)
-        status = str(fail_step(tenant_id, return_id, public.sentence, public.code)["status"])
-    RETURN_OUTCOMES.labels(status=status).inc()
-    log.info("return settled", status=status)
+        parked = StepOutcome.recorded(fail_step(tenant_id, return_id, public.sentence, public.code))
+        status = parked.status
+    RETURN_OUTCOMES.labels(status=status.value).inc()
+    log.info("return settled", status=status.value)
     structlog.contextvars.clear_contextvars()
-    return status
+    return status.value
 
 
-_RESTING = (ReturnStatus.NEEDS_REVIEW, ReturnStatus.FAILED, ReturnStatus.CANCELLED)
-
-
-def _run(tenant_id: str, return_id: str, revision: int) -> str:
+def _run(tenant_id: str, return_id: str, revision: int) -> ReturnStatus:
     for result in _walk(tenant_id, return_id, revision):
-        status = str(result["status"])
-        if status in _RESTING:
-            return status
-    return status
+        if result.rests:
+            return result.status
+    return result.status
 
 
-def _walk(tenant_id: str, return_id: str, revision: int) -> Iterator[dict[str, Any]]:
+def _walk(tenant_id: str, return_id: str, revision: int) -> Iterator[StepOutcome]:
     """The steps in order; the caller stops pulling when the return comes to rest.
 
     Steps with nothing to do leave their transition to a later step's write (see
     `engine/completion.py`): the restock step gets the status the refund step left, the
-    complete step the steps that were skipped.
+    complete step the steps that were skipped. A result DBOS recorded before an upgrade may
+    be a dict: `StepOutcome.recorded` reads both.
     """
-    yield admit_step(tenant_id, return_id)
-    yield match_order_step(tenant_id, return_id)
-    yield plan_step(tenant_id, return_id, revision)
-    refunded = refund_step(tenant_id, return_id, revision)
+    yield StepOutcome.recorded(admit_step(tenant_id, return_id))
+    yield StepOutcome.recorded(match_order_step(tenant_id, return_id))
+    yield StepOutcome.recorded(plan_step(tenant_id, return_id, revision))
+    refunded = StepOutcome.recorded(refund_step(tenant_id, return_id, revision))
     yield refunded
-    yield restock_step(tenant_id, return_id, str(refunded["status"]))
-    skipped: list[tuple[str, str]] = []
+    yield StepOutcome.recorded(restock_step(tenant_id, return_id, refunded.status))
+    skipped: list[tuple[ReturnStatus, str]] = []
     for step in (sync_step, notify_step):
-        result = step(tenant_id, return_id)
+        result = StepOutcome.recorded(step(tenant_id, return_id))
         yield result
-        if "skipped" in result:
-            skipped.append((str(result["status"]), str(result["skipped"])))
-    yield complete_step(tenant_id, return_id, skipped)
+        if result.skipped is not None:
+            skipped.append((result.status, result.skipped))
+    yield StepOutcome.recorded(complete_step(tenant_id, return_id, skipped))

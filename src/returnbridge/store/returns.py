@@ -479,11 +479,12 @@ def check_transition(
 ) -> None:
     """TransitionForbiddenError when ``allowed`` is given and says no."""
     if allowed is not None and not allowed(from_status, to_status):
+        here, there = str(from_status), str(to_status)  # plain values, also for enums
         raise TransitionForbiddenError(
-            message=f"a return cannot move from {from_status!r} to {to_status!r}",
+            message=f"a return cannot move from {here!r} to {there!r}",
             return_id=return_id,
-            from_status=from_status,
-            to_status=to_status,
+            from_status=here,
+            to_status=there,
         )
 
 

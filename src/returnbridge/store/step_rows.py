@@ -20,6 +20,7 @@ from sqlalchemy import Table, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from returnbridge.domain.money import Money
+from returnbridge.domain.returns import ReturnStatus
 from returnbridge.store.clock import Clock, utc_now
 from returnbridge.store.errors import RecordNotFoundError
 from returnbridge.store.returns import TransitionCheck, check_transition
@@ -51,7 +52,7 @@ class StepRow:
 
     id: str
     tenant_id: str
-    status: str
+    status: ReturnStatus
     connection_id: str
     matched_order_id: str | None
     matched_order_name: str | None
@@ -68,7 +69,9 @@ def load_step_row(
     row = session.connection().execute(_LOAD if lock else _PEEK, params).one_or_none()
     if row is None:
         raise RecordNotFoundError(message="return not found", kind="return", id=return_id)
-    return StepRow(*row)
+    record = StepRow(*row)
+    record.status = ReturnStatus(record.status)  # the column holds its value
+    return record
 
 
 def step_payload(session: Session, row: StepRow) -> dict[str, Any]:
@@ -97,7 +100,7 @@ def stage_refund_total(row: StepRow, total: Money) -> None:
 class Hop:
     """One move along the lifecycle and the timeline event that records it."""
 
-    to_status: str
+    to_status: ReturnStatus
     event: str
     reason: str | None = None
     data: dict[str, Any] | None = None
@@ -107,7 +110,7 @@ def write_transition(
     session: Session,
     row: StepRow,
     *,
-    to_status: str,
+    to_status: ReturnStatus,
     event: str,
     actor: str,
     reason: str | None = None,

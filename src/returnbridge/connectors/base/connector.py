@@ -62,6 +62,54 @@ class TenderCommand(_Frozen):
     gateway: str | None = None
 
 
+class TaxAmount(_Frozen):
+    """One tax line's share of a refunded line or shipping line (minor units)."""
+
+    title: str
+    amount: int
+
+
+class LineMoney(_Frozen):
+    """What the plan refunds for one order line: before tax, its taxes, and duties."""
+
+    line_id: str
+    quantity: int
+    subtotal: int
+    taxes: tuple[TaxAmount, ...] = ()
+    tax: int = 0
+    duties: int = 0
+
+
+class ShippingMoney(_Frozen):
+    shipping_line_id: str
+    amount: int
+    taxes: tuple[TaxAmount, ...] = ()
+    tax: int = 0
+
+
+class RefundMoney(_Frozen):
+    """The plan's money, to the minor unit: what a connector that takes explicit amounts
+    sends, and what the engine checks the platform's record against after the write.
+
+    `total` = lines (subtotal + tax + duties) + shipping (amount + tax) + `fees` (deductions,
+    negative) + `adjustment` (the cap, negative).
+    """
+
+    lines: tuple[LineMoney, ...] = ()
+    shipping: tuple[ShippingMoney, ...] = ()
+    fees: int = 0
+    adjustment: int = 0
+    total: int = 0
+
+    @property
+    def shipping_amount(self) -> int:
+        return sum(line.amount for line in self.shipping)
+
+    @property
+    def shipping_tax(self) -> int:
+        return sum(line.tax for line in self.shipping)
+
+
 class RefundCommand(_Frozen):
     """One refund to execute on the platform, fully decided by the engine beforehand."""
 
@@ -75,6 +123,8 @@ class RefundCommand(_Frozen):
     note: str | None = None
     notify_customer: bool = False
     expected_total: int | None = None  # our planned total, for cross-checks and logs
+    money: RefundMoney | None = None
+    """The plan's figures; None when no money moves (goods only)."""
 
 
 class RefundedLine(_Frozen):

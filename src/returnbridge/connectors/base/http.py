@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -113,6 +113,11 @@ def error_for_status(
     return error_class(code, text, status=status, request_id=request_id, **details)
 
 
+HttpMethod = Literal["GET", "POST", "PUT", "DELETE"]
+QueryParams = Mapping[str, str | int | Sequence[str | int]] | tuple[tuple[str, str | int], ...]
+"""Query parameters: a mapping (a sequence value repeats the key) or ordered pairs."""
+
+
 @dataclass(frozen=True, slots=True)
 class JsonResponse:
     """A decoded successful response."""
@@ -163,29 +168,69 @@ class JsonHttpClient:
         self, path: str, payload: Mapping[str, Any], *, writes: bool = False
     ) -> JsonResponse:
         """POST `payload` to `path`; `writes`: a failure may hide a committed write."""
+        return self.request_json("POST", path, payload=payload, writes=writes)
+
+    def get_json(self, path: str, *, params: QueryParams | None = None) -> JsonResponse:
+        """GET `path` with query `params`; a read, so no failure hides a write."""
+        return self.request_json("GET", path, params=params)
+
+    def put_json(
+        self,
+        path: str,
+        payload: Mapping[str, Any],
+        *,
+        params: QueryParams | None = None,
+        writes: bool = True,
+    ) -> JsonResponse:
+        """PUT `payload` to `path`; by default a failure may hide a committed write."""
+        return self.request_json("PUT", path, payload=payload, params=params, writes=writes)
+
+    def request_json(
+        self,
+        method: HttpMethod,
+        path: str,
+        *,
+        payload: Mapping[str, Any] | Sequence[Any] | None = None,
+        params: QueryParams | None = None,
+        writes: bool = False,
+    ) -> JsonResponse:
+        """Send `method` to `path` (query `params`, JSON `payload`) and decode the JSON answer.
+
+        `writes`: a failure after sending may hide a committed write (the error says so).
+        A 204 No Content decodes as None; any other answer must be JSON.
+        """
         url = f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
         request_id = self._new_request_id()
         headers = {
             **self._headers,
-            "Content-Type": "application/json",
             "Accept": "application/json",
             self._request_id_header: request_id,
         }
+        content: str | None = None
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+            content = json.dumps(payload)
+        label = f"{method} {path}"
         try:
-            response = self._http.post(
-                url, content=json.dumps(payload), headers=headers, timeout=self._timeout
+            response = self._http.request(
+                method,
+                url,
+                params=params,
+                content=content,
+                headers=headers,
+                timeout=self._timeout,
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise TransientError(
                 "CONNECT_FAILED",
-                self.redact(f"POST {path}: could not connect ({type(exc).__name__})"),
+                self.redact(f"{label}: could not connect ({type(exc).__name__})"),
                 request_id=request_id,
                 ambiguous=False,
             ) from None
         except httpx.TimeoutException as exc:
             raise TransientError(
                 "TIMEOUT",
-                self.redact(f"POST {path}: timed out ({type(exc).__name__})")
+                self.redact(f"{label}: timed out ({type(exc).__name__})")
                 + ("; the write may have been committed" if writes else ""),
                 request_id=request_id,
                 ambiguous=writes,
@@ -193,7 +238,7 @@ class JsonHttpClient:
         except httpx.TransportError as exc:
             raise TransientError(
                 "CONNECTION_LOST",
-                self.redact(f"POST {path}: connection lost ({type(exc).__name__})"),
+                self.redact(f"{label}: connection lost ({type(exc).__name__})"),
                 request_id=request_id,
                 ambiguous=writes,
             ) from None
@@ -203,7 +248,7 @@ class JsonHttpClient:
             location = self.redact(response.headers.get("Location", ""))
             raise PermanentError(
                 "UNEXPECTED_REDIRECT",
-                f"POST {path} -> HTTP {response.status_code} to {location or 'nowhere'}",
+                f"{label} -> HTTP {response.status_code} to {location or 'nowhere'}",
                 status=response.status_code,
                 request_id=request_id,
                 location=location,
@@ -213,7 +258,7 @@ class JsonHttpClient:
             error = error_for_status(
                 response.status_code,
                 rules=self._rules,
-                message=f"POST {path} -> HTTP {response.status_code}: {excerpt}".rstrip(": "),
+                message=f"{label} -> HTTP {response.status_code}: {excerpt}".rstrip(": "),
                 request_id=request_id,
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
                 ambiguous=writes,
@@ -221,16 +266,18 @@ class JsonHttpClient:
             )
             assert error is not None
             raise error
-        try:
-            body = response.json()
-        except ValueError:
-            raise TransientError(
-                "INVALID_JSON",
-                f"POST {path} -> HTTP {response.status_code}: response is not JSON",
-                status=response.status_code,
-                request_id=request_id,
-                ambiguous=writes,
-            ) from None
+        body: Any = None
+        if response.status_code != 204:
+            try:
+                body = response.json()
+            except ValueError:
+                raise TransientError(
+                    "INVALID_JSON",
+                    f"{label} -> HTTP {response.status_code}: response is not JSON",
+                    status=response.status_code,
+                    request_id=request_id,
+                    ambiguous=writes,
+                ) from None
         return JsonResponse(
             status=response.status_code,
             body=body,

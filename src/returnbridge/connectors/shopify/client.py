@@ -25,12 +25,12 @@ from graphql import (
 )
 
 from returnbridge.connectors.base.http import JsonHttpClient
-from returnbridge.connectors.base.limits import CostLimiter
 from returnbridge.connectors.shopify.errors import (
     SHOPIFY_STATUS_RULES,
     error_from_graphql_errors,
     is_throttled,
 )
+from returnbridge.connectors.shopify.limits import CostLimiter
 from returnbridge.domain.errors import PermanentError, TransientError
 
 API_VERSION = "2026-01"

@@ -14,10 +14,10 @@ from returnbridge.connectors.base.connector import (
     RefundCommand,
     SuggestedRefund,
 )
-from returnbridge.connectors.base.limits import CostLimiter
 from returnbridge.connectors.shopify import mapping
 from returnbridge.connectors.shopify.client import ShopifyGraphQLClient
 from returnbridge.connectors.shopify.errors import error_from_user_errors
+from returnbridge.connectors.shopify.limits import CostLimiter
 from returnbridge.domain.errors import NotFound, PermanentError, TransientError
 from returnbridge.domain.orders import Location, Order, OrderSummary
 
@@ -215,4 +215,29 @@ def _complete(refunds: list[Mapping[str, Any]], asked: int) -> bool:
 def _too_large(order_id: str, what: str) -> PermanentError:
     return PermanentError(
         "ORDER_TOO_LARGE", f"order {order_id}: {what}; beyond what one read returns"
+    )
+
+
+def from_connection(
+    base_url: str, credentials: Mapping[str, Any], timeout: float, state: dict[str, Any]
+) -> ShopifyConnector:
+    """The registry's factory: a connector for one stored connection.
+
+    `state` lives as long as the process and belongs to this connection: its rate limiter,
+    pooled HTTP client (`state["http"]`, closed by the runtime) and what calls taught.
+    """
+    token = credentials.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise PermanentError("MISSING_CREDENTIALS", "shopify connection has no access_token")
+    limiter = state.get("limiter")
+    if limiter is None:  # the first step of this connection; setdefault: one limiter wins
+        limiter = state.setdefault("limiter", CostLimiter())
+    http = state.get("http")
+    return ShopifyConnector(
+        base_url,
+        token,
+        timeout=timeout,
+        limiter=limiter,
+        http=http if isinstance(http, httpx.Client) else None,
+        hints=state.setdefault("hints", {}),
     )

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from returnbridge.connectors.base.http import parse_retry_after
-from returnbridge.connectors.base.limits import (
+from returnbridge.connectors.shopify.limits import (
     CostBucket,
     CostLimiter,
     RetryPolicy,
