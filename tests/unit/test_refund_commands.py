@@ -7,7 +7,6 @@ from returnbridge.connectors.base.connector import (
     RefundedLine,
     SuggestedLine,
     SuggestedRefund,
-    SuggestedTender,
 )
 from returnbridge.domain.matching import resolve_lines
 from returnbridge.domain.orders import Order, OrderLine, Payment, ShippingLine, TaxLine
@@ -110,20 +109,6 @@ def test_goods_only_command_moves_no_money() -> None:
     )
     assert command.tenders == ()
     assert command.expected_total == 0
-
-
-def test_suggested_parents_fill_tenders_without_one() -> None:
-    base = rc.refund_command(
-        None, order(), quantities={}, key="k", note="n",
-        choice=rc.RestockChoice(restock=False, location_id=None), shipping_mode="none",
-    )  # fmt: skip
-    command = base.model_copy(update={"tenders": (rc.TenderCommand(amount=500),)})
-    suggested = SuggestedRefund(
-        currency="USD",
-        tenders=(SuggestedTender(amount=500, gateway="bogus", parent_id="T1"),),
-    )  # fmt: skip
-    filled = rc.with_suggested_tenders(command, suggested)
-    assert [(t.parent_id, t.gateway, t.amount) for t in filled.tenders] == [("T1", "bogus", 500)]
 
 
 def test_any_cent_of_disagreement_is_reported() -> None:

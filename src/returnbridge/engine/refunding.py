@@ -362,7 +362,7 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
     try:
         if planned_command is not None:
             # The first attempt sends what the plan step decided on the order it had just read.
-            sent = _ready(connector, planned_command)
+            sent = _ready(planned_command)
             refund = connector.create_refund(sent)
         else:
             found = _find_by_key(connector.list_refunds(stored.order_id), key)
@@ -376,7 +376,7 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
             order = connector.get_order(stored.order_id)
             planned = _compute(canonical, order, connection)
             command = _command(connector, planned, canonical, connection, key)
-            sent = _ready(connector, command)
+            sent = _ready(command)
             refund = connector.create_refund(sent)
     except Exception as error:
         outcome = classify(runtime, tenant_id, return_id, error, step="refund")
@@ -392,14 +392,10 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
     )
 
 
-def _ready(connector: OrderConnector, command: RefundCommand | dict[str, Any]) -> RefundCommand:
-    """The command with every tender's parent transaction, asking the platform if needed."""
+def _ready(command: RefundCommand | dict[str, Any]) -> RefundCommand:
+    """The stored command (a dict) or a fresh one, as the connector takes it."""
     if isinstance(command, dict):
-        command = RefundCommand.model_validate(command)
-    if rc.needs_parent_transactions(command) and (
-        Capability.SUGGESTED_REFUND in connector.capabilities
-    ):
-        command = rc.with_suggested_tenders(command, connector.suggest_refund(command))
+        return RefundCommand.model_validate(command)
     return command
 
 

@@ -14,7 +14,7 @@ from returnbridge.connectors.base.connector import (
     RefundCommand,
     SuggestedRefund,
 )
-from returnbridge.connectors.shopify import mapping
+from returnbridge.connectors.shopify import mapping, tenders
 from returnbridge.connectors.shopify.client import ShopifyGraphQLClient
 from returnbridge.connectors.shopify.errors import error_from_user_errors
 from returnbridge.connectors.shopify.limits import CostLimiter
@@ -170,7 +170,11 @@ class ShopifyConnector:
         return mapping.suggested_refund_from_shopify(suggested, currency=command.currency)
 
     def create_refund(self, command: RefundCommand) -> PlatformRefund:
-        """`refundCreate` with `@idempotent(key:)`: a repeated key returns the original refund."""
+        """`refundCreate` with `@idempotent(key:)`: a repeated key returns the original refund.
+
+        A tender without the transaction it reverses gets one from `suggestedRefund` first.
+        """
+        command = tenders.with_parents(command, self.suggest_refund)
         variables = {
             "input": mapping.refund_input(command),
             "idempotencyKey": command.idempotency_key,
