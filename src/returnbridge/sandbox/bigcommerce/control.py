@@ -1,0 +1,180 @@
+"""The ``/_sandbox/`` control surface: stores, orders, stock, faults, journal, reset.
+
+No authentication: it is for tests, demos and benchmarks on loopback.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from pydantic import Field
+
+from returnbridge.sandbox.bigcommerce.faults import Fault, FaultKind
+from returnbridge.sandbox.bigcommerce.seeding import (
+    OrderSeed,
+    Seed,
+    SeedError,
+    StockSeed,
+    StoreSeed,
+    build_order,
+    build_store,
+)
+from returnbridge.sandbox.bigcommerce.simulator import Simulator
+from returnbridge.sandbox.bigcommerce.state import Store
+from returnbridge.sandbox.bigcommerce.views import order_state
+
+
+class FaultSeed(Seed):
+    """``POST /_sandbox/faults``: the next ``count`` matching calls fail this way."""
+
+    kind: FaultKind
+    count: int = Field(default=1, ge=1)
+    operation: str | None = None
+    store: str | None = None
+    delay: float | None = Field(default=None, ge=0)
+
+
+def _simulator(request: Request) -> Simulator:
+    simulator: Simulator = request.app.state.simulator
+    return simulator
+
+
+SimulatorDep = Annotated[Simulator, Depends(_simulator)]
+router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
+
+
+def _store(simulator: Simulator, store_hash: str) -> Store:
+    store = simulator.world.stores.get(store_hash)
+    if store is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown store {store_hash!r}")
+    return store
+
+
+def _store_state(store: Store) -> dict[str, Any]:
+    return {
+        "store_hash": store.store_hash,
+        "rate_quota": store.rate_quota,
+        "rate_window_seconds": store.rate_window_seconds,
+        "order_ids": sorted(store.orders),
+        "stock": dict(sorted(store.stock.items())),
+    }
+
+
+@router.post("/stores", status_code=status.HTTP_201_CREATED)
+def create_store(seed: StoreSeed, simulator: SimulatorDep) -> dict[str, Any]:
+    """Create or replace a store."""
+    with simulator.world.lock:
+        clash = next(
+            (s for s in simulator.world.stores.values() if s.access_token == seed.access_token),
+            None,
+        )
+        if clash is not None and clash.store_hash != seed.store_hash:
+            raise HTTPException(status.HTTP_409_CONFLICT, "access token used by another store")
+        store = build_store(seed)
+        simulator.put_store(store)
+        return _store_state(store)
+
+
+@router.get("/stores/{store_hash}")
+def read_store(store_hash: str, simulator: SimulatorDep) -> dict[str, Any]:
+    """A store's settings, order ids and stock."""
+    with simulator.world.lock:
+        return _store_state(_store(simulator, store_hash))
+
+
+@router.post("/stores/{store_hash}/orders", status_code=status.HTTP_201_CREATED)
+def create_order(store_hash: str, seed: OrderSeed, simulator: SimulatorDep) -> dict[str, Any]:
+    """Seed an order; the answer carries the product and address ids refunds refer to."""
+    with simulator.world.lock:
+        store = _store(simulator, store_hash)
+        try:
+            order = build_order(seed, store=store, ids=simulator.world.ids)
+        except SeedError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+        store.orders[order.id] = order
+        return order_state(order, store_hash)
+
+
+@router.get("/stores/{store_hash}/orders/{order_id}")
+def read_order(store_hash: str, order_id: int, simulator: SimulatorDep) -> dict[str, Any]:
+    """Internal state of an order, refunds included."""
+    with simulator.world.lock:
+        order = _store(simulator, store_hash).orders.get(order_id)
+        if order is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown order {order_id}")
+        return order_state(order, store_hash)
+
+
+@router.post("/stores/{store_hash}/stock")
+def set_stock(store_hash: str, seed: StockSeed, simulator: SimulatorDep) -> dict[str, Any]:
+    """Set the stock level of a SKU (refunds never change it)."""
+    with simulator.world.lock:
+        _store(simulator, store_hash).stock[seed.sku] = seed.level
+        return seed.model_dump()
+
+
+@router.get("/stores/{store_hash}/stock")
+def read_stock(store_hash: str, simulator: SimulatorDep) -> dict[str, int]:
+    """Stock level per SKU."""
+    with simulator.world.lock:
+        return dict(sorted(_store(simulator, store_hash).stock.items()))
+
+
+@router.post("/reset", status_code=status.HTTP_204_NO_CONTENT)
+def reset(simulator: SimulatorDep) -> Response:
+    """Forget all state: stores, orders, rate windows, faults, journal."""
+    simulator.reset()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/journal")
+def read_journal(
+    simulator: SimulatorDep, store: str | None = None, operation: str | None = None
+) -> list[dict[str, Any]]:
+    """Journal entries, oldest first, optionally for one store and one operation."""
+    return simulator.journal.entries(store=store, operation=operation)
+
+
+@router.delete("/journal", status_code=status.HTTP_204_NO_CONTENT)
+def clear_journal(simulator: SimulatorDep) -> Response:
+    """Forget journal entries."""
+    simulator.journal.clear()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/faults", status_code=status.HTTP_201_CREATED)
+def add_fault(seed: FaultSeed, simulator: SimulatorDep) -> dict[str, Any]:
+    """Make the next ``count`` matching API calls fail in the given way."""
+    simulator.faults.add(
+        Fault(
+            kind=seed.kind,
+            remaining=seed.count,
+            operation=seed.operation,
+            store=seed.store,
+            delay=seed.delay,
+        )
+    )
+    return seed.model_dump()
+
+
+@router.get("/faults")
+def list_faults(simulator: SimulatorDep) -> list[dict[str, Any]]:
+    """Faults not yet used up."""
+    return [
+        {
+            "kind": f.kind,
+            "remaining": f.remaining,
+            "operation": f.operation,
+            "store": f.store,
+            "delay": f.delay,
+        }
+        for f in simulator.faults.pending()
+    ]
+
+
+@router.delete("/faults", status_code=status.HTTP_204_NO_CONTENT)
+def clear_faults(simulator: SimulatorDep) -> Response:
+    """Drop every pending fault."""
+    simulator.faults.clear()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

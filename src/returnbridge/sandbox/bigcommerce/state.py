@@ -1,0 +1,181 @@
+"""The simulated stores: orders, order products, shipping addresses, refunds and stock."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+
+STATUS_NAMES = {
+    0: "Incomplete",
+    1: "Pending",
+    2: "Shipped",
+    3: "Partially Shipped",
+    4: "Refunded",
+    5: "Cancelled",
+    6: "Declined",
+    7: "Awaiting Payment",
+    8: "Awaiting Pickup",
+    9: "Awaiting Shipment",
+    10: "Completed",
+    11: "Awaiting Fulfillment",
+    12: "Manual Verification Required",
+    13: "Disputed",
+    14: "Partially Refunded",
+}
+REFUNDED = 4
+PARTIALLY_REFUNDED = 14
+
+
+@dataclass
+class OrderProduct:
+    """One order line; ``id`` is the order product id refunds name as ``item_id``."""
+
+    id: int
+    product_id: int
+    variant_id: int
+    order_address_id: int
+    name: str
+    sku: str
+    quantity: int
+    price_ex_tax: int
+    price_inc_tax: int
+    quantity_refunded: int = 0
+    refunded_cents: int = 0
+
+    @property
+    def price_tax(self) -> int:
+        """Tax per unit, in cents."""
+        return self.price_inc_tax - self.price_ex_tax
+
+
+@dataclass
+class ShippingAddress:
+    """An order address (consignment); its ``id`` is the SHIPPING refund ``item_id``."""
+
+    id: int
+    first_name: str
+    last_name: str
+    email: str
+    country_iso2: str
+    shipping_method: str
+    cost_ex_tax: int
+    cost_inc_tax: int
+    refunded_cents: int = 0
+
+
+@dataclass
+class RefundLine:
+    """One refunded item as the refund records it."""
+
+    item_type: str
+    item_id: int
+    quantity: int | None
+    requested_cents: int | None
+    reason: str | None
+
+
+@dataclass
+class RefundPayment:
+    """One payment of a refund."""
+
+    id: int
+    provider_id: str
+    amount_cents: int
+    offline: bool
+
+
+@dataclass
+class Refund:
+    """A committed refund (payment actions are accepted, never declined, in the sandbox)."""
+
+    id: int
+    order_id: int
+    created: str
+    reason: str
+    total_cents: int
+    tax_cents: int
+    items: list[RefundLine]
+    payments: list[RefundPayment]
+
+
+@dataclass
+class Order:
+    """An order with its lines, addresses, payment and refunds."""
+
+    id: int
+    customer_id: int
+    email: str
+    status_id: int
+    currency_code: str
+    payment_method: str
+    payment_provider_id: str
+    date_created: str
+    date_modified: str
+    products: list[OrderProduct]
+    addresses: list[ShippingAddress]
+    refunds: list[Refund] = field(default_factory=list)
+    refund_in_progress: bool = False
+
+    @property
+    def total_inc_tax(self) -> int:
+        """Products plus shipping, tax included, in cents."""
+        lines = sum(p.price_inc_tax * p.quantity for p in self.products)
+        return lines + sum(a.cost_inc_tax for a in self.addresses)
+
+    @property
+    def total_ex_tax(self) -> int:
+        """Products plus shipping, tax excluded, in cents."""
+        lines = sum(p.price_ex_tax * p.quantity for p in self.products)
+        return lines + sum(a.cost_ex_tax for a in self.addresses)
+
+    @property
+    def refunded_cents(self) -> int:
+        """Everything refunded so far."""
+        return sum(r.total_cents for r in self.refunds)
+
+    def product(self, item_id: int) -> OrderProduct | None:
+        """The order product with this id."""
+        return next((p for p in self.products if p.id == item_id), None)
+
+    def address(self, item_id: int) -> ShippingAddress | None:
+        """The order address with this id."""
+        return next((a for a in self.addresses if a.id == item_id), None)
+
+
+@dataclass
+class Store:
+    """One store: its hash, token, rate quota, orders and stock per SKU."""
+
+    store_hash: str
+    access_token: str
+    rate_quota: int
+    rate_window_seconds: float
+    orders: dict[int, Order] = field(default_factory=dict)
+    stock: dict[str, int] = field(default_factory=dict)
+
+
+class Ids:
+    """Store-wide increasing ids, per kind, like BigCommerce's integer ids."""
+
+    def __init__(self) -> None:
+        self._counters: dict[str, itertools.count[int]] = {}
+
+    def next(self, kind: str, start: int = 100) -> int:
+        """The next id of a kind."""
+        counter = self._counters.setdefault(kind, itertools.count(start))
+        return next(counter)
+
+
+@dataclass
+class World:
+    """All stores, guarded by one re-entrant lock."""
+
+    stores: dict[str, Store] = field(default_factory=dict)
+    ids: Ids = field(default_factory=Ids)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def reset(self) -> None:
+        """Forget every store (ids keep growing)."""
+        with self.lock:
+            self.stores.clear()

@@ -1,0 +1,160 @@
+"""JSON shapes: v2 orders (money as 4-decimal strings) and v3 refunds (money as numbers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from returnbridge.sandbox.bigcommerce.money import v2_money, v3_amount
+from returnbridge.sandbox.bigcommerce.state import (
+    STATUS_NAMES,
+    Order,
+    OrderProduct,
+    Refund,
+    ShippingAddress,
+)
+
+
+def _resource(store_hash: str, path: str) -> dict[str, str]:
+    return {"url": f"https://api.bigcommerce.com/stores/{store_hash}/v2{path}", "resource": path}
+
+
+def v2_order(order: Order, store_hash: str) -> dict[str, Any]:
+    """``GET /v2/orders/{id}``."""
+    lines_ex = sum(p.price_ex_tax * p.quantity for p in order.products)
+    lines_inc = sum(p.price_inc_tax * p.quantity for p in order.products)
+    ship_ex = sum(a.cost_ex_tax for a in order.addresses)
+    ship_inc = sum(a.cost_inc_tax for a in order.addresses)
+    return {
+        "id": order.id,
+        "customer_id": order.customer_id,
+        "date_created": order.date_created,
+        "date_modified": order.date_modified,
+        "date_shipped": "",
+        "status_id": order.status_id,
+        "status": STATUS_NAMES[order.status_id],
+        "subtotal_ex_tax": v2_money(lines_ex),
+        "subtotal_inc_tax": v2_money(lines_inc),
+        "subtotal_tax": v2_money(lines_inc - lines_ex),
+        "base_shipping_cost": v2_money(ship_inc),
+        "shipping_cost_ex_tax": v2_money(ship_ex),
+        "shipping_cost_inc_tax": v2_money(ship_inc),
+        "shipping_cost_tax": v2_money(ship_inc - ship_ex),
+        "total_ex_tax": v2_money(order.total_ex_tax),
+        "total_inc_tax": v2_money(order.total_inc_tax),
+        "total_tax": v2_money(order.total_inc_tax - order.total_ex_tax),
+        "items_total": sum(p.quantity for p in order.products),
+        "items_shipped": 0,
+        "payment_method": order.payment_method,
+        "payment_status": "captured",
+        "refunded_amount": v2_money(0),  # the spec: "always returns 0"
+        "store_credit_amount": v2_money(0),
+        "currency_code": order.currency_code,
+        "default_currency_code": order.currency_code,
+        "currency_exchange_rate": "1.0000000000",
+        "billing_address": {"email": order.email},
+        "products": _resource(store_hash, f"/orders/{order.id}/products"),
+        "shipping_addresses": _resource(store_hash, f"/orders/{order.id}/shipping_addresses"),
+    }
+
+
+def v2_product(product: OrderProduct, order_id: int) -> dict[str, Any]:
+    """One element of ``GET /v2/orders/{id}/products``."""
+    return {
+        "id": product.id,
+        "order_id": order_id,
+        "product_id": product.product_id,
+        "variant_id": product.variant_id,
+        "order_address_id": product.order_address_id,
+        "name": product.name,
+        "sku": product.sku,
+        "type": "physical",
+        "base_price": v2_money(product.price_ex_tax),
+        "price_ex_tax": v2_money(product.price_ex_tax),
+        "price_inc_tax": v2_money(product.price_inc_tax),
+        "price_tax": v2_money(product.price_tax),
+        "base_total": v2_money(product.price_ex_tax * product.quantity),
+        "total_ex_tax": v2_money(product.price_ex_tax * product.quantity),
+        "total_inc_tax": v2_money(product.price_inc_tax * product.quantity),
+        "total_tax": v2_money(product.price_tax * product.quantity),
+        "quantity": product.quantity,
+        "is_refunded": product.quantity_refunded > 0,
+        "quantity_refunded": product.quantity_refunded,
+        "refund_amount": v2_money(product.refunded_cents),
+        "return_id": 0,
+        "quantity_shipped": 0,
+        "applied_discounts": [],
+        "product_options": [],
+    }
+
+
+def v2_address(address: ShippingAddress, order: Order) -> dict[str, Any]:
+    """One element of ``GET /v2/orders/{id}/shipping_addresses``."""
+    items = [p for p in order.products if p.order_address_id == address.id]
+    return {
+        "id": address.id,
+        "order_id": order.id,
+        "first_name": address.first_name,
+        "last_name": address.last_name,
+        "email": address.email,
+        "country_iso2": address.country_iso2,
+        "items_total": sum(p.quantity for p in items),
+        "items_shipped": 0,
+        "shipping_method": address.shipping_method,
+        "base_cost": v2_money(address.cost_inc_tax),
+        "cost_ex_tax": v2_money(address.cost_ex_tax),
+        "cost_inc_tax": v2_money(address.cost_inc_tax),
+        "cost_tax": v2_money(address.cost_inc_tax - address.cost_ex_tax),
+        "base_handling_cost": v2_money(0),
+        "handling_cost_ex_tax": v2_money(0),
+        "handling_cost_inc_tax": v2_money(0),
+        "handling_cost_tax": v2_money(0),
+    }
+
+
+def v3_refund(refund: Refund) -> dict[str, Any]:
+    """The ``Refund`` object of payment actions."""
+    return {
+        "id": refund.id,
+        "order_id": refund.order_id,
+        "user_id": 0,
+        "created": refund.created,
+        "reason": refund.reason,
+        "total_amount": v3_amount(refund.total_cents),
+        "total_tax": v3_amount(refund.tax_cents),
+        "uses_merchant_override_values": False,
+        "items": [
+            {
+                "item_type": line.item_type,
+                "item_id": line.item_id,
+                "quantity": line.quantity,
+                "reason": line.reason or "",
+                "adjustments": [],
+                "requested_amount": (
+                    None if line.requested_cents is None else v3_amount(line.requested_cents)
+                ),
+            }
+            for line in refund.items
+        ],
+        "payments": [
+            {
+                "id": payment.id,
+                "provider_id": payment.provider_id,
+                "amount": v3_amount(payment.amount_cents),
+                "offline": payment.offline,
+                "is_declined": False,
+                "declined_message": "",
+                "transaction_id": None,
+            }
+            for payment in refund.payments
+        ],
+    }
+
+
+def order_state(order: Order, store_hash: str) -> dict[str, Any]:
+    """Control-surface view: the v2 order with its products, addresses and refunds."""
+    return {
+        **v2_order(order, store_hash),
+        "products": [v2_product(p, order.id) for p in order.products],
+        "shipping_addresses": [v2_address(a, order) for a in order.addresses],
+        "refunds": [v3_refund(r) for r in order.refunds],
+    }
