@@ -1,0 +1,61 @@
+"""REST API keys: HTTP Basic (key:secret) or ``consumer_key``/``consumer_secret`` query params.
+
+OAuth 1.0a one-legged signing (what real sites demand over plain HTTP) is not simulated; the
+sandbox accepts Basic auth over plain HTTP since it serves loopback only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+
+from fastapi import Request
+
+from returnbridge.sandbox.woocommerce.errors import WooError
+from returnbridge.sandbox.woocommerce.state import Store, World
+
+
+def _credentials(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        key, sep, secret = decoded.partition(":")
+        return (key, secret) if sep else None
+    query_key = request.query_params.get("consumer_key")
+    query_secret = request.query_params.get("consumer_secret")
+    if query_key is not None and query_secret is not None:
+        return query_key, query_secret
+    return None
+
+
+_REFUSALS = {
+    "view": "Sorry, you cannot list resources.",
+    "create": "Sorry, you are not allowed to create resources.",
+}
+
+
+def authenticate(request: Request, world: World, *, action: str) -> Store:
+    """The store whose key authorises the call; ``action`` is ``view`` or ``create``."""
+    credentials = _credentials(request)
+    if credentials is None:
+        raise WooError(401, f"woocommerce_rest_cannot_{action}", _REFUSALS[action])
+    key, secret = credentials
+    with world.lock:
+        store = world.store_for_key(key)
+    if store is None:
+        raise WooError(401, "woocommerce_rest_authentication_error", "Consumer key is invalid.")
+    if not hmac.compare_digest(store.consumer_secret.encode(), secret.encode()):
+        raise WooError(401, "woocommerce_rest_authentication_error", "Consumer secret is invalid.")
+    needed = "read" if action == "view" else "write"
+    if store.permissions not in (needed, "read_write"):
+        raise WooError(
+            401,
+            "woocommerce_rest_authentication_error",
+            f"The API key provided does not have {needed} permissions.",
+        )
+    return store

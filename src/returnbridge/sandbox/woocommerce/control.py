@@ -1,0 +1,161 @@
+"""The ``/_sandbox/`` control surface: seed stores, orders and stock, inject faults, read journal.
+
+No authentication: it is for tests, demos and benchmarks on loopback.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from pydantic import Field
+
+from returnbridge.sandbox.woocommerce.faults import Fault, FaultKind
+from returnbridge.sandbox.woocommerce.seeding import (
+    OrderSeed,
+    SeedError,
+    StockSeed,
+    StoreSeed,
+    _Seed,
+    build_order,
+    build_store,
+)
+from returnbridge.sandbox.woocommerce.simulator import Simulator
+from returnbridge.sandbox.woocommerce.state import Store
+from returnbridge.sandbox.woocommerce.views import order_state
+
+
+class FaultSeed(_Seed):
+    """``POST /_sandbox/faults``; operations are ``orders.list``, ``orders.get``,
+    ``refunds.list``, ``refunds.get`` and ``refunds.create``."""
+
+    kind: FaultKind
+    count: int = Field(default=1, ge=1)
+    operation: str | None = None
+    store: str | None = None
+    delay: float | None = Field(default=None, ge=0)
+
+
+def _simulator(request: Request) -> Simulator:
+    simulator: Simulator = request.app.state.simulator
+    return simulator
+
+
+SimulatorDep = Annotated[Simulator, Depends(_simulator)]
+router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
+
+
+def _store(simulator: Simulator, name: str) -> Store:
+    store = simulator.world.stores.get(name)
+    if store is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown store {name!r}")
+    return store
+
+
+@router.post("/stores", status_code=status.HTTP_201_CREATED)
+def create_store(seed: StoreSeed, simulator: SimulatorDep) -> dict[str, Any]:
+    """Create or replace a store (its orders and stock start empty)."""
+    with simulator.world.lock:
+        clash = simulator.world.store_for_key(seed.consumer_key)
+        if clash is not None and clash.name != seed.name:
+            raise HTTPException(status.HTTP_409_CONFLICT, "consumer key used by another store")
+        simulator.world.stores[seed.name] = build_store(seed)
+        return {"name": seed.name, "permissions": seed.permissions, "user_id": seed.user_id}
+
+
+@router.post("/stores/{name}/orders", status_code=status.HTTP_201_CREATED)
+def create_order(name: str, seed: OrderSeed, simulator: SimulatorDep) -> dict[str, Any]:
+    """Seed an order; stock is not touched (seed it with ``/stock``)."""
+    with simulator.world.lock:
+        store = _store(simulator, name)
+        try:
+            order = build_order(seed, ids=simulator.world.ids)
+        except SeedError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+        store.orders[order.id] = order
+        return order_state(order, store.stock)
+
+
+@router.get("/stores/{name}/orders/{order_id}")
+def read_order(name: str, order_id: int, simulator: SimulatorDep) -> dict[str, Any]:
+    """An order's REST view plus refunded totals, quantities, stock and full refunds."""
+    with simulator.world.lock:
+        store = _store(simulator, name)
+        order = store.orders.get(order_id)
+        if order is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown order {order_id}")
+        return order_state(order, store.stock)
+
+
+@router.post("/stores/{name}/stock")
+def set_stock(name: str, seed: StockSeed, simulator: SimulatorDep) -> dict[str, Any]:
+    """Make a product manage stock, with this quantity."""
+    with simulator.world.lock:
+        _store(simulator, name).stock[seed.product_id] = seed.stock_quantity
+        return seed.model_dump()
+
+
+@router.get("/stores/{name}/stock")
+def read_stock(name: str, simulator: SimulatorDep) -> dict[str, int]:
+    """Stock quantity per product id."""
+    with simulator.world.lock:
+        return {str(pid): qty for pid, qty in sorted(_store(simulator, name).stock.items())}
+
+
+@router.post("/reset", status_code=status.HTTP_204_NO_CONTENT)
+def reset(simulator: SimulatorDep) -> Response:
+    """Forget all state: stores, orders, faults, journal."""
+    simulator.reset()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/journal")
+def read_journal(
+    simulator: SimulatorDep, store: str | None = None, operation: str | None = None
+) -> list[dict[str, Any]]:
+    """Journal entries, oldest first, optionally for one store and one operation."""
+    return simulator.journal.entries(store=store, operation=operation)
+
+
+@router.delete("/journal", status_code=status.HTTP_204_NO_CONTENT)
+def clear_journal(simulator: SimulatorDep) -> Response:
+    """Forget journal entries."""
+    simulator.journal.clear()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/faults", status_code=status.HTTP_201_CREATED)
+def add_fault(seed: FaultSeed, simulator: SimulatorDep) -> dict[str, Any]:
+    """Make the next ``count`` matching REST calls fail in the given way."""
+    simulator.faults.add(
+        Fault(
+            kind=seed.kind,
+            remaining=seed.count,
+            operation=seed.operation,
+            store=seed.store,
+            delay=seed.delay,
+        )
+    )
+    return seed.model_dump()
+
+
+@router.get("/faults")
+def list_faults(simulator: SimulatorDep) -> list[dict[str, Any]]:
+    """Faults not yet used up."""
+    return [
+        {
+            "kind": f.kind,
+            "remaining": f.remaining,
+            "operation": f.operation,
+            "store": f.store,
+            "delay": f.delay,
+        }
+        for f in simulator.faults.pending()
+    ]
+
+
+@router.delete("/faults", status_code=status.HTTP_204_NO_CONTENT)
+def clear_faults(simulator: SimulatorDep) -> Response:
+    """Drop every pending fault."""
+    simulator.faults.clear()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
