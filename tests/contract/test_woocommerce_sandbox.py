@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -151,6 +156,72 @@ def test_query_string_credentials_are_accepted(
     with httpx.Client(base_url=woo_server.url) as client:
         answer = client.get(f"{API}/orders/{order['id']}", params=params)
     assert (answer.status_code, answer.json()["id"]) == (200, order["id"])
+
+
+def oauth_signed(
+    method: str,
+    url: str,
+    query: dict[str, str],
+    *,
+    nonce: str,
+    secret: str = AUTH[1],
+    algorithm: str = "HMAC-SHA256",
+) -> dict[str, str]:
+    """Query params of a one-legged OAuth 1.0a call, signed independently of the sandbox."""
+
+    def enc(value: str) -> str:
+        return quote(value, safe="~")
+
+    params = {
+        **query,
+        "oauth_consumer_key": AUTH[0],
+        "oauth_timestamp": str(int(time.time())),
+        "oauth_nonce": nonce,
+        "oauth_signature_method": algorithm,
+    }
+    normalized = "&".join(
+        f"{k}={v}" for k, v in sorted((enc(k), enc(v)) for k, v in params.items())
+    )
+    base = f"{method}&{enc(url)}&{enc(normalized)}"
+    hasher = hashlib.sha256 if algorithm == "HMAC-SHA256" else hashlib.sha1
+    digest = hmac.new(f"{secret}&".encode(), base.encode(), hasher).digest()
+    return {**params, "oauth_signature": base64.b64encode(digest).decode()}
+
+
+@pytest.mark.parametrize("algorithm", ["HMAC-SHA1", "HMAC-SHA256"])
+def test_oauth_1a_signed_calls_are_accepted_once_per_nonce(
+    woo: httpx.Client, woo_server: BackgroundServer, algorithm: str
+) -> None:
+    seed(woo, order_seed(email="ann+oauth@example.com"))
+    url = f"{woo_server.url}{API}/orders"
+    query = {"search": "ann+oauth@example.com", "per_page": "5"}
+    params = oauth_signed("GET", url, query, nonce=f"n-{algorithm}", algorithm=algorithm)
+    with httpx.Client() as plain:
+        answer = plain.get(url, params=params)
+        replay = plain.get(url, params=params)
+        forged = plain.get(url, params=oauth_signed("GET", url, query, nonce="x", secret="bad"))
+    assert answer.status_code == 200, answer.text
+    assert [o["billing"]["email"] for o in answer.json()] == ["ann+oauth@example.com"]
+    assert replay.status_code == 401
+    assert replay.json()["message"] == "Invalid nonce - nonce has already been used."
+    assert forged.status_code == 401
+    assert forged.json()["message"] == "Invalid signature - provided signature does not match."
+
+
+def test_oauth_in_the_authorization_header_signs_a_refund(
+    woo: httpx.Client, woo_server: BackgroundServer
+) -> None:
+    order = seed(woo)
+    url = f"{woo_server.url}{API}/orders/{order['id']}/refunds"
+    params = oauth_signed("POST", url, {}, nonce="header-nonce")
+    header = "OAuth " + ", ".join(f'{k}="{quote(v, safe="~")}"' for k, v in params.items())
+    with httpx.Client() as plain:
+        answer = plain.post(url, json=one_hat_refund(order), headers={"Authorization": header})
+    assert answer.status_code == 201, answer.text
+    missing = {k: v for k, v in params.items() if k != "oauth_nonce"}
+    with httpx.Client() as plain:
+        refused = plain.get(f"{woo_server.url}{API}/orders", params=missing)
+    assert refused.json()["message"] == "Missing OAuth parameter oauth_nonce"
 
 
 # --- orders -----------------------------------------------------------------------------------

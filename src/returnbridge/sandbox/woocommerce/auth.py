@@ -1,7 +1,7 @@
-"""REST API keys: HTTP Basic (key:secret) or ``consumer_key``/``consumer_secret`` query params.
+"""REST API keys: HTTP Basic, ``consumer_key``/``consumer_secret`` query params or OAuth 1.0a.
 
-OAuth 1.0a one-legged signing (what real sites demand over plain HTTP) is not simulated; the
-sandbox accepts Basic auth over plain HTTP since it serves loopback only.
+Real sites take Basic and query keys over HTTPS only and demand OAuth 1.0a over plain HTTP;
+the sandbox serves loopback over plain HTTP and accepts all three.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import hmac
 from fastapi import Request
 
 from returnbridge.sandbox.woocommerce.errors import WooError
+from returnbridge.sandbox.woocommerce.oauth import oauth_params, verify
 from returnbridge.sandbox.woocommerce.state import Store, World
 
 
@@ -39,8 +40,24 @@ _REFUSALS = {
 }
 
 
-def authenticate(request: Request, world: World, *, action: str) -> Store:
+def _oauth_store(request: Request, world: World, now: float) -> Store | None:
+    params = oauth_params(request.query_params.multi_items(), request.headers.get("Authorization"))
+    if params is None:
+        return None
+    with world.lock:
+        store = world.store_for_key(params["oauth_consumer_key"])
+        if store is None:
+            raise WooError(401, "woocommerce_rest_authentication_error", "Consumer key is invalid.")
+        url = str(request.url.replace(query=""))
+        verify(store, method=request.method, url=url, params=params, now=now)
+    return store
+
+
+def authenticate(request: Request, world: World, *, action: str, now: float) -> Store:
     """The store whose key authorises the call; ``action`` is ``view`` or ``create``."""
+    store = _oauth_store(request, world, now)
+    if store is not None:
+        return _permitted(store, action)
     credentials = _credentials(request)
     if credentials is None:
         raise WooError(401, f"woocommerce_rest_cannot_{action}", _REFUSALS[action])
@@ -51,6 +68,10 @@ def authenticate(request: Request, world: World, *, action: str) -> Store:
         raise WooError(401, "woocommerce_rest_authentication_error", "Consumer key is invalid.")
     if not hmac.compare_digest(store.consumer_secret.encode(), secret.encode()):
         raise WooError(401, "woocommerce_rest_authentication_error", "Consumer secret is invalid.")
+    return _permitted(store, action)
+
+
+def _permitted(store: Store, action: str) -> Store:
     needed = "read" if action == "view" else "write"
     if store.permissions not in (needed, "read_write"):
         raise WooError(

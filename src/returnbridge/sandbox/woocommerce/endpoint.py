@@ -122,7 +122,7 @@ async def serve_call(
     at = simulator.clock()
     record = _Record(operation, order_id)
     try:
-        store = authenticate(request, simulator.world, action=action)
+        store = authenticate(request, simulator.world, action=action, now=at)
     except WooError as error:
         answer = _error(error)
         _journal(simulator, request, record, answer, at)

@@ -156,6 +156,8 @@ class Store:
     orders: dict[int, Order] = field(default_factory=dict)
     stock: dict[int, int] = field(default_factory=dict)
     """Stock quantity per product id, for products that manage stock."""
+    used_nonces: set[str] = field(default_factory=set)
+    """OAuth 1.0a nonces already seen with this store's key."""
 
 
 class Ids:
