@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -343,3 +344,90 @@ def test_refund_bodies_follow_the_official_v3_schemas(
     assert isinstance(refund["total_amount"], float)
     item_types = _schema("RefundItem")["properties"]["item_type"]["enum"]
     assert refund["items"][0]["item_type"] in item_types
+
+
+def test_a_refund_while_another_is_processed_on_the_order_is_refused(
+    client: httpx.Client, order: dict[str, Any]
+) -> None:
+    items = [{"item_type": "PRODUCT", "item_id": _towel(order)["id"], "quantity": 1}]
+    body = {"items": items, "payments": _payments(_quote(client, items)["refund_methods"][0])}
+    fault = {"kind": "latency", "operation": "createOrderRefund", "delay": 2.0}
+    client.post("/_sandbox/faults", json=fault)
+    answers: list[httpx.Response] = []
+    url = f"{V3}/orders/501/payment_actions/refunds"
+    first = threading.Thread(target=lambda: answers.append(client.post(url, json=body)))
+    first.start()
+    for _ in range(500):
+        if client.get(f"/_sandbox/stores/{STORE}/orders/501").json()["refund_in_progress"]:
+            break
+        first.join(timeout=0.01)
+    concurrent = client.post(url, json=body)
+    first.join(timeout=10)
+    assert concurrent.status_code == 422
+    assert concurrent.json()["title"] == "A refund is already being processed for this order"
+    assert [a.status_code for a in answers] == [201]
+    assert len(client.get(url).json()["data"]) == 1
+
+
+def test_the_rate_window_rolls_with_the_clock() -> None:
+    now = [1000.0]
+    with (
+        BackgroundServer(clock=lambda: now[0]) as running,
+        httpx.Client(base_url=running.url, headers={"X-Auth-Token": TOKEN}, timeout=10) as http,
+    ):
+        store = {"store_hash": STORE, "access_token": TOKEN, "rate_quota": 2}
+        http.post("/_sandbox/stores", json=store)
+        assert http.get(f"{V2}/orders").headers["X-Rate-Limit-Time-Reset-Ms"] == "30000"
+        now[0] += 10
+        second = http.get(f"{V2}/orders")
+        assert second.headers["X-Rate-Limit-Requests-Left"] == "0"
+        assert second.headers["X-Rate-Limit-Time-Reset-Ms"] == "20000"
+        now[0] += 19.5
+        refused = http.get(f"{V2}/orders")
+        assert refused.status_code == 429
+        assert refused.headers["X-Rate-Limit-Time-Reset-Ms"] == "500"
+        assert refused.headers["X-Retry-After"] == "1"
+        now[0] += 0.5  # the first request leaves the window
+        again = http.get(f"{V2}/orders")
+        assert again.status_code == 204
+        assert again.headers["X-Rate-Limit-Requests-Left"] == "0"
+        now[0] += 30  # every earlier request has left the window
+        assert http.get(f"{V2}/orders").headers["X-Rate-Limit-Requests-Left"] == "1"
+
+
+def test_injected_429_carries_rate_headers_and_latency_still_answers(
+    client: httpx.Client, order: dict[str, Any]
+) -> None:
+    client.post("/_sandbox/faults", json={"kind": "http_429", "operation": "getOrderProducts"})
+    limited = client.get(f"{V2}/orders/501/products")
+    assert limited.status_code == 429
+    assert limited.headers["X-Rate-Limit-Requests-Left"] == "0"
+    assert "X-Retry-After" in limited.headers
+    client.post("/_sandbox/faults", json={"kind": "latency", "delay": 0.05, "store": STORE})
+    slow = client.get(f"{V2}/orders/501")
+    assert slow.status_code == 200
+    faults = [e["fault"] for e in client.get("/_sandbox/journal", params={"store": STORE}).json()]
+    assert faults == ["http_429", "latency"]
+
+
+def test_order_level_amounts_refund_without_tax_and_unsupported_items_are_refused(
+    client: httpx.Client, order: dict[str, Any]
+) -> None:
+    quote = _quote(client, [{"item_type": "ORDER", "item_id": 501, "amount": 1.99}])
+    assert quote["total_refund_amount"] == 1.99
+    assert quote["total_refund_tax_amount"] == 0
+    assert quote["order_level_refund_amount"] == 1.99
+    wrong_order = client.post(
+        f"{V3}/orders/501/payment_actions/refund_quotes",
+        json={"items": [{"item_type": "ORDER", "item_id": 7, "amount": 1}]},
+    )
+    assert wrong_order.status_code == 422
+    fee = client.post(
+        f"{V3}/orders/501/payment_actions/refund_quotes",
+        json={"items": [{"item_type": "FEE", "item_id": 1, "amount": 1}]},
+    )
+    assert fee.status_code == 422
+    assert "items[0].item_type" in fee.json()["errors"]
+    missing = client.post(f"{V3}/orders/999/payment_actions/refund_quotes", json={"items": []})
+    assert missing.status_code == 404
+    assert missing.json()["status"] == 404

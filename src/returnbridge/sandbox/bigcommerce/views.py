@@ -157,4 +157,5 @@ def order_state(order: Order, store_hash: str) -> dict[str, Any]:
         "products": [v2_product(p, order.id) for p in order.products],
         "shipping_addresses": [v2_address(a, order) for a in order.addresses],
         "refunds": [v3_refund(r) for r in order.refunds],
+        "refund_in_progress": order.refund_in_progress,
     }
