@@ -431,3 +431,21 @@ def test_order_level_amounts_refund_without_tax_and_unsupported_items_are_refuse
     missing = client.post(f"{V3}/orders/999/payment_actions/refund_quotes", json={"items": []})
     assert missing.status_code == 404
     assert missing.json()["status"] == 404
+
+
+def test_all_refunds_filter_by_order_and_ids_that_are_not_numbers_are_404(
+    client: httpx.Client, order: dict[str, Any]
+) -> None:
+    items = [{"item_type": "PRODUCT", "item_id": _towel(order)["id"], "quantity": 1}]
+    body = {"items": items, "payments": _payments(_quote(client, items)["refund_methods"][0])}
+    refund = client.post(f"{V3}/orders/501/payment_actions/refunds", json=body).json()["data"]
+    everything = client.get(f"{V3}/orders/payment_actions/refunds").json()["data"]
+    assert [r["id"] for r in everything] == [refund["id"]]
+    mine = client.get(f"{V3}/orders/payment_actions/refunds", params={"order_id:in": "7,501"})
+    assert [r["id"] for r in mine.json()["data"]] == [refund["id"]]
+    other = client.get(f"{V3}/orders/payment_actions/refunds", params={"order_id:in": "7"})
+    assert other.json()["data"] == []
+    assert client.get(f"{V2}/orders/abc").status_code == 404
+    assert client.get(f"{V3}/orders/abc/payment_actions/refunds").json()["status"] == 404
+    anonymous = client.get(f"{V2}/orders/abc", headers={"X-Auth-Token": ""})
+    assert anonymous.status_code == 401

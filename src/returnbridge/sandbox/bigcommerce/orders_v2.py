@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from returnbridge.sandbox.bigcommerce.gateway import Call, admit
-from returnbridge.sandbox.bigcommerce.state import Order
+from returnbridge.sandbox.bigcommerce.state import Order, parse_id
 from returnbridge.sandbox.bigcommerce.views import v2_address, v2_order, v2_product
 
 router = APIRouter(prefix="/stores/{store_hash}/v2")
@@ -73,8 +73,9 @@ def _collection(call: Call, items: list[Any]) -> Response:
     return call.respond(page) if page else call.respond(None, 204)
 
 
-def _order(call: Call, order_id: int) -> Order | None:
-    return call.store.orders.get(order_id)
+def _order(call: Call, order_id: str) -> Order | None:
+    number = parse_id(order_id)
+    return None if number is None else call.store.orders.get(number)
 
 
 @router.get("/orders")
@@ -90,7 +91,7 @@ async def get_orders(request: Request, store_hash: str) -> Response:
 
 
 @router.get("/orders/{order_id}")
-async def get_order(request: Request, store_hash: str, order_id: int) -> Response:
+async def get_order(request: Request, store_hash: str, order_id: str) -> Response:
     """``getOrder``."""
 
     def answer(call: Call) -> Response:
@@ -103,7 +104,7 @@ async def get_order(request: Request, store_hash: str, order_id: int) -> Respons
 
 
 @router.get("/orders/{order_id}/products")
-async def get_order_products(request: Request, store_hash: str, order_id: int) -> Response:
+async def get_order_products(request: Request, store_hash: str, order_id: str) -> Response:
     """``getOrderProducts``."""
 
     def answer(call: Call) -> Response:
@@ -117,7 +118,7 @@ async def get_order_products(request: Request, store_hash: str, order_id: int) -
 
 @router.get("/orders/{order_id}/shipping_addresses")
 async def get_order_shipping_addresses(
-    request: Request, store_hash: str, order_id: int
+    request: Request, store_hash: str, order_id: str
 ) -> Response:
     """``getOrderShippingAddresses``."""
 

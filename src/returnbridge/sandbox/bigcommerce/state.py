@@ -27,6 +27,11 @@ REFUNDED = 4
 PARTIALLY_REFUNDED = 14
 
 
+def parse_id(raw: str) -> int | None:
+    """An id from a path segment; None when it is not a positive integer (then 404)."""
+    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) > 0 else None
+
+
 @dataclass
 class OrderProduct:
     """One order line; ``id`` is the order product id refunds name as ``item_id``."""
