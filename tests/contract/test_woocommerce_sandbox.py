@@ -456,6 +456,22 @@ def test_timeout_after_commit_commits_the_refund(
     assert created["id"] == held["refund_id"]
 
 
+@pytest.mark.parametrize(
+    ("kind", "refunds_made"), [("connection_reset", 0), ("connection_reset_after_commit", 1)]
+)
+def test_a_dropped_connection_before_or_after_the_commit(
+    woo: httpx.Client, kind: str, refunds_made: int
+) -> None:
+    order = seed(woo)
+    woo.post("/_sandbox/faults", json={"kind": kind, "operation": "refunds.create"})
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+        refund(woo, order["id"], one_hat_refund(order))
+    assert len(state(woo, order["id"])["refund_objects"]) == refunds_made
+    [entry] = journal(woo, operation="refunds.create")
+    assert entry["fault"] == kind
+    assert refund(woo, order["id"], one_hat_refund(order)).status_code == 201
+
+
 def test_the_journal_names_operations_per_store(woo: httpx.Client) -> None:
     order = seed(woo)
     woo.get(f"{API}/orders", params={"search": "ann"})

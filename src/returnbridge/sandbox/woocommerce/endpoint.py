@@ -13,6 +13,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from returnbridge.sandbox.woocommerce.auth import authenticate
+from returnbridge.sandbox.woocommerce.dropped import DroppedConnection
 from returnbridge.sandbox.woocommerce.errors import WooError
 from returnbridge.sandbox.woocommerce.faults import Fault
 from returnbridge.sandbox.woocommerce.journal import Effect
@@ -134,6 +135,9 @@ async def serve_call(
         response = _host_error(fault)
         _journal(simulator, request, record, Answer(None, status=response.status_code), at)
         return response
+    if fault is not None and fault.kind == "connection_reset":
+        _journal(simulator, request, record, Answer(None, status=0), at)
+        return DroppedConnection()
     if fault is not None and fault.kind == "latency":
         await anyio.sleep(fault.hold_seconds)
     try:
@@ -144,6 +148,8 @@ async def serve_call(
         call = Call(request, simulator, store, body, simulator.timestamp())
         answer = await anyio.to_thread.run_sync(_run_locked, handler, call)
     _journal(simulator, request, record, answer, at)
+    if fault is not None and fault.kind == "connection_reset_after_commit":
+        return DroppedConnection()
     if fault is not None and fault.kind == "timeout_after_commit":
         await anyio.sleep(fault.hold_seconds)
     return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 FaultKind = Literal[
-    "http_429", "http_500", "http_502", "http_503", "latency", "timeout_after_commit"
+    "http_429",
+    "http_500",
+    "http_502",
+    "http_503",
+    "latency",
+    "timeout_after_commit",
+    "connection_reset",
+    "connection_reset_after_commit",
 ]
 DEFAULT_TIMEOUT_DELAY = 30.0
 
