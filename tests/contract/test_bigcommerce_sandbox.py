@@ -13,6 +13,7 @@ import yaml
 
 import returnbridge.sandbox.bigcommerce as bigcommerce_sandbox
 from returnbridge.sandbox.bigcommerce import BackgroundServer
+from returnbridge.sandbox.bigcommerce.money import AmountError, parse_cents, share, v2_money
 
 SPEC = Path(bigcommerce_sandbox.__file__).parent / "spec/orders.v3.yml"
 STORE = "abc123"
@@ -449,3 +450,17 @@ def test_all_refunds_filter_by_order_and_ids_that_are_not_numbers_are_404(
     assert client.get(f"{V3}/orders/abc/payment_actions/refunds").json()["status"] == 404
     anonymous = client.get(f"{V2}/orders/abc", headers={"X-Auth-Token": ""})
     assert anonymous.status_code == 401
+
+
+def test_money_is_integer_cents_inside_and_4_decimal_strings_in_v2() -> None:
+    assert parse_cents("55") == 5500
+    assert parse_cents(61.0) == 6100
+    assert parse_cents(0.1) == 10  # through str, not the binary float
+    assert parse_cents("0.005") == 1  # half-up
+    assert v2_money(13200) == "132.0000"
+    assert v2_money(5) == "0.0500"
+    assert share(600, 200, 1200) == 100
+    assert share(1, 1, 2) == 1  # half-up
+    for bad in (True, None, "abc", "NaN", [1]):
+        with pytest.raises(AmountError):
+            parse_cents(bad)
