@@ -371,6 +371,12 @@ def test_over_refund_is_refused_and_changes_nothing(woo: httpx.Client) -> None:
     assert entry["effect"] == "rejected"
 
 
+def test_a_refund_of_an_unknown_order_is_refused(woo: httpx.Client) -> None:
+    answer = refund(woo, 999999, {"amount": "1.00"})
+    assert (answer.status_code, answer.json()["code"]) == (404, "woocommerce_rest_invalid_order_id")
+    assert journal(woo, operation="refunds.create")[0]["effect"] == "rejected"
+
+
 def test_a_gateway_without_refunds_fails_unless_api_refund_is_false(woo: httpx.Client) -> None:
     order = seed(woo, {**order_seed(), "gateway_refunds": False})
     failed = refund(woo, order["id"], {"amount": "1.00"})

@@ -95,7 +95,7 @@ async def create_order_refund(order_id: int, request: Request) -> Response:
     def handle(call: Call) -> Answer:
         order = call.store.orders.get(order_id)
         if order is None:
-            raise WooError(400, "woocommerce_rest_invalid_order_id", "Invalid order ID.")
+            raise WooError(404, "woocommerce_rest_invalid_order_id", "Invalid order ID.")
         refund_request = parse_refund_request(call.body)
         refund = create_refund(
             call.store, order, refund_request, ids=call.simulator.world.ids, now=call.now
