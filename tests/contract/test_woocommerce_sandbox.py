@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote
 
@@ -502,6 +505,85 @@ def test_the_journal_names_operations_per_store(woo: httpx.Client) -> None:
     assert journal(woo, store="other.example") == []
     assert woo.delete("/_sandbox/journal").status_code == 204
     assert journal(woo) == []
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[tuple[dict[str, str], bytes]]
+    status = 200
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(self.status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[tuple[str, type[_Receiver]]]:
+    """A loopback HTTP server that records webhook deliveries."""
+    handler = type("Receiver", (_Receiver,), {"received": [], "status": 200})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def deliveries(client: httpx.Client, count: int) -> list[dict[str, Any]]:
+    """Delivery log once ``count`` attempts finished (bounded poll)."""
+    found: list[dict[str, Any]] = []
+    for _ in range(500):
+        found = client.get(f"/_sandbox/stores/{STORE}/webhooks/deliveries").json()
+        if len(found) >= count:
+            break
+        time.sleep(0.01)
+    return found
+
+
+def test_a_refund_delivers_signed_webhooks(
+    woo: httpx.Client, webhook_receiver: tuple[str, type[_Receiver]]
+) -> None:
+    url, receiver = webhook_receiver
+    for topic in ("order.updated", "action.woocommerce_order_refunded"):
+        hook = {"topic": topic, "delivery_url": url, "secret": "s3cret"}
+        assert woo.post(f"/_sandbox/stores/{STORE}/webhooks", json=hook).status_code == 201
+    order = seed(woo)
+    refund(woo, order["id"], one_hat_refund(order))
+    assert [d["http_status"] for d in deliveries(woo, 2)] == [200, 200]
+    by_topic = {
+        headers["x-wc-webhook-topic"]: (headers, body) for headers, body in receiver.received
+    }
+    headers, body = by_topic["order.updated"]
+    expected = base64.b64encode(hmac.new(b"s3cret", body, hashlib.sha256).digest()).decode()
+    assert headers["x-wc-webhook-signature"] == expected
+    assert (headers["x-wc-webhook-resource"], headers["x-wc-webhook-event"]) == ("order", "updated")
+    assert json.loads(body)["refunds"][0]["total"] == "-22.00"
+    _, action_body = by_topic["action.woocommerce_order_refunded"]
+    assert json.loads(action_body) == {"action": "woocommerce_order_refunded", "arg": order["id"]}
+
+
+def test_five_failed_deliveries_disable_a_webhook(
+    woo: httpx.Client, webhook_receiver: tuple[str, type[_Receiver]]
+) -> None:
+    url, receiver = webhook_receiver
+    receiver.status = 500
+    hook = {"topic": "order.updated", "delivery_url": url, "secret": "s"}
+    woo.post(f"/_sandbox/stores/{STORE}/webhooks", json=hook)
+    order = seed(woo)
+    for attempt in range(1, 6):
+        refund(woo, order["id"], {"amount": "1.00", "api_refund": False})
+        assert len(deliveries(woo, attempt)) == attempt  # one at a time: failures in order
+    assert [d["http_status"] for d in deliveries(woo, 5)] == [500] * 5
+    [webhook] = woo.get(f"/_sandbox/stores/{STORE}/webhooks").json()
+    assert (webhook["status"], webhook["failures"]) == ("disabled", 5)
+    refund(woo, order["id"], {"amount": "1.00", "api_refund": False})
+    assert len(receiver.received) == 5
 
 
 def test_reset_forgets_stores_and_orders(woo: httpx.Client) -> None:

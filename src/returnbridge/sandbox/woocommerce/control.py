@@ -23,6 +23,7 @@ from returnbridge.sandbox.woocommerce.seeding import (
 from returnbridge.sandbox.woocommerce.simulator import Simulator
 from returnbridge.sandbox.woocommerce.state import Store
 from returnbridge.sandbox.woocommerce.views import order_state
+from returnbridge.sandbox.woocommerce.webhooks import Topic, Webhook
 
 
 class FaultSeed(_Seed):
@@ -34,6 +35,24 @@ class FaultSeed(_Seed):
     operation: str | None = None
     store: str | None = None
     delay: float | None = Field(default=None, ge=0)
+
+
+class WebhookSeed(_Seed):
+    """``POST /_sandbox/stores/{name}/webhooks``."""
+
+    topic: Topic
+    delivery_url: str
+    secret: str = ""
+
+
+def _webhook_state(webhook: Webhook) -> dict[str, Any]:
+    return {
+        "id": webhook.id,
+        "topic": webhook.topic,
+        "delivery_url": webhook.delivery_url,
+        "status": webhook.status,
+        "failures": webhook.failures,
+    }
 
 
 def _simulator(request: Request) -> Simulator:
@@ -100,6 +119,41 @@ def read_stock(name: str, simulator: SimulatorDep) -> dict[str, int]:
     """Stock quantity per product id."""
     with simulator.world.lock:
         return {str(pid): qty for pid, qty in sorted(_store(simulator, name).stock.items())}
+
+
+@router.post("/stores/{name}/webhooks", status_code=status.HTTP_201_CREATED)
+def create_webhook(name: str, seed: WebhookSeed, simulator: SimulatorDep) -> dict[str, Any]:
+    """Subscribe a URL to a topic (no creation ping is sent)."""
+    with simulator.world.lock:
+        _store(simulator, name)
+        webhook = Webhook(simulator.world.ids.next(), seed.topic, seed.delivery_url, seed.secret)
+        simulator.subscriptions_of(name).webhooks.append(webhook)
+        return _webhook_state(webhook)
+
+
+@router.get("/stores/{name}/webhooks")
+def list_webhooks(name: str, simulator: SimulatorDep) -> list[dict[str, Any]]:
+    """A store's webhooks with status and consecutive failures."""
+    with simulator.world.lock:
+        _store(simulator, name)
+        return [_webhook_state(w) for w in simulator.subscriptions_of(name).webhooks]
+
+
+@router.get("/stores/{name}/webhooks/deliveries")
+def list_deliveries(name: str, simulator: SimulatorDep) -> list[dict[str, Any]]:
+    """Finished delivery attempts, oldest first."""
+    with simulator.world.lock:
+        _store(simulator, name)
+        return [
+            {
+                "id": d.id,
+                "webhook_id": d.webhook_id,
+                "topic": d.topic,
+                "http_status": d.http_status,
+                "error": d.error,
+            }
+            for d in simulator.subscriptions_of(name).deliveries
+        ]
 
 
 @router.post("/reset", status_code=status.HTTP_204_NO_CONTENT)

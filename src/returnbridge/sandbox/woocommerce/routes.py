@@ -97,8 +97,12 @@ async def create_order_refund(order_id: int, request: Request) -> Response:
         if order is None:
             raise WooError(404, "woocommerce_rest_invalid_order_id", "Invalid order ID.")
         refund_request = parse_refund_request(call.body)
+        simulator = call.simulator
         refund = create_refund(
-            call.store, order, refund_request, ids=call.simulator.world.ids, now=call.now
+            call.store, order, refund_request, ids=simulator.world.ids, now=call.now
+        )
+        simulator.webhooks.order_refunded(
+            call.store, simulator.subscriptions_of(call.store.name), order
         )
         return Answer(
             refund_json(refund, order), status=201, effect="refund_created", refund_id=refund.id

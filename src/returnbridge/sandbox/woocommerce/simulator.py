@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from returnbridge.sandbox.woocommerce.faults import FaultPlan
 from returnbridge.sandbox.woocommerce.journal import Journal
 from returnbridge.sandbox.woocommerce.state import World
+from returnbridge.sandbox.woocommerce.webhooks import Subscriptions, WebhookSender
 
 
 @dataclass
@@ -20,6 +21,16 @@ class Simulator:
     world: World = field(default_factory=World)
     journal: Journal = field(default_factory=Journal)
     faults: FaultPlan = field(default_factory=FaultPlan)
+    subscriptions: dict[str, Subscriptions] = field(default_factory=dict)
+    """Webhooks per store name."""
+    webhooks: WebhookSender = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.webhooks = WebhookSender(self.world.lock)
+
+    def subscriptions_of(self, store: str) -> Subscriptions:
+        """A store's webhooks (created empty on first use; call under the world lock)."""
+        return self.subscriptions.setdefault(store, Subscriptions())
 
     def timestamp(self, at: float | None = None) -> str:
         """A WooCommerce ``date_*_gmt`` value (ISO 8601, no offset) for a clock value."""
@@ -27,8 +38,9 @@ class Simulator:
         return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
     def reset(self) -> None:
-        """Forget stores, faults and journal."""
+        """Forget stores, webhooks, faults and journal."""
         with self.world.lock:
             self.world.reset()
+            self.subscriptions.clear()
             self.faults.clear()
             self.journal.clear()
