@@ -402,6 +402,16 @@ def test_a_repeated_post_makes_a_second_refund(woo: httpx.Client) -> None:
     assert woo.get(f"/_sandbox/stores/{STORE}/stock").json()[str(HAT)] == 12
 
 
+def test_all_refunds_list_across_orders_with_parent_ids(woo: httpx.Client) -> None:
+    first, second = seed(woo), seed(woo)
+    made = [refund(woo, o["id"], one_hat_refund(o)).json()["id"] for o in (first, second)]
+    listed = woo.get(f"{API}/refunds", params={"per_page": 1})
+    assert listed.headers["X-WP-Total"] == "2"
+    page_two = woo.get(f"{API}/refunds", params={"per_page": 1, "page": 2}).json()
+    parents = {r["id"]: r["parent_id"] for r in [*listed.json(), *page_two]}
+    assert parents == {made[0]: first["id"], made[1]: second["id"]}
+
+
 def test_meta_data_is_kept_on_the_refund(woo: httpx.Client) -> None:
     order = seed(woo)
     meta = [{"key": "_returnbridge_refund_id", "value": "r_abc"}]

@@ -57,6 +57,20 @@ async def read_order(order_id: int, request: Request) -> Response:
     )
 
 
+@router.get("/refunds")
+async def list_all_refunds(request: Request) -> Response:
+    """``GET /refunds`` (WC 9.0+): every order's refunds, newest first, with ``parent_id``."""
+
+    def handle(call: Call) -> Answer:
+        pairs = [(r, o) for o in call.store.orders.values() for r in o.refunds]
+        pairs.sort(key=lambda pair: (pair[0].date_created, pair[0].id), reverse=True)
+        chosen, headers = paginate(pairs, read_page(dict(request.query_params)), request.url)
+        body = [{**refund_json(r, o), "parent_id": o.id} for r, o in chosen]
+        return Answer(body, headers=headers)
+
+    return await serve_call(request, handle, operation="refunds.list_all", action="view")
+
+
 @router.get("/orders/{order_id}/refunds")
 async def list_refunds(order_id: int, request: Request) -> Response:
     """``GET /orders/{id}/refunds``, newest first, paginated."""
