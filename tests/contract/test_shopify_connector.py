@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,13 +17,18 @@ import httpx
 import pytest
 import uvicorn
 
-from returnbridge.connectors.base.conformance import ConformanceCase, ConnectorConformance
+from returnbridge.connectors.base.conformance import (
+    ConformanceCase,
+    ConnectorConformance,
+    WebhookCase,
+)
 from returnbridge.connectors.base.connector import (
     OrderQuery,
     RefundCommand,
     RefundLineCommand,
     TenderCommand,
 )
+from returnbridge.connectors.shopify import webhooks
 from returnbridge.connectors.shopify.connector import ShopifyConnector
 from returnbridge.connectors.shopify.limits import CostLimiter
 from returnbridge.domain.errors import (
@@ -195,11 +204,70 @@ def one_tee_refund(seeded: dict[str, Any], key: str, **overrides: Any) -> Refund
     return RefundCommand(**values)
 
 
+class ShopifyControls:
+    """The conformance suite's view of the Shopify sandbox."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+
+    def fail_next_refund(self, fault: str) -> None:
+        kind = {"server_error": "http_503"}.get(fault, fault)
+        options: dict[str, Any] = {"count": 1, "operation": "refundCreate"}
+        if fault == "timeout_after_commit":
+            options["delay"] = 2.0
+        self.sandbox.fault(kind, **options)
+
+    def refund_writes(self) -> list[str | None]:
+        return [
+            e["refund_id"] if e["effect"] == "refund_created" else None
+            for e in self.sandbox.refund_journal()
+        ]
+
+    def stock(self, sku: str, location_id: str) -> int:
+        levels = self.sandbox.get(f"/_sandbox/shops/{DOMAIN}/inventory")
+        return int(levels.get(sku, {}).get(location_id.rsplit("/", 1)[-1], 0))
+
+
+WEBHOOK_SECRET = "shopify-app-secret"
+
+
+def _shopify_webhook() -> WebhookCase:
+    """A delivery signed as Shopify's docs describe (base64 HMAC-SHA256 of the raw body),
+    computed here with hashlib alone, apart from the connector's code."""
+    body = json.dumps({"id": 820982911946154508, "refunds": []}).encode()
+    digest = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).digest()
+    headers = {
+        "X-Shopify-Topic": "refunds/create",
+        "X-Shopify-Shop-Domain": DOMAIN,
+        "X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(),
+    }
+
+    def verify(raw: bytes, received: Mapping[str, str]) -> bool:
+        try:
+            webhooks.verify_delivery(raw, received, WEBHOOK_SECRET)
+        except AuthError:
+            return False
+        return True
+
+    return WebhookCase(body=body, headers=headers, verify=verify)
+
+
 class TestShopifyConformance(ConnectorConformance):
     @pytest.fixture
-    def conformance_case(self, sandbox: Sandbox, connector: ShopifyConnector) -> ConformanceCase:
+    def conformance_case(
+        self, sandbox: Sandbox, connector: ShopifyConnector, sleeps: Sleeps
+    ) -> ConformanceCase:
         seeded = sandbox.seed_order(taxed_order())
+        sandbox.post(
+            f"/_sandbox/shops/{DOMAIN}/inventory",
+            {"sku": "TEE-M", "location_id": 1, "available": 10},
+        )
         return ConformanceCase(
+            sandbox=ShopifyControls(sandbox),
+            webhook=_shopify_webhook(),
+            make_impatient=lambda: ShopifyConnector(
+                sandbox.url, TOKEN, limiter=CostLimiter(sleep=sleeps), timeout=0.5
+            ),
             connector=connector,
             order_id=seeded["gid"],
             order_name="#1001",

@@ -14,10 +14,13 @@ from returnbridge.connectors.shopify import client as shopify_client
 from returnbridge.connectors.shopify import connector as shopify_connector
 from returnbridge.domain.errors import DomainError, PermanentError
 
-ConnectorFactory = Callable[[str, Mapping[str, Any], float, dict[str, Any]], OrderConnector]
-"""(base_url, credentials, timeout, state) -> connector; `state` lives as long as the process
-and is private to one connection: the place for its rate limiter and its HTTP client
-(`state["http"]`, pooled, closed by the runtime), shared by every step."""
+ConnectorFactory = Callable[
+    [str, Mapping[str, Any], float, dict[str, Any], Mapping[str, Any]], OrderConnector
+]
+"""(base_url, credentials, timeout, state, settings) -> connector; `state` lives as long as the
+process and is private to one connection: the place for its rate limiter and its HTTP client
+(`state["http"]`, pooled, closed by the runtime), shared by every step. `settings` are the
+connection's non-secret options (for example WooCommerce's `api_refund`)."""
 
 FACTORIES: dict[str, ConnectorFactory] = {"shopify": shopify_connector.from_connection}
 WARM_UPS: dict[str, Callable[[], None]] = {"shopify": shopify_client.warm_up}
@@ -52,9 +55,10 @@ def build_connector(
     *,
     timeout: float,
     state: dict[str, Any],
+    settings: Mapping[str, Any] | None = None,
 ) -> OrderConnector:
     """A connector for `platform`; unknown platforms are a permanent error."""
     factory = FACTORIES.get(platform)
     if factory is None:
         raise PermanentError("UNSUPPORTED_PLATFORM", f"no connector for platform {platform!r} yet")
-    return factory(base_url, credentials, timeout, state)
+    return factory(base_url, credentials, timeout, state, settings or {})

@@ -19,13 +19,14 @@ from returnbridge.connectors.base.connector import (
     TaxAmount,
     TenderCommand,
 )
+from returnbridge.connectors.base.dedupe import NOTE_PREFIX
 from returnbridge.domain.matching import ResolvedLine
 from returnbridge.domain.money import parse_minor
 from returnbridge.domain.orders import Order
 from returnbridge.domain.refunds import RefundPlan, RefundRequest
 from returnbridge.domain.returns import CanonicalReturn
 
-REFUND_NOTE_PREFIX = "returnbridge"
+REFUND_NOTE_PREFIX = NOTE_PREFIX
 
 
 def refund_key(return_id: str, revision: int, attempt: int = 1) -> str:

@@ -13,6 +13,7 @@ from returnbridge.connectors.base.connector import (
     RefundCommand,
     RefundMoney,
 )
+from returnbridge.connectors.base.dedupe import find_by_key
 from returnbridge.domain.errors import NotFound, TransientError
 from returnbridge.domain.matching import resolve_lines
 from returnbridge.domain.money import Money
@@ -101,7 +102,7 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
         if earlier is not None:
             # An earlier run planned this refund and may have made it without recording it:
             # re-planning on the order as it is now would count our own refund against us.
-            found = _find_by_key(connector.list_refunds(earlier.order_id), key)
+            found = find_by_key(connector.list_refunds(earlier.order_id), key)
             if found is not None:
                 return _planned_earlier(
                     runtime,
@@ -273,14 +274,6 @@ def _cross_check(
 # --------------------------------------------------------------------------- refund
 
 
-def _find_by_key(refunds: list[PlatformRefund], key: str) -> PlatformRefund | None:
-    marker = f"{rc.REFUND_NOTE_PREFIX} {key} "
-    return next(
-        (r for r in refunds if r.idempotency_key == key or (r.note or "").startswith(marker)),
-        None,
-    )
-
-
 ORDER_BUSY_WAIT = 0.25  # seconds between looks at another refund of the order in flight
 PLAN_ATTEMPTS = 3  # reads of an order that other refunds keep changing, before review
 ORDER_BUSY_LOOKS = 120  # then the step gives up to DBOS, whose retries wait longer
@@ -365,7 +358,7 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
             sent = _ready(planned_command)
             refund = connector.create_refund(sent)
         else:
-            found = _find_by_key(connector.list_refunds(stored.order_id), key)
+            found = find_by_key(connector.list_refunds(stored.order_id), key)
             if found is not None:
                 log.info("refund already on the platform", refund_id=found.id, key=key)
                 # Not checked against the plan: this is a retry (an operator's, after a

@@ -71,6 +71,7 @@ class Runtime:
             cached[1],
             timeout=self.settings.http_timeout,
             state=state,
+            settings=connection.settings or {},
         )
 
     def tls_context(self) -> ssl.SSLContext:

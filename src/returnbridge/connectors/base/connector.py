@@ -28,6 +28,7 @@ class Capability(StrEnum):
     IDEMPOTENT_REFUNDS = "idempotent_refunds"  # the platform dedupes refunds by our key
     SUGGESTED_REFUND = "suggested_refund"  # the platform can preview a refund
     RESTOCK_WITH_REFUND = "restock_with_refund"  # restock happens inside the refund call
+    RESTOCK = "restock"  # goods can be restocked apart from a refund (`OrderConnector.restock`)
     SEARCH_BY_EMAIL = "search_by_email"
     SEARCH_BY_NAME = "search_by_name"
 
@@ -151,6 +152,34 @@ class PlatformRefund(_Frozen):
     """Shipping refunded (subtotal); None when the platform's answer did not say."""
 
 
+class RestockLine(_Frozen):
+    line_id: str
+    quantity: int
+
+
+class RestockCommand(_Frozen):
+    """Returned goods to put back into stock, on platforms whose refunds do not restock.
+
+    `key` is the refund's idempotency key (the same return revision); platforms that can
+    record a reason with the adjustment carry it there.
+    """
+
+    order_id: str
+    key: str
+    lines: tuple[RestockLine, ...]
+    location_id: str | None = None
+    reason: str | None = None
+
+
+class RestockResult(_Frozen):
+    """What the platform adjusted: one entry per order line, in stock units."""
+
+    reference: str | None = None
+    """The platform's id for the adjustment (a transaction id), when it gives one."""
+    lines: tuple[RestockLine, ...] = ()
+    location_id: str | None = None
+
+
 class SuggestedLine(_Frozen):
     line_id: str
     quantity: int
@@ -209,7 +238,18 @@ class OrderConnector(Protocol):
         ...
 
     def create_refund(self, command: RefundCommand) -> PlatformRefund:
-        """Execute `command` once; repeated calls with the same key return the same refund."""
+        """Execute `command` once.
+
+        With Capability.IDEMPOTENT_REFUNDS repeated calls with the same key return the same
+        refund. Without it the connector writes the key into the refund (a note, meta data)
+        so that `list_refunds` + `dedupe.find_by_key` find it, and when the answer to its own
+        write is lost it looks there before raising; the engine looks again before any retry.
+        """
+        ...
+
+    def restock(self, command: RestockCommand) -> RestockResult:
+        """Put returned goods back into stock (only with Capability.RESTOCK; platforms with
+        RESTOCK_WITH_REFUND restock inside `create_refund` instead)."""
         ...
 
     def list_refunds(self, order_id: str) -> list[PlatformRefund]: ...

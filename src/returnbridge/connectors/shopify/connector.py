@@ -12,6 +12,8 @@ from returnbridge.connectors.base.connector import (
     OrderQuery,
     PlatformRefund,
     RefundCommand,
+    RestockCommand,
+    RestockResult,
     SuggestedRefund,
 )
 from returnbridge.connectors.shopify import mapping, tenders
@@ -190,6 +192,12 @@ class ShopifyConnector:
             raise PermanentError("NO_REFUND", "refundCreate returned neither a refund nor errors")
         return mapping.created_refund(refund, command)
 
+    def restock(self, command: RestockCommand) -> RestockResult:
+        """Not offered: Shopify restocks inside the refund (`restockType`), also with no money."""
+        raise PermanentError(
+            "UNSUPPORTED_OPERATION", "shopify restocks returned goods inside the refund"
+        )
+
     def list_refunds(self, order_id: str) -> list[PlatformRefund]:
         return [
             mapping.refund_from_shopify(refund, order_id=order_id)
@@ -223,7 +231,11 @@ def _too_large(order_id: str, what: str) -> PermanentError:
 
 
 def from_connection(
-    base_url: str, credentials: Mapping[str, Any], timeout: float, state: dict[str, Any]
+    base_url: str,
+    credentials: Mapping[str, Any],
+    timeout: float,
+    state: dict[str, Any],
+    settings: Mapping[str, Any],
 ) -> ShopifyConnector:
     """The registry's factory: a connector for one stored connection.
 
