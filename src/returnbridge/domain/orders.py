@@ -39,6 +39,8 @@ class TaxLine(_Frozen):
     """One tax charged on a line; `amount` None means only the rate is known (derive it)."""
 
     title: str
+    id: str | None = None
+    """The platform's id of the tax rate (WooCommerce refunds name taxes by it)."""
     rate: Decimal | None = None
     amount: int | None = None
     amount_shop: int | None = None

@@ -135,6 +135,8 @@ class DutiesMode(StrEnum):
 class TaxShare:
     title: str
     amount: int
+    tax_id: str | None = None
+    """The platform's id of the tax (rate) line, when the order gave one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -702,7 +704,7 @@ def _line_refund(
         line, order_shares, line_gross=unit_price * units, side=side
     )
     net = unit_price * units - discount_component.amount
-    taxes: list[tuple[str, _Component]] = []
+    taxes: list[tuple[TaxLine, _Component]] = []
     for tax in line.tax_lines:
         if tax.amount is None and not (side.shop and tax.amount_shop is not None):
             charged = _derived_tax(net, tax, line.tax_lines, inclusive=inclusive, side=side)
@@ -711,12 +713,13 @@ def _line_refund(
         refunded = side.pick_optional(
             tax.already_refunded, tax.already_refunded_shop, what=f"{where} tax"
         )
-        taxes.append((tax.title, _Component(charged, refunded)))
+        taxes.append((tax, _Component(charged, refunded)))
     gross = unit_price * quantity
     discount = discount_component.share(units, already=already, quantity=quantity)
     subtotal = gross - discount
     tax_shares = tuple(
-        TaxShare(title, c.share(units, already=already, quantity=quantity)) for title, c in taxes
+        TaxShare(tax.title, c.share(units, already=already, quantity=quantity), tax.id)
+        for tax, c in taxes
     )
     tax_sum = sum(t.amount for t in tax_shares)
     duties: int | None = None

@@ -141,7 +141,10 @@ def refund_money(plan: RefundPlan) -> RefundMoney:
                 line_id=line.line_id,
                 quantity=line.quantity,
                 subtotal=line.subtotal,
-                taxes=tuple(TaxAmount(title=t.title, amount=t.amount) for t in line.tax_lines),
+                taxes=tuple(
+                    TaxAmount(title=t.title, amount=t.amount, tax_id=t.tax_id)
+                    for t in line.tax_lines
+                ),
                 tax=line.tax,
                 duties=line.duties or 0,
             )

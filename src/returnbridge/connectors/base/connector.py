@@ -68,6 +68,8 @@ class TaxAmount(_Frozen):
 
     title: str
     amount: int
+    tax_id: str | None = None
+    """The platform's id of the tax (rate) line, when the order gave one."""
 
 
 class LineMoney(_Frozen):
