@@ -57,7 +57,11 @@ def _store_state(store: Store) -> dict[str, Any]:
         "rate_quota": store.rate_quota,
         "rate_window_seconds": store.rate_window_seconds,
         "order_ids": sorted(store.orders),
-        "stock": dict(sorted(store.stock.items())),
+        "locations": [
+            {"id": loc.id, "code": loc.code, "label": loc.label, "enabled": loc.enabled}
+            for loc in store.locations.values()
+        ],
+        "stock": {str(loc): dict(sorted(levels.items())) for loc, levels in store.stock.items()},
     }
 
 
@@ -108,17 +112,43 @@ def read_order(store_hash: str, order_id: int, simulator: SimulatorDep) -> dict[
 
 @router.post("/stores/{store_hash}/stock")
 def set_stock(store_hash: str, seed: StockSeed, simulator: SimulatorDep) -> dict[str, Any]:
-    """Set the stock level of a SKU (refunds never change it)."""
+    """Set the stock level of a SKU at a location (refunds never change it)."""
     with simulator.world.lock:
-        _store(simulator, store_hash).stock[seed.sku] = seed.level
+        store = _store(simulator, store_hash)
+        if seed.location_id not in store.locations:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown location {seed.location_id}")
+        store.stock.setdefault(seed.location_id, {})[seed.sku] = seed.level
         return seed.model_dump()
 
 
 @router.get("/stores/{store_hash}/stock")
-def read_stock(store_hash: str, simulator: SimulatorDep) -> dict[str, int]:
-    """Stock level per SKU."""
+def read_stock(store_hash: str, simulator: SimulatorDep, location_id: int = 1) -> dict[str, int]:
+    """Stock level per SKU at a location (the default location 1 unless told)."""
     with simulator.world.lock:
-        return dict(sorted(_store(simulator, store_hash).stock.items()))
+        return dict(sorted(_store(simulator, store_hash).stock.get(location_id, {}).items()))
+
+
+@router.get("/stores/{store_hash}/adjustments")
+def read_adjustments(store_hash: str, simulator: SimulatorDep) -> list[dict[str, Any]]:
+    """Inventory adjustments accepted by the API, oldest first."""
+    with simulator.world.lock:
+        return [
+            {
+                "transaction_id": a.transaction_id,
+                "reason": a.reason,
+                "items": [
+                    {"location_id": loc, "sku": sku, "quantity": qty} for loc, sku, qty in a.items
+                ],
+            }
+            for a in _store(simulator, store_hash).adjustments
+        ]
+
+
+@router.get("/stores/{store_hash}/webhooks/deliveries")
+def read_deliveries(store_hash: str, simulator: SimulatorDep) -> list[dict[str, Any]]:
+    """Webhook deliveries made for the store, oldest first: scope, headers and the raw body."""
+    with simulator.world.lock:
+        return list(_store(simulator, store_hash).deliveries)
 
 
 @router.post("/reset", status_code=status.HTTP_204_NO_CONTENT)

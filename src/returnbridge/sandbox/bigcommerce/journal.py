@@ -7,7 +7,7 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-Effect = Literal["refund_created", "quote_created", "rejected"]
+Effect = Literal["refund_created", "quote_created", "rejected", "inventory_adjusted"]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from returnbridge.sandbox.bigcommerce import webhooks
 from returnbridge.sandbox.bigcommerce.errors import v3_error
 from returnbridge.sandbox.bigcommerce.gateway import Call, admit
 from returnbridge.sandbox.bigcommerce.refunds import RefundError, create_refund, quote
@@ -80,6 +81,9 @@ async def create_order_refund(request: Request, store_hash: str, order_id: str) 
         with call.simulator.world.lock:
             refund = create_refund(
                 order, body, ids=call.simulator.world.ids, created=call.simulator.timestamp()
+            )
+            webhooks.refund_created(
+                call.store, order_id=order.id, refund_id=refund.id, now=call.now
             )
     except RefundError as error:
         return _refused(call, error)

@@ -8,6 +8,7 @@ from returnbridge.sandbox.bigcommerce.money import AmountError, parse_cents
 from returnbridge.sandbox.bigcommerce.state import (
     STATUS_NAMES,
     Ids,
+    InventoryLocation,
     Order,
     OrderProduct,
     ShippingAddress,
@@ -28,13 +29,30 @@ class Seed(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class LocationSeed(Seed):
+    """An inventory location of a store."""
+
+    id: int = Field(ge=1)
+    label: str
+    code: str | None = None
+    enabled: bool = True
+
+
+DEFAULT_LOCATIONS = (LocationSeed(id=1, label="Default location", code="BC-LOCATION-1"),)
+
+
 class StoreSeed(Seed):
-    """``POST /_sandbox/stores``."""
+    """``POST /_sandbox/stores``; ``client_secret`` signs the store's webhook deliveries."""
 
     store_hash: str = Field(min_length=1, pattern=r"^[a-z0-9]+$")
     access_token: str = Field(min_length=1)
     rate_quota: int = Field(default=DEFAULT_QUOTA, ge=1)
     rate_window_seconds: float = Field(default=DEFAULT_WINDOW_SECONDS, gt=0)
+    client_secret: str = Field(default="sandbox-client-secret", min_length=1)
+    store_id: str = "1001"
+    locations: list[LocationSeed] = Field(
+        default_factory=lambda: list(DEFAULT_LOCATIONS), min_length=1
+    )
 
 
 class ProductSeed(Seed):
@@ -71,15 +89,17 @@ class OrderSeed(Seed):
     payment_method: str = "Credit Card"
     payment_provider_id: str = "braintree"
     date_created: str = "Tue, 05 Mar 2026 21:40:11 +0000"
+    is_tax_inclusive_pricing: bool = False
     products: list[ProductSeed] = Field(min_length=1)
     shipping: ShippingSeed = Field(default_factory=ShippingSeed)
 
 
 class StockSeed(Seed):
-    """``POST /_sandbox/stores/{store_hash}/stock``: set the stock level of a SKU."""
+    """``POST /_sandbox/stores/{store_hash}/stock``: set the stock of a SKU at a location."""
 
     sku: str
     level: int
+    location_id: int = 1
 
 
 def _cents(value: str, name: str) -> int:
@@ -99,6 +119,17 @@ def build_store(seed: StoreSeed) -> Store:
         access_token=seed.access_token,
         rate_quota=seed.rate_quota,
         rate_window_seconds=seed.rate_window_seconds,
+        client_secret=seed.client_secret,
+        store_id=seed.store_id,
+        locations={
+            loc.id: InventoryLocation(
+                id=loc.id,
+                code=loc.code or f"LOCATION-{loc.id}",
+                label=loc.label,
+                enabled=loc.enabled,
+            )
+            for loc in seed.locations
+        },
     )
 
 
@@ -155,4 +186,5 @@ def build_order(seed: OrderSeed, *, store: Store, ids: Ids) -> Order:
         date_modified=seed.date_created,
         products=products,
         addresses=[address],
+        is_tax_inclusive_pricing=seed.is_tax_inclusive_pricing,
     )

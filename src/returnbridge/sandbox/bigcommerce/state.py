@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 STATUS_NAMES = {
     0: "Incomplete",
@@ -121,6 +122,7 @@ class Order:
     addresses: list[ShippingAddress]
     refunds: list[Refund] = field(default_factory=list)
     refund_in_progress: bool = False
+    is_tax_inclusive_pricing: bool = False
 
     @property
     def total_inc_tax(self) -> int:
@@ -149,15 +151,54 @@ class Order:
 
 
 @dataclass
+class InventoryLocation:
+    """An inventory location (``GET /v3/inventory/locations``)."""
+
+    id: int
+    code: str
+    label: str
+    enabled: bool = True
+
+
+@dataclass
+class Adjustment:
+    """One accepted inventory adjustment: its transaction id, reason and (location, sku, delta)."""
+
+    transaction_id: str
+    reason: str | None
+    items: list[tuple[int, str, int]]
+
+
+@dataclass
 class Store:
-    """One store: its hash, token, rate quota, orders and stock per SKU."""
+    """One store: hash, token, rate quota, orders, locations, stock per location and SKU,
+    inventory adjustments and the webhook deliveries made for it."""
 
     store_hash: str
     access_token: str
     rate_quota: int
     rate_window_seconds: float
+    client_secret: str = "sandbox-client-secret"  # noqa: S105 - a sandbox default, not a secret
+    store_id: str = "1001"
     orders: dict[int, Order] = field(default_factory=dict)
-    stock: dict[str, int] = field(default_factory=dict)
+    locations: dict[int, InventoryLocation] = field(default_factory=dict)
+    stock: dict[int, dict[str, int]] = field(default_factory=dict)
+    adjustments: list[Adjustment] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+
+    def level(self, location_id: int, sku: str) -> int:
+        """Units of ``sku`` on hand at a location (0 when never set)."""
+        return self.stock.get(location_id, {}).get(sku, 0)
+
+    def sku_of(self, *, variant_id: int | None = None, product_id: int | None = None) -> str | None:
+        """The SKU a catalog id stands for, learnt from the store's ordered products."""
+        for order in self.orders.values():
+            for product in order.products:
+                if variant_id is not None and product.variant_id == variant_id:
+                    return product.sku
+                if product_id is not None and product.product_id == product_id:
+                    return product.sku
+        return None
 
 
 class Ids:
