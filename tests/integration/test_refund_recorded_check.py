@@ -14,7 +14,7 @@ import pytest
 
 from returnbridge.domain.lifecycle import can_transition
 from returnbridge.domain.returns import CanonicalReturn, ReturnStatus
-from returnbridge.engine import admission, completion, order_matching, refunding
+from returnbridge.engine import admission, completion, order_matching, refunding, restocking
 from returnbridge.engine.refund_commands import refund_key
 from returnbridge.engine.runtime import Runtime, close_runtime, open_runtime
 from returnbridge.store import refunds as refund_store
@@ -118,7 +118,7 @@ def test_a_refund_recorded_other_than_planned_waits_for_a_human_and_retry_accept
     )
     refunded = refunding.execute_refund(runtime, tenant_id, return_id, 1)
     assert refunded.status is ReturnStatus.RESTOCKED  # recorded with the restock inside it
-    completion.restock(runtime, tenant_id, return_id, after=refunded.status)
+    restocking.restock(runtime, tenant_id, return_id, after=refunded.status)
     skipped = [
         (ReturnStatus.SYNCED, completion.NO_RETURNS_SYSTEM),
         (ReturnStatus.NOTIFIED, completion.NO_NOTIFICATIONS),

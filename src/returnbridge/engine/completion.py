@@ -1,4 +1,4 @@
-"""The steps after the money: restock, sync, notify and complete.
+"""The steps after the money: sync, notify and complete (restock: `engine/restocking.py`).
 
 A step with nothing to do writes nothing: its move along the main path is recorded, with a
 `step_skipped` event, in the next step's write (the refund step records a restock that
@@ -15,39 +15,13 @@ from returnbridge.engine.runtime import Runtime
 from returnbridge.engine.step_records import (
     StepOutcome,
     advance_through,
-    connection_of,
     load_return,
-    reached,
     transaction,
 )
-from returnbridge.store import refunds as refund_store
 from returnbridge.store.step_rows import Hop
 
 NO_RETURNS_SYSTEM = "no returns system connected"
 NO_NOTIFICATIONS = "customer notifications not configured"
-
-
-def restock(
-    runtime: Runtime, tenant_id: str, return_id: str, *, after: ReturnStatus | None = None
-) -> StepOutcome:
-    """Record the restock; on platforms that restock inside the refund it already happened.
-
-    ``after`` is the status the refund step left: when that is already past the restock (the
-    refund step recorded it), there is nothing to read or write.
-    """
-    if after is not None and reached(after, ReturnStatus.RESTOCKED):
-        return StepOutcome(after)
-    with transaction(runtime) as session:
-        record, canonical = load_return(session, tenant_id, return_id)
-        if reached(record.status, ReturnStatus.RESTOCKED):
-            return StepOutcome(record.status)
-        if not canonical.restock or not canonical.lines:
-            advance_through(session, record, [restock_skipped()])
-        else:
-            connection = connection_of(session, record)
-            made = refund_store.platform_refund_ids(session, return_id, tenant_id=tenant_id)
-            advance_through(session, record, [restocked_in_refund(connection.platform, made)])
-    return StepOutcome(ReturnStatus.RESTOCKED)
 
 
 def restock_skipped() -> Hop:

@@ -222,7 +222,7 @@ def _planned_earlier(
     return StepOutcome(ReturnStatus.PLANNED, total=total, platform_refund_id=platform_refund_id)
 
 
-def _restock_choice(
+def restock_choice(
     connector: OrderConnector, canonical: CanonicalReturn, connection: Connection
 ) -> rc.RestockChoice:
     if not canonical.restock or not canonical.lines:
@@ -247,7 +247,7 @@ def _command(
         quantities=planned.quantities,
         key=key,
         note=rc.refund_note(key, canonical),
-        choice=_restock_choice(connector, canonical, connection),
+        choice=restock_choice(connector, canonical, connection),
         shipping_mode=canonical.refund.shipping.mode,
     )
 
@@ -346,7 +346,11 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
         "restocks_with_refund": Capability.RESTOCK_WITH_REFUND in connector.capabilities,
         "platform": connection.platform,
     }
-    if not _moves_anything(canonical):
+    if not _moves_anything(canonical) or (
+        not canonical.refund.issue and not recording["restocks_with_refund"]
+    ):
+        # Goods only, on a platform whose refunds do not restock: no refund at all; the
+        # restock step adjusts the stock.
         connector.close()
         return _record_refunded(
             runtime, tenant_id, return_id, stored.id, None, **recording, skipped=True
@@ -383,6 +387,12 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
     return _record_refunded(
         runtime, tenant_id, return_id, stored.id, refund, **recording, planned=sent.money
     )
+
+
+def _skipped_reason(canonical: CanonicalReturn) -> str:
+    if canonical.restock and canonical.lines:
+        return "no money moves: goods only, restocked on their own"
+    return "nothing to refund or restock"
 
 
 def _ready(command: RefundCommand | dict[str, Any]) -> RefundCommand:
@@ -439,7 +449,7 @@ def _record_refunded(
             Hop(
                 ReturnStatus.REFUNDED,
                 "step_skipped" if skipped else "refund_created",
-                "nothing to refund or restock" if skipped else None,
+                _skipped_reason(canonical) if skipped else None,
                 data,
             )
         ]

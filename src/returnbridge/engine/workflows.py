@@ -19,7 +19,7 @@ from dbos import DBOS
 from dbos import error as dbos_errors
 
 from returnbridge.domain.returns import ReturnStatus
-from returnbridge.engine import admission, completion, order_matching, refunding
+from returnbridge.engine import admission, completion, order_matching, refunding, restocking
 from returnbridge.engine.faults import is_transient, public_reason
 from returnbridge.engine.runtime import current
 from returnbridge.engine.step_records import StepOutcome, park
@@ -66,7 +66,7 @@ def refund_step(tenant_id: str, return_id: str, revision: int) -> StepOutcome:
 
 @DBOS.step(name="restock", **_RETRY)
 def restock_step(tenant_id: str, return_id: str, after: ReturnStatus | None = None) -> StepOutcome:
-    return completion.restock(current(), tenant_id, return_id, after=after)
+    return restocking.restock(current(), tenant_id, return_id, after=after)
 
 
 @DBOS.step(name="sync_returns_system", **_RETRY)

@@ -8,7 +8,7 @@ from returnbridge.sandbox.woocommerce.endpoint import Answer, Call, serve_call
 from returnbridge.sandbox.woocommerce.errors import WooError, invalid_order_id
 from returnbridge.sandbox.woocommerce.pagination import paginate, read_page
 from returnbridge.sandbox.woocommerce.refunds import create_refund, parse_refund_request
-from returnbridge.sandbox.woocommerce.search import select_orders
+from returnbridge.sandbox.woocommerce.search import parse_after, select_orders
 from returnbridge.sandbox.woocommerce.state import Order
 from returnbridge.sandbox.woocommerce.views import order_json, refund_json
 
@@ -30,7 +30,7 @@ def _statuses(request: Request) -> list[str]:
 
 @router.get("/orders")
 async def list_orders(request: Request) -> Response:
-    """``GET /orders`` with ``search``, ``status``, ``page``, ``per_page``, ``offset``."""
+    """``GET /orders`` with ``search``, ``status``, ``after``, ``page``, ``per_page``, ``offset``."""
 
     def handle(call: Call) -> Answer:
         page = read_page(dict(request.query_params))
@@ -38,6 +38,7 @@ async def list_orders(request: Request) -> Response:
             list(call.store.orders.values()),
             search=request.query_params.get("search"),
             statuses=_statuses(request),
+            after=parse_after(request.query_params.get("after")),
         )
         chosen, headers = paginate(orders, page, request.url)
         return Answer([order_json(o) for o in chosen], headers=headers)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from returnbridge.sandbox.woocommerce.money import MoneyError, to_cents
 from returnbridge.sandbox.woocommerce.state import (
     ChargeLine,
+    Coupon,
     Ids,
     KeyPermission,
     LineItem,
@@ -74,6 +75,25 @@ class FeeLineSeed(_Seed):
     taxes: list[TaxSeed] = Field(default_factory=list)
 
 
+class TaxRateSeed(_Seed):
+    """A tax rate the order's ``tax_lines`` name (label and code as the store set them)."""
+
+    rate_id: int
+    label: str
+    rate_code: str | None = None
+
+
+class CouponSeed(_Seed):
+    """A coupon line: its code and the discount it gave (excluding tax), for display only.
+
+    Line discounts are seeded on the lines (``LineItemSeed.discount``), as WooCommerce applies
+    a coupon to line totals; this only lists the code.
+    """
+
+    code: str
+    discount: str
+
+
 class BillingSeed(_Seed):
     """The billing address fields the sandbox keeps."""
 
@@ -102,6 +122,8 @@ class OrderSeed(_Seed):
     line_items: list[LineItemSeed] = Field(min_length=1)
     shipping_lines: list[ShippingLineSeed] = Field(default_factory=list)
     fee_lines: list[FeeLineSeed] = Field(default_factory=list)
+    tax_rates: list[TaxRateSeed] = Field(default_factory=list)
+    coupon_lines: list[CouponSeed] = Field(default_factory=list)
 
 
 class StockSeed(_Seed):
@@ -160,6 +182,7 @@ def build_order(seed: OrderSeed, *, ids: Ids) -> Order:
             ChargeLine(f.id or ids.next(), "fee", f.name, None, to_cents(f.total), _taxes(f.taxes))
             for f in seed.fee_lines
         ]
+        coupons = [Coupon(ids.next(), c.code, to_cents(c.discount)) for c in seed.coupon_lines]
     except MoneyError as exc:
         raise SeedError(str(exc)) from exc
     return Order(
@@ -179,6 +202,8 @@ def build_order(seed: OrderSeed, *, ids: Ids) -> Order:
         line_items=lines,
         shipping_lines=shipping,
         fee_lines=fees,
+        tax_rates={t.rate_id: (t.label, t.rate_code) for t in seed.tax_rates},
+        coupon_lines=coupons,
     )
 
 

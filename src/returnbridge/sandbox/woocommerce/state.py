@@ -56,6 +56,15 @@ class ChargeLine:
 
 
 @dataclass
+class Coupon:
+    """A coupon line: the code and the discount it gave (excluding tax)."""
+
+    id: int
+    code: str
+    discount: int
+
+
+@dataclass
 class RefundedItem:
     """What a refund gave back for one order item (positive amounts)."""
 
@@ -107,6 +116,9 @@ class Order:
     shipping_lines: list[ChargeLine]
     fee_lines: list[ChargeLine]
     refunds: list[Refund] = field(default_factory=list)
+    tax_rates: dict[int, tuple[str, str | None]] = field(default_factory=dict)
+    """Label and rate code per tax rate id (``tax_lines``); unnamed rates are "Tax"."""
+    coupon_lines: list[Coupon] = field(default_factory=list)
 
     @property
     def total(self) -> int:

@@ -83,12 +83,13 @@ def _tax_lines(order: Order) -> list[dict[str, Any]]:
     for line in order.shipping_lines:
         for tax in line.taxes:
             shipping_tax[tax.rate_id] += tax.total
+    names = order.tax_rates
     return [
         {
             "id": rate_id,
-            "rate_code": f"TAX-{rate_id}",
+            "rate_code": names.get(rate_id, ("", None))[1] or f"TAX-{rate_id}",
             "rate_id": rate_id,
-            "label": "Tax",
+            "label": names.get(rate_id, ("Tax", None))[0],
             "compound": False,
             "tax_total": fmt(item_tax[rate_id]),
             "shipping_tax_total": fmt(shipping_tax[rate_id]),
@@ -136,7 +137,16 @@ def order_json(order: Order) -> dict[str, Any]:
         "tax_lines": _tax_lines(order),
         "shipping_lines": [_charge_line(s) for s in order.shipping_lines],
         "fee_lines": [_charge_line(f) for f in order.fee_lines],
-        "coupon_lines": [],
+        "coupon_lines": [
+            {
+                "id": c.id,
+                "code": c.code,
+                "discount": fmt(c.discount),
+                "discount_tax": "0.00",
+                "meta_data": [],
+            }
+            for c in order.coupon_lines
+        ],
         "refunds": [
             {"id": r.id, "reason": r.reason or "", "total": fmt(-r.amount)}
             for r in reversed(order.refunds)
