@@ -82,8 +82,11 @@ def choose_mode(site_url: str, setting: object = None) -> AuthMode:
 class RequestSigner(Protocol):
     """Adds a key's proof to one request: headers for every call, query params per call."""
 
-    headers: Mapping[str, str]
-    secrets: tuple[str, ...]
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def secrets(self) -> tuple[str, ...]: ...
 
     def params(self, method: str, url: str, params: Sequence[tuple[str, str]]) -> Params: ...
 
@@ -126,7 +129,7 @@ class QueryAuth:
         ]
 
 
-def _new_nonce() -> str:
+def new_nonce() -> str:
     return secrets.token_hex(16)
 
 
@@ -141,8 +144,10 @@ def normalised_url(url: str) -> str:
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     port = parts.port
-    netloc = host if port is None or (scheme, port) in {("http", 80), ("https", 443)} else (
-        f"{host}:{port}"
+    netloc = (
+        host
+        if port is None or (scheme, port) in {("http", 80), ("https", 443)}
+        else (f"{host}:{port}")
     )
     return urlunsplit((scheme, netloc, parts.path, "", ""))
 
@@ -168,7 +173,7 @@ class OAuth1:
 
     credentials: Credentials = field(repr=False)
     clock: Callable[[], float] = time.time
-    nonce: Callable[[], str] = _new_nonce
+    nonce: Callable[[], str] = new_nonce
     headers: Mapping[str, str] = field(default_factory=dict)
     secrets: tuple[str, ...] = field(init=False, repr=False)
 
@@ -192,7 +197,7 @@ def signer_for(
     credentials: Credentials,
     *,
     clock: Callable[[], float] = time.time,
-    nonce: Callable[[], str] = _new_nonce,
+    nonce: Callable[[], str] = new_nonce,
 ) -> RequestSigner:
     """The signer of a chosen mode (`AUTO` must have been resolved by `choose_mode`)."""
     if mode is AuthMode.BASIC:

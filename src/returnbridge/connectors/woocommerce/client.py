@@ -18,8 +18,8 @@ from returnbridge.connectors.base.http import HttpMethod, JsonHttpClient, JsonRe
 from returnbridge.connectors.woocommerce.auth import (
     AuthMode,
     Credentials,
-    _new_nonce,
     choose_mode,
+    new_nonce,
     signer_for,
 )
 from returnbridge.connectors.woocommerce.errors import WOOCOMMERCE_STATUS_RULES, classify
@@ -69,7 +69,7 @@ class WooCommerceClient:
         http: httpx.Client | None = None,
         timeout: float | httpx.Timeout = 30.0,
         clock: Callable[[], float] = time.time,
-        nonce: Callable[[], str] = _new_nonce,
+        nonce: Callable[[], str] = new_nonce,
     ) -> None:
         self.site_url = site_base_url(site_url)
         self.endpoint = f"{self.site_url}{API_PATH}"

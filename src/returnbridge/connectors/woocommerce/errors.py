@@ -104,4 +104,6 @@ def classify(error: ConnectorError, *, operation: str, writes: bool) -> Connecto
             request_id=error.request_id,
             **{**details, "ambiguous": writes},
         )
-    return error_class(code.upper(), text, status=error.status, request_id=error.request_id, **details)
+    return error_class(
+        code.upper(), text, status=error.status, request_id=error.request_id, **details
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from returnbridge.connectors.base.connector import OrderQuery, PlatformRefund, RefundedLine
@@ -59,7 +59,9 @@ def _int(value: Any, *, field: str) -> int:
     try:
         return int(str(value))
     except ValueError:
-        raise DomainError("INVALID_PLATFORM_DATA", f"{field}: not an integer", field=field) from None
+        raise DomainError(
+            "INVALID_PLATFORM_DATA", f"{field}: not an integer", field=field
+        ) from None
 
 
 def _timestamp(item: Json, name: str) -> datetime | None:
@@ -186,9 +188,7 @@ def _order_line(
         quantity=quantity,
         unit_price=unit_price,
         discount_allocations=allocations,
-        tax_lines=_tax_lines(
-            item, item_id, currency=currency, labels=labels, refunded=refunded
-        ),
+        tax_lines=_tax_lines(item, item_id, currency=currency, labels=labels, refunded=refunded),
         already_returned_quantity=refunded.quantity.get(item_id, 0),
     )
 
@@ -336,7 +336,7 @@ def after_param(moment: datetime) -> str:
     return (value - _ONE_SECOND).isoformat()
 
 
-_ONE_SECOND = datetime(2000, 1, 1, 0, 0, 1) - datetime(2000, 1, 1)
+_ONE_SECOND = timedelta(seconds=1)
 
 
 # -- refunds -----------------------------------------------------------------------------------
@@ -373,7 +373,9 @@ def refund_from_woocommerce(
                 quantity=quantity,
                 restock="return" if kind == "return" else "cancel" if kind == "cancel" else "none",
                 location_id="default" if kind != "none" else None,
-                subtotal=None if taxes_included is None else subtotal + (tax if taxes_included else 0),
+                subtotal=None
+                if taxes_included is None
+                else subtotal + (tax if taxes_included else 0),
                 tax=tax,
             )
         )
@@ -396,4 +398,3 @@ def refund_from_woocommerce(
         lines=tuple(lines),
         shipping=shipping,
     )
-

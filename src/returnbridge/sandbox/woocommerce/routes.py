@@ -30,7 +30,7 @@ def _statuses(request: Request) -> list[str]:
 
 @router.get("/orders")
 async def list_orders(request: Request) -> Response:
-    """``GET /orders`` with ``search``, ``status``, ``after``, ``page``, ``per_page``, ``offset``."""
+    """``GET /orders``: ``search``, ``status``, ``after``, ``page``, ``per_page``, ``offset``."""
 
     def handle(call: Call) -> Answer:
         page = read_page(dict(request.query_params))

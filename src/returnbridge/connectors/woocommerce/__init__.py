@@ -1,0 +1,1 @@
+"""WooCommerce connector over the REST API `wc/v3`."""
