@@ -86,4 +86,6 @@ def refine(error: ConnectorError, *, operation: str) -> ConnectorError:
             request_id=error.request_id,
             **details,
         )
-    return type(error)(error.code, text, status=error.status, request_id=error.request_id, **details)
+    return type(error)(
+        error.code, text, status=error.status, request_id=error.request_id, **details
+    )
