@@ -73,6 +73,7 @@ class ShippingSeed(Seed):
     first_name: str = "Jane"
     last_name: str = "Doe"
     country_iso2: str = "US"
+    zip: str = "94105"
     shipping_method: str = "Flat Rate"
     cost_ex_tax: str = "0"
     cost_inc_tax: str | None = None
@@ -151,6 +152,7 @@ def build_order(seed: OrderSeed, *, store: Store, ids: Ids) -> Order:
         last_name=shipping.last_name,
         email=seed.email,
         country_iso2=shipping.country_iso2,
+        zip=shipping.zip,
         shipping_method=shipping.shipping_method,
         cost_ex_tax=ship_ex,
         cost_inc_tax=ship_inc,

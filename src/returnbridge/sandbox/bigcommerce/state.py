@@ -68,6 +68,7 @@ class ShippingAddress:
     cost_ex_tax: int
     cost_inc_tax: int
     refunded_cents: int = 0
+    zip: str = "94105"
 
 
 @dataclass

@@ -10,6 +10,7 @@ from returnbridge.sandbox.bigcommerce.state import (
     Order,
     OrderProduct,
     Refund,
+    RefundLine,
     ShippingAddress,
 )
 
@@ -54,9 +55,21 @@ def v2_order(order: Order, store_hash: str) -> dict[str, Any]:
         "is_tax_inclusive_pricing": order.is_tax_inclusive_pricing,
         "discount_amount": v2_money(0),
         "coupon_discount": v2_money(0),
-        "billing_address": {"email": order.email},
+        "billing_address": _billing(order),
         "products": _resource(store_hash, f"/orders/{order.id}/products"),
         "shipping_addresses": _resource(store_hash, f"/orders/{order.id}/shipping_addresses"),
+    }
+
+
+def _billing(order: Order) -> dict[str, Any]:
+    """The billing address: the first shipping address's name and place, the order's email."""
+    first = order.addresses[0]
+    return {
+        "first_name": first.first_name,
+        "last_name": first.last_name,
+        "country_iso2": first.country_iso2,
+        "zip": first.zip,
+        "email": order.email,
     }
 
 
@@ -100,6 +113,7 @@ def v2_address(address: ShippingAddress, order: Order) -> dict[str, Any]:
         "last_name": address.last_name,
         "email": address.email,
         "country_iso2": address.country_iso2,
+        "zip": address.zip,
         "items_total": sum(p.quantity for p in items),
         "items_shipped": 0,
         "shipping_method": address.shipping_method,
@@ -125,19 +139,7 @@ def v3_refund(refund: Refund) -> dict[str, Any]:
         "total_amount": v3_amount(refund.total_cents),
         "total_tax": v3_amount(refund.tax_cents),
         "uses_merchant_override_values": False,
-        "items": [
-            {
-                "item_type": line.item_type,
-                "item_id": line.item_id,
-                "quantity": line.quantity,
-                "reason": line.reason or "",
-                "adjustments": [],
-                "requested_amount": (
-                    None if line.requested_cents is None else v3_amount(line.requested_cents)
-                ),
-            }
-            for line in refund.items
-        ],
+        "items": [_refund_item(line) for line in refund.items],
         "payments": [
             {
                 "id": payment.id,
@@ -146,11 +148,27 @@ def v3_refund(refund: Refund) -> dict[str, Any]:
                 "offline": payment.offline,
                 "is_declined": False,
                 "declined_message": "",
-                "transaction_id": None,
             }
             for payment in refund.payments
         ],
     }
+
+
+def _refund_item(line: RefundLine) -> dict[str, Any]:
+    """A ``RefundItem``: ``quantity`` only for PRODUCT, ``requested_amount`` only for amounts
+    (the spec types both as non-null; absent rather than null). No ``transaction_id`` on
+    payments: the sandbox talks to no gateway."""
+    item: dict[str, Any] = {
+        "item_type": line.item_type,
+        "item_id": line.item_id,
+        "reason": line.reason or "",
+        "adjustments": [],
+    }
+    if line.quantity is not None:
+        item["quantity"] = line.quantity
+    if line.requested_cents is not None:
+        item["requested_amount"] = v3_amount(line.requested_cents)
+    return item
 
 
 def order_state(order: Order, store_hash: str) -> dict[str, Any]:
