@@ -255,8 +255,13 @@ class _Receiver(BaseHTTPRequestHandler):
 def sandbox_delivery(woo_server: BackgroundServer) -> tuple[bytes, dict[str, str]]:
     """One real webhook delivery of the sandbox (signed by it, not by us), captured on a
     loopback receiver after a refund in a store of its own."""
-    handler = type("Receiver", (_Receiver,), {"received": queue.Queue()})
-    receiver = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    received: queue.Queue[tuple[bytes, dict[str, str]]] = queue.Queue()
+
+    class Receiver(_Receiver):
+        pass
+
+    Receiver.received = received
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     thread = threading.Thread(target=receiver.serve_forever, daemon=True)
     thread.start()
     try:
@@ -276,7 +281,7 @@ def sandbox_delivery(woo_server: BackgroundServer) -> tuple[bytes, dict[str, str
                 auth=("ck_hooks", "cs_h"),
             )
             assert made.status_code == 201
-        return handler.received.get(timeout=10)
+        return received.get(timeout=10)
     finally:
         receiver.shutdown()
         receiver.server_close()

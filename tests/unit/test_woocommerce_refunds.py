@@ -71,7 +71,7 @@ def command(
         order_id="10",
         currency="EUR",
         idempotency_key="rb-r-1-1",
-        lines=(RefundLineCommand(line_id="11", quantity=quantity, restock=restock),),  # type: ignore[arg-type]
+        lines=(RefundLineCommand(line_id="11", quantity=quantity, restock=restock),),
         note="returnbridge rb-r-1-1 (return R)",
         money=RefundMoney(
             lines=(
