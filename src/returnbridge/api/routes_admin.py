@@ -17,7 +17,7 @@ from returnbridge.api.schemas import (
     TenantIn,
     reject_unstorable,
 )
-from returnbridge.connectors.registry import require_supported
+from returnbridge.connectors.registry import require_credentials, require_supported
 from returnbridge.store.connections import create_connection
 from returnbridge.store.errors import RecordNotFoundError
 from returnbridge.store.tenants import (
@@ -102,6 +102,7 @@ def new_connection(
             get_tenant(session, tenant_id)
         except RecordNotFoundError as exc:
             raise _tenant_not_found(tenant_id) from exc
+        require_credentials(body.platform, body.credentials)
         connection = create_connection(
             session,
             tenant_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -322,17 +323,40 @@ def tenants_delete(
 def connections_add(
     tenant_id: str,
     *,
-    base_url: Annotated[str, typer.Option(help="e.g. https://my-shop.myshopify.com")],
-    access_token: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, help="platform token (encrypted)")
+    base_url: Annotated[
+        str,
+        typer.Option(
+            help="the store: https://my-shop.myshopify.com, https://shop.example.com "
+            "(WooCommerce site) or https://api.bigcommerce.com"
+        ),
     ],
-    platform: Annotated[str, typer.Option(help="platform")] = "shopify",
+    platform: Annotated[str, typer.Option(help="shopify, woocommerce or bigcommerce")] = "shopify",
+    access_token: Annotated[
+        str | None,
+        typer.Option(help="Shopify/BigCommerce token; prompted (hidden) when not given"),
+    ] = None,
     name: Annotated[str, typer.Option(help="connection name")] = "main",
     restock_location_id: Annotated[str | None, typer.Option(help="where returned goods go")] = None,
+    api_refund: Annotated[
+        bool,
+        typer.Option(
+            help="WooCommerce: refund through the payment gateway (off when money goes back "
+            "elsewhere)"
+        ),
+    ] = True,
     data_dir: DataDir = None,
 ) -> None:
-    """Connect a tenant to a platform store (credentials are encrypted at rest)."""
-    from returnbridge.connectors.registry import require_supported
+    """Connect a tenant to a platform store (credentials are encrypted at rest).
+
+    Each credential the platform needs is prompted for without echo, so it stays out of the
+    shell's history; `RETURNBRIDGE_CREDENTIAL_<NAME>` (e.g. `..._CONSUMER_SECRET`) gives one
+    without a prompt, for scripts.
+    """
+    from returnbridge.connectors.registry import (
+        credential_fields,
+        require_credentials,
+        require_supported,
+    )
     from returnbridge.domain.errors import DomainError
     from returnbridge.store.connections import create_connection
     from returnbridge.store.errors import RecordNotFoundError
@@ -341,10 +365,25 @@ def connections_add(
     try:
         require_supported(platform)
     except DomainError as exc:
-        console.print(f"[red]error:[/] {exc.message}")
-        raise typer.Exit(2) from exc
+        _fail(exc.message, code=2)
+    credentials: dict[str, str] = {}
+    for field in credential_fields(platform):
+        value = os.environ.get(f"RETURNBRIDGE_CREDENTIAL_{field.name.upper()}")
+        if field.name == "access_token" and access_token:
+            value = access_token
+        if not value:
+            value = typer.prompt(field.label, hide_input=field.secret)
+        credentials[field.name] = value.strip()
+    try:
+        require_credentials(platform, credentials)
+    except DomainError as exc:
+        _fail(exc.message, code=2)
     runtime = _open(_settings(data_dir))
-    settings = {"restock_location_id": restock_location_id} if restock_location_id else {}
+    settings: dict[str, object] = {}
+    if restock_location_id:
+        settings["restock_location_id"] = restock_location_id
+    if platform == "woocommerce":
+        settings["api_refund"] = api_refund
     try:
         with runtime.sessions.begin() as session:
             get_tenant(session, tenant_id)
@@ -354,7 +393,7 @@ def connections_add(
                 platform=platform,
                 name=name,
                 base_url=base_url,
-                credentials={"access_token": access_token},
+                credentials=credentials,
                 cipher=runtime.cipher,
                 settings=settings,
             )

@@ -7,6 +7,7 @@ factory (`connector.from_connection`) and, optionally, one-off work for a worker
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from returnbridge.connectors.base.connector import OrderConnector
@@ -26,6 +27,48 @@ FACTORIES: dict[str, ConnectorFactory] = {"shopify": shopify_connector.from_conn
 WARM_UPS: dict[str, Callable[[], None]] = {"shopify": shopify_client.warm_up}
 """Per platform: one-off work (parsing its documents) a worker does at start, so that its
 first returns do not pay for it."""
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialField:
+    """One credential a platform's connection needs; secrets are prompted without echo."""
+
+    name: str
+    label: str
+    secret: bool = True
+
+
+CREDENTIALS: dict[str, tuple[CredentialField, ...]] = {
+    "shopify": (CredentialField("access_token", "Admin API access token (shpat_...)"),),
+    "woocommerce": (
+        CredentialField("consumer_key", "REST API consumer key (ck_...)"),
+        CredentialField("consumer_secret", "REST API consumer secret (cs_...)"),
+    ),
+    "bigcommerce": (
+        CredentialField("store_hash", "store hash (from the API path /stores/{hash})", False),
+        CredentialField("access_token", "API account access token"),
+    ),
+}
+"""What `connections add` asks for, and what a new connection must carry, per platform."""
+
+
+def credential_fields(platform: str) -> tuple[CredentialField, ...]:
+    return CREDENTIALS.get(platform, ())
+
+
+def require_credentials(platform: str, credentials: Mapping[str, Any]) -> None:
+    """Refuse a connection without its platform's credentials (never echoing their values)."""
+    missing = [
+        f.name
+        for f in credential_fields(platform)
+        if not isinstance(credentials.get(f.name), str) or not credentials[f.name].strip()
+    ]
+    if missing:
+        raise DomainError(
+            "MISSING_CREDENTIALS",
+            f"a {platform} connection needs credentials {', '.join(missing)}",
+            field="credentials",
+        )
 
 
 def platforms() -> list[str]:
