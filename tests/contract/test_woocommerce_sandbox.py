@@ -601,3 +601,41 @@ def test_reset_forgets_stores_and_orders(woo: httpx.Client) -> None:
     assert woo.post("/_sandbox/reset").status_code == 204
     assert woo.get(f"{API}/orders/{order['id']}").status_code == 401
     assert woo.get(f"/_sandbox/stores/{STORE}/orders/{order['id']}").status_code == 404
+
+
+# --- tax rate labels, coupon lines, after= ------------------------------------------------------
+
+
+def test_tax_rate_labels_and_coupon_lines_are_rendered(woo: httpx.Client) -> None:
+    body = order_seed()
+    body["tax_rates"] = [{"rate_id": TAX_RATE, "label": "VAT", "rate_code": "DE-VAT-1"}]
+    body["coupon_lines"] = [{"code": "SPRING", "discount": "4.00"}]
+    body["line_items"][0]["discount"] = "4.00"
+    order = woo.get(f"{API}/orders/{seed(woo, body)['id']}").json()
+    [tax_line] = order["tax_lines"]
+    assert (tax_line["rate_id"], tax_line["label"], tax_line["rate_code"]) == (
+        TAX_RATE,
+        "VAT",
+        "DE-VAT-1",
+    )
+    [coupon] = order["coupon_lines"]
+    assert (coupon["code"], coupon["discount"]) == ("SPRING", "4.00")
+    assert (order["line_items"][0]["subtotal"], order["line_items"][0]["total"]) == (
+        "40.00",
+        "36.00",
+    )
+    plain = woo.get(f"{API}/orders/{seed(woo)['id']}").json()
+    assert (plain["tax_lines"][0]["label"], plain["coupon_lines"]) == ("Tax", [])
+
+
+def test_after_lists_orders_created_strictly_later(woo: httpx.Client) -> None:
+    early = seed(woo, {**order_seed(), "date_created": "2026-01-10T10:00:00"})
+    late = seed(woo, {**order_seed(), "date_created": "2026-02-01T00:00:00"})
+    found = woo.get(f"{API}/orders", params={"after": "2026-01-31T23:59:59"}).json()
+    assert [o["id"] for o in found] == [late["id"]]
+    both = woo.get(f"{API}/orders", params={"after": "2026-01-10T09:59:59+00:00"}).json()
+    assert [o["id"] for o in both] == [late["id"], early["id"]]
+    same = woo.get(f"{API}/orders", params={"after": "2026-02-01T00:00:00"}).json()
+    assert same == []
+    refused = woo.get(f"{API}/orders", params={"after": "yesterday"})
+    assert (refused.status_code, refused.json()["code"]) == (400, "rest_invalid_param")
