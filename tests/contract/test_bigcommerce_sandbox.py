@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -464,3 +468,85 @@ def test_money_is_integer_cents_inside_and_4_decimal_strings_in_v2() -> None:
     for bad in (True, None, "abc", "NaN", [1]):
         with pytest.raises(AmountError):
             parse_cents(bad)
+
+
+INVENTORY_SPEC = Path(bigcommerce_sandbox.__file__).parent / "spec/inventory.v3.yml"
+
+
+def test_relative_adjustment_moves_stock_per_location_and_answers_a_transaction_id(
+    client: httpx.Client, order: dict[str, Any]
+) -> None:
+    client.post(f"/_sandbox/stores/{STORE}/stock", json={"sku": "TOWEL-1", "level": 4})
+    body = {
+        "reason": "returnbridge rb-1 restock",
+        "items": [
+            {"location_id": 1, "sku": "TOWEL-1", "quantity": 2},
+            {"location_id": 1, "variant_id": 999, "quantity": 1},  # no such variant: refused
+        ],
+    }
+    refused = client.post(f"{V3}/inventory/adjustments/relative", json=body)
+    assert refused.status_code == 422
+    assert set(refused.json()) == {"status", "title", "type", "errors"}
+    assert client.get(f"/_sandbox/stores/{STORE}/stock").json() == {"TOWEL-1": 4}  # all or none
+    body["items"] = [
+        {"location_id": 1, "sku": "TOWEL-1", "quantity": 2},
+        {"location_id": 1, "product_id": 78, "quantity": -1},
+    ]
+    made = client.post(f"{V3}/inventory/adjustments/relative", json=body)
+    assert made.status_code == 200
+    assert set(made.json()) == {"transaction_id"}
+    assert all(name in made.headers for name in RATE_HEADERS)
+    assert client.get(f"/_sandbox/stores/{STORE}/stock").json() == {"MUG-1": -1, "TOWEL-1": 6}
+    (adjustment,) = client.get(f"/_sandbox/stores/{STORE}/adjustments").json()
+    assert adjustment["transaction_id"] == made.json()["transaction_id"]
+    assert adjustment["reason"] == "returnbridge rb-1 restock"
+    (entry,) = client.get(
+        "/_sandbox/journal", params={"operation": "post-relative-adjustment", "store": STORE}
+    ).json()[-1:]
+    assert entry["effect"] == "inventory_adjusted"
+
+
+def test_adjustment_to_an_unknown_location_is_refused(
+    client: httpx.Client, order: dict[str, Any]
+) -> None:
+    body = {"items": [{"location_id": 9, "sku": "TOWEL-1", "quantity": 1}]}
+    refused = client.post(f"{V3}/inventory/adjustments/relative", json=body)
+    assert refused.status_code == 422
+    assert "Location" in refused.json()["title"]
+    bad_identity = {"items": [{"location_id": 1, "sku": "TOWEL-1", "product_id": 1, "quantity": 1}]}
+    assert client.post(f"{V3}/inventory/adjustments/relative", json=bad_identity).status_code == 422
+
+
+def test_locations_and_inventory_items_read_in_the_spec_shapes(
+    client: httpx.Client, order: dict[str, Any]
+) -> None:
+    client.post(f"/_sandbox/stores/{STORE}/stock", json={"sku": "TOWEL-1", "level": 3})
+    locations = client.get(f"{V3}/inventory/locations").json()
+    assert [(x["id"], x["label"], x["enabled"]) for x in locations["data"]] == [
+        (1, "Default location", True)
+    ]
+    assert locations["meta"]["pagination"]["total"] == 1
+    items = client.get(f"{V3}/inventory/items", params={"sku:in": "TOWEL-1"}).json()["data"]
+    assert items[0]["identity"] == {"sku": "TOWEL-1", "variant_id": 0, "product_id": 77}
+    assert items[0]["locations"][0]["available_to_sell"] == 3
+    spec = yaml.safe_load(INVENTORY_SPEC.read_text(encoding="utf-8"))
+    fields = set(spec["components"]["schemas"]["ItemResponse"]["properties"])
+    assert set(items[0]) <= fields
+
+
+def test_a_refund_records_a_signed_light_webhook_delivery(
+    client: httpx.Client, order: dict[str, Any]
+) -> None:
+    items = [{"item_type": "PRODUCT", "item_id": _towel(order)["id"], "quantity": 1}]
+    body = {"items": items, "payments": _payments(_quote(client, items)["refund_methods"][0])}
+    refund = client.post(f"{V3}/orders/501/payment_actions/refunds", json=body).json()["data"]
+    (delivery,) = client.get(f"/_sandbox/stores/{STORE}/webhooks/deliveries").json()
+    payload = json.loads(delivery["body"])
+    assert payload["scope"] == "store/order/refund/created"
+    assert payload["data"] == {"type": "order", "id": 501, "refund": {"refund_id": refund["id"]}}
+    assert payload["producer"] == f"stores/{STORE}"
+    headers = delivery["headers"]
+    # Standard Webhooks, computed here with hashlib alone: key = the app's client secret.
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.{delivery['body']}"
+    digest = hmac.new(b"sandbox-client-secret", signed.encode(), hashlib.sha256).digest()
+    assert headers["webhook-signature"] == "v1," + base64.b64encode(digest).decode()

@@ -195,7 +195,7 @@ class Store:
         """The SKU a catalog id stands for, learnt from the store's ordered products."""
         for order in self.orders.values():
             for product in order.products:
-                if variant_id is not None and product.variant_id == variant_id:
+                if variant_id and product.variant_id == variant_id:
                     return product.sku
                 if product_id is not None and product.product_id == product_id:
                     return product.sku
