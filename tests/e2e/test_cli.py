@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
@@ -18,7 +21,7 @@ from sqlalchemy.orm import Session
 from returnbridge.cli.servers import free_port
 from returnbridge.store.tables import Tenant
 from returnbridge.store.tenants import tenant_by_api_key
-from support.processes import ServerProcess
+from support.processes import CommandProcess, ServerProcess, wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -222,3 +225,47 @@ def test_a_credential_key_that_does_not_open_the_stored_credentials_refuses_to_s
 
     result = run_cli(command, env=env)
     assert_refused(result, "the credential key does not open the stored connection credentials")
+
+
+def test_sandbox_serves_all_three_platforms_and_stops_on_sigint(tmp_path: Path) -> None:
+    first = free_port()
+    while any(_taken(first + offset) for offset in (1, 2)):
+        first = free_port()
+    sandbox = CommandProcess(
+        ["sandbox", "--port", str(first)], env=cli_env(tmp_path), log=tmp_path / "sandbox.log"
+    )
+    sandbox.start()
+    try:
+        probes = {
+            "shopify": (first, "/_sandbox/journal", 200),
+            "woocommerce": (first + 1, "/wp-json/wc/v3/orders", 401),  # no key: WooCommerce's 401
+            "bigcommerce": (first + 2, "/_sandbox/journal", 200),
+        }
+        for platform, (port, path, status) in probes.items():
+
+            def answers(port: int = port, path: str = path) -> int | None:
+                sandbox.assert_running()
+                try:
+                    return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1).status_code
+                except httpx.HTTPError:
+                    return None
+
+            assert wait_until(answers, timeout=60, what=f"{platform} sandbox") == status
+        assert sandbox.process is not None
+        sandbox.process.send_signal(signal.SIGINT)
+        assert sandbox.process.wait(timeout=30) == 0
+    finally:
+        sandbox.stop()
+    output = (tmp_path / "sandbox.log").read_text()
+    assert f"woocommerce sandbox on http://127.0.0.1:{first + 1}" in " ".join(output.split())
+    assert "Traceback" not in output
+
+
+def test_sandbox_refuses_an_unknown_platform(tmp_path: Path) -> None:
+    result = run_cli("sandbox", "--platform", "magento", env=cli_env(tmp_path))
+    assert_refused(result, "no sandbox for 'magento'")
+
+
+def _taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0

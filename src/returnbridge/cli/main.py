@@ -194,18 +194,31 @@ def migrate(data_dir: DataDir = None) -> None:
 
 @app.command()
 def sandbox(
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8765,
+    platform: Annotated[
+        str, typer.Option(help="shopify, woocommerce, bigcommerce, or all (consecutive ports)")
+    ] = "all",
+    port: Annotated[int, typer.Option(help="port of the first sandbox")] = 8765,
     host: Annotated[str, typer.Option(help="host to bind")] = "127.0.0.1",
-    restore_rate: Annotated[float, typer.Option(help="cost points restored per second")] = 100.0,
+    restore_rate: Annotated[
+        float, typer.Option(help="Shopify: cost points restored per second")
+    ] = 100.0,
 ) -> None:
-    """Run the Shopify sandbox (GraphQL Admin 2026-01 simulator) on loopback."""
-    from returnbridge.sandbox.shopify.server import serve
+    """Run the platform sandboxes (Shopify, WooCommerce, BigCommerce simulators) on loopback."""
+    from returnbridge.cli.sandboxes import SANDBOX_PLATFORMS, plan, serve_all
 
-    console.print(
-        f"Shopify sandbox on http://{host}:{port} · GraphQL at /admin/api/2026-01/graphql.json"
-        " · control surface under /_sandbox/"
-    )
-    serve(host=host, port=port, restore_rate=restore_rate)
+    if platform != "all" and platform not in SANDBOX_PLATFORMS:
+        _fail(
+            f"no sandbox for {platform!r}; choose from {', '.join(SANDBOX_PLATFORMS)} or all",
+            code=2,
+        )
+    chosen = list(SANDBOX_PLATFORMS) if platform == "all" else [platform]
+    served = plan(chosen, port)
+    for item in served:
+        console.print(
+            f"{item.platform} sandbox on http://{host}:{item.port} · {item.where}"
+            " · control surface under /_sandbox/"
+        )
+    serve_all(host, served, restore_rate=restore_rate)
 
 
 @app.command()
