@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from returnbridge.connectors.base.connector import OrderConnector
+from returnbridge.connectors.bigcommerce import connector as bigcommerce_connector
 from returnbridge.connectors.shopify import client as shopify_client
 from returnbridge.connectors.shopify import connector as shopify_connector
+from returnbridge.connectors.woocommerce import connector as woocommerce_connector
 from returnbridge.domain.errors import DomainError, PermanentError
 
 ConnectorFactory = Callable[
@@ -23,7 +25,11 @@ process and is private to one connection: the place for its rate limiter and its
 (`state["http"]`, pooled, closed by the runtime), shared by every step. `settings` are the
 connection's non-secret options (for example WooCommerce's `api_refund`)."""
 
-FACTORIES: dict[str, ConnectorFactory] = {"shopify": shopify_connector.from_connection}
+FACTORIES: dict[str, ConnectorFactory] = {
+    "bigcommerce": bigcommerce_connector.from_connection,
+    "shopify": shopify_connector.from_connection,
+    "woocommerce": woocommerce_connector.from_connection,
+}
 WARM_UPS: dict[str, Callable[[], None]] = {"shopify": shopify_client.warm_up}
 """Per platform: one-off work (parsing its documents) a worker does at start, so that its
 first returns do not pay for it."""
