@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -382,6 +383,10 @@ def test_find_orders_by_name_email_skus_and_nothing_to_filter(
     assert connector.find_orders(OrderQuery(email="ann@example.com", skus=("NOPE",))) == []
     assert connector.find_orders(OrderQuery(skus=("MUG-1",))) == []
     assert connector.find_orders(OrderQuery(name="not-a-number")) == []
+    since = datetime(2026, 3, 1, tzinfo=UTC)
+    assert [o.id for o in connector.find_orders(OrderQuery(created_from=since))] == ["302", "301"]
+    later = OrderQuery(email="ann@example.com", created_from=datetime(2026, 3, 6, tzinfo=UTC))
+    assert connector.find_orders(later) == []
 
 
 def test_locations_are_the_inventory_locations(connector: BigCommerceConnector) -> None:

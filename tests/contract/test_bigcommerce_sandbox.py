@@ -550,3 +550,20 @@ def test_a_refund_records_a_signed_light_webhook_delivery(
     signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.{delivery['body']}"
     digest = hmac.new(b"sandbox-client-secret", signed.encode(), hashlib.sha256).digest()
     assert headers["webhook-signature"] == "v1," + base64.b64encode(digest).decode()
+
+
+def test_orders_filter_by_creation_date_and_sort(client: httpx.Client) -> None:
+    for number, created in (
+        (601, "Mon, 02 Mar 2026 10:00:00 +0000"),
+        (602, "Thu, 05 Mar 2026 10:00:00 +0000"),
+    ):
+        seed = {**ORDER_SEED, "id": number, "date_created": created}
+        assert client.post(f"/_sandbox/stores/{STORE}/orders", json=seed).status_code == 201
+    newest_first = client.get(f"{V2}/orders", params={"sort": "date_created:desc"}).json()
+    assert [o["id"] for o in newest_first] == [602, 601]
+    since = client.get(f"{V2}/orders", params={"min_date_created": "2026-03-04T00:00:00+00:00"})
+    assert [o["id"] for o in since.json()] == [602]
+    rfc = client.get(f"{V2}/orders", params={"max_date_created": "Tue, 03 Mar 2026 00:00:00 +0000"})
+    assert [o["id"] for o in rfc.json()] == [601]
+    assert client.get(f"{V2}/orders", params={"min_date_created": "soon"}).status_code == 400
+    assert client.get(f"{V2}/orders", params={"sort": "total:up"}).status_code == 400

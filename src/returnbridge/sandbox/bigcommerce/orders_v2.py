@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -38,7 +40,50 @@ def _page(request: Request, items: list[Any]) -> list[Any]:
     return items[start : start + limit]
 
 
+def _date_param(request: Request, name: str) -> datetime | None:
+    """A date filter: RFC 2822 or ISO 8601 (a bare date is midnight UTC), as v2 accepts."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        return _aware(parsedate_to_datetime(raw))
+    except (TypeError, ValueError):
+        pass
+    try:
+        return _aware(datetime.fromisoformat(raw.replace("Z", "+00:00")))
+    except ValueError as exc:
+        raise _BadQuery(f"The field '{name}' is invalid.") from exc
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _created(order: Order) -> datetime:
+    return _aware(parsedate_to_datetime(order.date_created))
+
+
+def _sorted(orders: list[Order], request: Request) -> list[Order]:
+    """``sort``: ``id`` or ``date_created``, ``:asc`` (default) or ``:desc``; else by id."""
+    field, _, direction = request.query_params.get("sort", "id").partition(":")
+    if field not in _SORTS or direction not in ("", "asc", "desc"):
+        raise _BadQuery("The field 'sort' is invalid.")
+    return sorted(orders, key=_SORTS[field], reverse=direction == "desc")
+
+
+_SORTS: dict[str, Callable[[Order], Any]] = {
+    "id": lambda o: o.id,
+    "date_created": lambda o: (_created(o), o.id),
+}
+
+
 def _matches(order: Order, request: Request) -> bool:
+    created_from = _date_param(request, "min_date_created")
+    created_to = _date_param(request, "max_date_created")
+    if created_from is not None and _created(order) < created_from:
+        return False
+    if created_to is not None and _created(order) > created_to:
+        return False
     email = request.query_params.get("email")
     if email is not None and order.email.lower() != email.lower():
         return False
@@ -80,10 +125,11 @@ def _order(call: Call, order_id: str) -> Order | None:
 
 @router.get("/orders")
 async def get_orders(request: Request, store_hash: str) -> Response:
-    """``getOrders``: filters email, customer_id, min_id, max_id, status_id; page, limit."""
+    """``getOrders``: email, customer_id, min/max_id, status_id, min/max_date_created; sort;
+    page, limit."""
 
     def answer(call: Call) -> Response:
-        orders = sorted(call.store.orders.values(), key=lambda o: o.id)
+        orders = _sorted(list(call.store.orders.values()), request)
         found = [v2_order(o, store_hash) for o in orders if _matches(o, request)]
         return _collection(call, found)
 
