@@ -13,7 +13,6 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from rich.live import Live
 from rich.table import Table
 
 from returnbridge.cli import demo_scenarios as scenarios
+from returnbridge.cli.demo_platforms import OTHER_STORES, DemoStore, refund_keys
 from returnbridge.cli.demo_ways_in import bring_in
 from returnbridge.cli.servers import BackgroundServer
 from returnbridge.engine.runtime import Runtime
@@ -63,6 +63,7 @@ def prepare_demo_dir(data_dir: Path, *, force: bool) -> None:
 @dataclass
 class Tracked:
     sample: scenarios.Sample
+    platform: str = "shopify"
     return_id: str | None = None
     duplicate: bool = False
     body: dict[str, Any] | None = None
@@ -113,9 +114,30 @@ def seed_gateway(runtime: Runtime, sandbox_url: str) -> tuple[str, str]:
     return tenant.id, api_key
 
 
+def seed_merchant(runtime: Runtime, store: DemoStore, sandbox_url: str) -> tuple[str, str]:
+    """A tenant for a merchant on another platform, connected to its sandbox store."""
+    from returnbridge.store.connections import create_connection
+    from returnbridge.store.tenants import create_tenant
+
+    with runtime.sessions.begin() as session:
+        tenant, api_key = create_tenant(session, store.tenant_name)
+        create_connection(
+            session,
+            tenant.id,
+            platform=store.platform,
+            name=store.platform,
+            base_url=sandbox_url + store.base_path,
+            credentials=store.credentials,
+            cipher=runtime.cipher,
+            settings=store.settings,
+        )
+    return tenant.id, api_key
+
+
 def _table(tracked: list[Tracked], *, final: bool = False) -> Table:
     table = Table(title="returnbridge demo: sample returns" + ("" if final else " (live)"))
-    for column in ("return", "channel", "case", "order", "refund", "restocked", "status"):
+    columns = ("return", "platform", "channel", "case", "order", "refund", "restocked", "status")
+    for column in columns:
         table.add_column(column)
     if final:
         table.add_column("expected")
@@ -126,6 +148,7 @@ def _table(tracked: list[Tracked], *, final: bool = False) -> Table:
         status = item.status + (" (dup)" if item.duplicate else "")
         row = [
             item.sample.event["external_id"],
+            item.platform,
             item.sample.event["channel"],
             item.sample.label,
             body.get("matched_order_name") or "-",
@@ -140,10 +163,14 @@ def _table(tracked: list[Tracked], *, final: bool = False) -> Table:
 
 
 def _restocked_units(body: dict[str, Any]) -> int | None:
+    units = None
     for event in body.get("timeline") or ():
+        data = event.get("data") or {}
         if event.get("event") == "refund_created":
-            return int(event.get("data", {}).get("restocked_units", 0))
-    return None
+            units = int(data.get("restocked_units", 0))
+        elif event.get("event") == "restocked" and "units" in data:  # a separate adjustment
+            units = int(data["units"])
+    return units
 
 
 def _submit(api: httpx.Client, tracked: list[Tracked]) -> None:
@@ -169,8 +196,8 @@ def _refresh(api: httpx.Client, tracked: list[Tracked]) -> None:
             item.body = api.get(f"/v1/returns/{item.return_id}").json()
 
 
-def _check(tracked: list[Tracked], journal: list[dict[str, Any]]) -> list[str]:
-    """Everything that is not as the scenario says, in words."""
+def _check(tracked: list[Tracked], journals: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Everything that is not as the scenario says, in words (`journals` per platform)."""
     problems: list[str] = []
     for item in tracked:
         name = item.sample.event["external_id"]
@@ -182,18 +209,52 @@ def _check(tracked: list[Tracked], journal: list[dict[str, Any]]) -> list[str]:
             problems.append(f"{name}: refund {refund.get('amount')}, expected {expected}")
         if item.sample.duplicate_of and not item.duplicate:
             problems.append(f"{name}: a duplicate delivery was not recognised")
-    created = Counter(
-        str((e.get("variables") or {}).get("idempotencyKey"))
-        for e in journal
-        if e.get("effect") == "refund_created"
-    )
-    doubled = [key for key, count in created.items() if count > 1]
-    if doubled:
-        problems.append(f"refunds created more than once: {doubled}")
-    refunded = {i.return_id for i in tracked if i.status == "completed"}
-    if len(created) != len(refunded):
-        problems.append(f"{len(created)} refunds in the sandbox for {len(refunded)} returns")
+    for platform, journal in journals.items():
+        created = refund_keys(journal)
+        doubled = [key for key, count in created.items() if count > 1]
+        if doubled:
+            problems.append(f"{platform}: refunds created more than once: {doubled}")
+        refunded = {
+            i.return_id
+            for i in tracked
+            if i.platform == platform
+            and i.status == "completed"
+            and i.sample.extra.get("platform_refund", True)
+        }
+        if len(created) != len(refunded):
+            problems.append(
+                f"{platform}: {len(created)} refunds in the sandbox for {len(refunded)} returns"
+            )
     return problems
+
+
+@dataclass
+class Merchant:
+    """One tenant of the demo, on one platform, with its API client and returns."""
+
+    platform: str
+    tenant_id: str
+    api: httpx.Client
+    tracked: list[Tracked]
+
+
+def _start_sandboxes(console: Console, sandbox_port: int) -> dict[str, BackgroundServer]:
+    """Shopify on `sandbox_port`, then WooCommerce and BigCommerce on the next ports."""
+    from returnbridge.cli.sandboxes import SANDBOX_PLATFORMS, build_app
+
+    started: dict[str, BackgroundServer] = {}
+    for offset, platform in enumerate(SANDBOX_PLATFORMS):
+        server = BackgroundServer(build_app(platform), port=sandbox_port + offset).start()
+        started[platform] = server
+        console.print(
+            f"{platform} sandbox  {server.url}  (control surface: {server.url}/_sandbox/)"
+        )
+    return started
+
+
+def _stop(*servers: BackgroundServer) -> None:
+    for server in servers:
+        server.stop()
 
 
 def run_demo(
@@ -209,56 +270,81 @@ def run_demo(
     from returnbridge.api.app import create_app
     from returnbridge.engine.launch import launch_dbos, shutdown_dbos
     from returnbridge.engine.runtime import close_runtime, open_runtime
-    from returnbridge.sandbox.shopify.app import create_app as create_sandbox
 
     settings = Settings(data_dir=data_dir, port=port, log_level="WARNING")
     configure_logging(settings.log_level)
-    sandbox = BackgroundServer(create_sandbox(), port=sandbox_port).start()
-    console.print(f"Shopify sandbox  {sandbox.url}  (control surface: {sandbox.url}/_sandbox/)")
-    seed_sandbox(sandbox.url)
+    sandboxes = _start_sandboxes(console, sandbox_port)
+    shopify = sandboxes["shopify"]
+    seed_sandbox(shopify.url)
     runtime = open_runtime(settings)
     launch_dbos(settings, work=True)
     gateway = BackgroundServer(create_app(runtime), port=port).start()
     console.print(f"returnbridge API {gateway.url}  (OpenAPI docs: {gateway.url}/docs)")
-    tenant_id, api_key = seed_gateway(runtime, sandbox.url)
+    tenant_id, api_key = seed_gateway(runtime, shopify.url)
     console.print(
-        f"tenant {tenant_id} · store {scenarios.SHOP_DOMAIN} · 2 locations · "
+        f"tenant {tenant_id} · Shopify store {scenarios.SHOP_DOMAIN} · 2 locations · "
         f"{len(scenarios.orders())} orders seeded"
     )
-    tracked = [Tracked(sample) for sample in scenarios.samples()]
-    headers = {"Authorization": f"Bearer {api_key}"}
-    with httpx.Client(base_url=gateway.url, headers=headers, timeout=30) as api:
-        _submit(api, tracked)
-        ways_in = bring_in(api)
-        for arrival in ways_in.arrivals:
-            tracked.append(Tracked(arrival.sample, return_id=arrival.return_id, body=arrival.body))
-        console.print(
-            "also in: a vendor helpdesk polled by a poll source, and a signed social-message "
-            "push through a mapping (approved from the review queue)"
+    api = httpx.Client(
+        base_url=gateway.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
+    )
+    merchants = [Merchant("shopify", tenant_id, api, [Tracked(s) for s in scenarios.samples()])]
+    for store in OTHER_STORES:
+        sandbox = sandboxes[store.platform]
+        with httpx.Client(base_url=sandbox.url, timeout=10) as control:
+            seeded = store.seed(control)
+        other_id, other_key = seed_merchant(runtime, store, sandbox.url)
+        console.print(f"tenant {other_id} · {store.store_label} · {seeded} orders seeded")
+        client = httpx.Client(
+            base_url=gateway.url, headers={"Authorization": f"Bearer {other_key}"}, timeout=30
         )
-        deadline = time.monotonic() + timeout
-        with Live(_table(tracked), console=console, refresh_per_second=4) as live:
-            while time.monotonic() < deadline:
-                _refresh(api, tracked)
-                live.update(_table(tracked))
-                if all(item.status in RESTING or item.error for item in tracked):
-                    break
-                time.sleep(0.25)
-        _refresh(api, tracked)
-    journal = httpx.get(f"{sandbox.url}/_sandbox/journal", timeout=10).json()
-    console.print(_table(tracked, final=True))
-    problems = _check(tracked, journal)
+        tracked = [Tracked(sample, platform=store.platform) for sample in store.samples()]
+        merchants.append(Merchant(store.platform, other_id, client, tracked))
+    for merchant in merchants:
+        _submit(merchant.api, merchant.tracked)
+    ways_in = bring_in(api)
+    for arrival in ways_in.arrivals:
+        merchants[0].tracked.append(
+            Tracked(arrival.sample, return_id=arrival.return_id, body=arrival.body)
+        )
+    console.print(
+        "also in: a vendor helpdesk polled by a poll source, and a signed social-message "
+        "push through a mapping (approved from the review queue)"
+    )
+    everything = [item for merchant in merchants for item in merchant.tracked]
+    deadline = time.monotonic() + timeout
+    with Live(_table(everything), console=console, refresh_per_second=4) as live:
+        while time.monotonic() < deadline:
+            for merchant in merchants:
+                _refresh(merchant.api, merchant.tracked)
+            live.update(_table(everything))
+            if all(item.status in RESTING or item.error for item in everything):
+                break
+            time.sleep(0.25)
+    for merchant in merchants:
+        _refresh(merchant.api, merchant.tracked)
+    journals = {
+        platform: httpx.get(f"{server.url}/_sandbox/journal", timeout=10).json()
+        for platform, server in sandboxes.items()
+    }
+    console.print(_table(everything, final=True))
+    problems = _check(everything, journals)
     for problem in problems:
         console.print(f"[red]✗[/] {problem}")
     if not problems:
-        console.print(f"[green]✓ all {len(tracked)} sample returns ended as expected[/]")
+        console.print(
+            f"[green]✓ all {len(everything)} sample returns on {len(merchants)} platforms "
+            "ended as expected[/]"
+        )
     console.print(f"try it: curl -H 'Authorization: Bearer {api_key}' {gateway.url}/v1/returns")
     if once:
         ways_in.stop()
+        for merchant in merchants:
+            merchant.api.close()
         gateway.stop()
         shutdown_dbos()
         close_runtime()
-        sandbox.stop()
+        _stop(*sandboxes.values())
         return 1 if problems else 0
     console.print("serving; press Ctrl-C to stop")
     try:
@@ -269,5 +355,5 @@ def run_demo(
         ways_in.stop()
         gateway.stop()
         shutdown_dbos()
-        sandbox.stop()
+        _stop(*sandboxes.values())
     return 0

@@ -45,6 +45,11 @@ _APPS: dict[str, tuple[Callable[[float], Any], str]] = {
 }
 
 
+def build_app(platform: str, *, restore_rate: float = 100.0) -> Any:
+    """A fresh sandbox app for `platform`."""
+    return _APPS[platform][0](restore_rate)
+
+
 def plan(platforms: list[str], first_port: int) -> list[Served]:
     """Ports in order from `first_port`, one per platform."""
     return [
@@ -58,7 +63,7 @@ def serve_all(host: str, served: list[Served], *, restore_rate: float) -> None:
     servers = [
         uvicorn.Server(
             uvicorn.Config(
-                _APPS[item.platform][0](restore_rate),
+                build_app(item.platform, restore_rate=restore_rate),
                 host=host,
                 port=item.port,
                 log_level="warning",
