@@ -147,6 +147,7 @@ def orders() -> list[dict[str, Any]]:
             ],
         },
     ]
+    seeded.append(same_order())
     for number in range(1012, 1021):  # the rest of the store
         seeded.append(
             {
@@ -166,6 +167,27 @@ def orders() -> list[dict[str, Any]]:
             }
         )
     return seeded
+
+
+def same_order() -> dict[str, Any]:
+    """The order every demo platform has (see `demo_platforms`): 3 shirts at 20.00, a 5.00
+    order coupon spread across them, 8 % tax on the discounted price, taxed shipping."""
+    return {
+        "id": 1030,
+        "name": "#1030",
+        "email": "jo@example.com",
+        "line_items": [
+            _line(
+                "TEE-GRN",
+                "Green tee",
+                3,
+                "20.00",
+                "4.40",
+                discount_allocations=[{"amount": "5.00", "code": "SAVE5"}],
+            )
+        ],
+        "shipping_lines": [{"title": "Standard", "price": "10.00", "tax_lines": _tax("0.80")}],
+    }
 
 
 @dataclass(frozen=True)
@@ -303,6 +325,18 @@ def samples() -> list[Sample]:
             ),
             "completed",
             "45.36",
+        ),
+        Sample(
+            "same order, Shopify",
+            event(
+                "SHOP-1030",
+                "email",
+                reason="too small",
+                order={"order_number": "#1030", "customer_email": "jo@example.com"},
+                lines=[{"sku": "TEE-GRN", "quantity": 1, "condition": "new"}],
+            ),
+            "completed",
+            "19.80",
         ),
         Sample("duplicate delivery", full, "completed", "32.39", duplicate_of="TCK-5001"),
     ]

@@ -1,0 +1,186 @@
+"""One gateway, three platforms: the same return through Shopify, WooCommerce and BigCommerce.
+
+Real parts only: the API on loopback, DBOS workflows on SQLite or PostgreSQL, and each
+platform's sandbox served over HTTP. The order is the same on every platform (three 20.00
+shirts, a 5.00 order coupon, 8 % tax on the discounted price, taxed shipping); returning one
+shirt must refund the same 19.80 everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from returnbridge.api.app import create_app
+from returnbridge.cli import demo_platforms as platforms
+from returnbridge.cli import demo_scenarios as scenarios
+from returnbridge.cli.demo import seed_gateway, seed_merchant, seed_sandbox
+from returnbridge.cli.sandboxes import SANDBOX_PLATFORMS, build_app
+from returnbridge.cli.servers import BackgroundServer
+from returnbridge.engine.launch import launch_dbos, shutdown_dbos
+from returnbridge.engine.runtime import close_runtime, open_runtime
+from support.gateway import RESTING, gateway_settings
+
+pytestmark = pytest.mark.timeout(240)
+
+STORES = {store.platform: store for store in platforms.OTHER_STORES}
+
+
+@pytest.fixture(scope="module")
+def sandboxes() -> Iterator[dict[str, BackgroundServer]]:
+    servers = {p: BackgroundServer(build_app(p)).start() for p in SANDBOX_PLATFORMS}
+    yield servers
+    for server in servers.values():
+        server.stop()
+
+
+@dataclass
+class Merchants:
+    """A gateway with one tenant per platform, each with its API client."""
+
+    apis: dict[str, httpx.Client]
+    sandboxes: dict[str, BackgroundServer]
+
+    def post(self, platform: str, event: dict[str, Any]) -> str:
+        response = self.apis[platform].post("/v1/returns", json=event)
+        assert response.status_code == 202, response.text
+        return str(response.json()["return"]["id"])
+
+    def wait(self, platform: str, return_id: str, timeout: float = 90.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            body: dict[str, Any] = self.apis[platform].get(f"/v1/returns/{return_id}").json()
+            if body["status"] in RESTING:
+                return body
+            assert time.monotonic() < deadline, f"{platform} return still {body['status']}"
+            time.sleep(0.05)
+
+    def control(self, platform: str) -> httpx.Client:
+        return httpx.Client(base_url=self.sandboxes[platform].url, timeout=10)
+
+    def journal(self, platform: str) -> list[dict[str, Any]]:
+        with self.control(platform) as control:
+            entries: list[dict[str, Any]] = control.get("/_sandbox/journal").json()
+        return entries
+
+
+@pytest.fixture
+def merchants(
+    db_url: str, tmp_path: Path, sandboxes: dict[str, BackgroundServer]
+) -> Iterator[Merchants]:
+    for server in sandboxes.values():
+        httpx.post(f"{server.url}/_sandbox/reset", timeout=10).raise_for_status()
+    seed_sandbox(sandboxes["shopify"].url)
+    for platform, store in STORES.items():
+        with httpx.Client(base_url=sandboxes[platform].url, timeout=10) as control:
+            store.seed(control)
+    settings = gateway_settings(db_url, tmp_path)
+    runtime = open_runtime(settings)
+    launch_dbos(settings, work=True)
+    server = BackgroundServer(create_app(runtime)).start()
+    keys = {"shopify": seed_gateway(runtime, sandboxes["shopify"].url)[1]}
+    for platform, store in STORES.items():
+        keys[platform] = seed_merchant(runtime, store, sandboxes[platform].url)[1]
+    apis = {
+        platform: httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+        for platform, key in keys.items()
+    }
+    yield Merchants(apis, sandboxes)
+    for api in apis.values():
+        api.close()
+    server.stop()
+    shutdown_dbos()
+    close_runtime()
+
+
+def _same_order_return(platform: str) -> dict[str, Any]:
+    """The sample that returns one shirt of the same order, on `platform`."""
+    samples = scenarios.samples() if platform == "shopify" else STORES[platform].samples()
+    (sample,) = [s for s in samples if s.label == f"same order, {_label(platform)}"]
+    return sample.event
+
+
+def _label(platform: str) -> str:
+    return {"shopify": "Shopify", "woocommerce": "WooCommerce", "bigcommerce": "BigCommerce"}[
+        platform
+    ]
+
+
+def _events(body: dict[str, Any]) -> list[str]:
+    return [event["event"] for event in body["timeline"]]
+
+
+def test_one_partial_return_with_discount_and_tax_refunds_the_same_on_every_platform(
+    merchants: Merchants,
+) -> None:
+    ids = {p: merchants.post(p, _same_order_return(p)) for p in SANDBOX_PLATFORMS}
+    bodies = {p: merchants.wait(p, ids[p]) for p in SANDBOX_PLATFORMS}
+    assert {p: b["status"] for p, b in bodies.items()} == dict.fromkeys(
+        SANDBOX_PLATFORMS, "completed"
+    )
+    totals = {p: b["refund_total"] for p, b in bodies.items()}
+    expected = {"amount": platforms.SAME_ORDER_REFUND, "currency": "USD"}
+    assert totals == {platform: expected for platform in SANDBOX_PLATFORMS}
+    # WooCommerce: the refund sent names each line's refund_total and refund_tax, and they
+    # add up exactly to its amount.
+    (woo,) = [
+        e for e in merchants.journal("woocommerce") if e.get("effect") == "refund_created"
+    ]
+    body = woo["body"]
+    lines = sum(
+        Decimal(str(item.get("refund_total") or 0))
+        + sum(Decimal(str(tax["refund_total"])) for tax in item.get("refund_tax") or ())
+        for item in body["line_items"]
+    )
+    assert lines == Decimal(body["amount"]) == Decimal(platforms.SAME_ORDER_REFUND)
+    # BigCommerce refunds do not restock: the gateway adjusted the stock on its own.
+    assert "restocked" in _events(bodies["bigcommerce"])
+    with merchants.control("bigcommerce") as control:
+        levels = control.get(
+            f"/_sandbox/stores/{platforms.BC_STORE}/stock",
+            params={"location_id": platforms.BC_LOCATION},
+        ).json()
+    assert levels["TEE-GRN"] == 11  # 10 seeded + the returned shirt
+    with merchants.control("woocommerce") as control:
+        stock = control.get("/_sandbox/stores/corner-shop/stock").json()
+    assert json.dumps(stock)  # the returned shirt went back into WooCommerce's stock
+    tee = str(platforms.WOO_PRODUCTS["TEE-GRN"])
+    assert stock[tee] == 11
+
+
+@pytest.mark.parametrize("platform", ["woocommerce", "bigcommerce"])
+def test_a_refund_whose_answer_was_lost_is_found_by_its_key_not_paid_twice(
+    merchants: Merchants, platform: str
+) -> None:
+    """The platform made the refund, but the answer never arrived (timeout after commit):
+    neither platform has an idempotency key, so the gateway finds its refund by the key it
+    wrote into it, and the return completes with one refund."""
+    operation = {"woocommerce": "refunds.create", "bigcommerce": "createOrderRefund"}[platform]
+    with merchants.control(platform) as control:
+        control.post(
+            "/_sandbox/faults",
+            json={
+                "kind": "timeout_after_commit",
+                "count": 1,
+                "operation": operation,
+                "delay": 8.0,  # longer than the gateway's 5 s HTTP timeout
+            },
+        ).raise_for_status()
+    return_id = merchants.post(platform, _same_order_return(platform))
+    body = merchants.wait(platform, return_id)
+    assert body["status"] == "completed", body["timeline"]
+    assert body["refund_total"]["amount"] == platforms.SAME_ORDER_REFUND
+    made = platforms.refund_keys(merchants.journal(platform))
+    assert list(made.values()) == [1], made
+    faults = [e for e in merchants.journal(platform) if e.get("fault") == "timeout_after_commit"]
+    assert len(faults) == 1
