@@ -129,13 +129,12 @@ def test_one_partial_return_with_discount_and_tax_refunds_the_same_on_every_plat
         SANDBOX_PLATFORMS, "completed"
     )
     totals = {p: b["refund_total"] for p, b in bodies.items()}
-    expected = {"amount": platforms.SAME_ORDER_REFUND, "currency": "USD"}
-    assert totals == {platform: expected for platform in SANDBOX_PLATFORMS}
+    assert set(totals) == set(SANDBOX_PLATFORMS)
+    for total in totals.values():
+        assert total == {"amount": platforms.SAME_ORDER_REFUND, "currency": "USD"}
     # WooCommerce: the refund sent names each line's refund_total and refund_tax, and they
     # add up exactly to its amount.
-    (woo,) = [
-        e for e in merchants.journal("woocommerce") if e.get("effect") == "refund_created"
-    ]
+    (woo,) = [e for e in merchants.journal("woocommerce") if e.get("effect") == "refund_created"]
     body = woo["body"]
     lines = sum(
         Decimal(str(item.get("refund_total") or 0))
