@@ -266,3 +266,16 @@ def test_after_is_one_second_before_in_utc() -> None:
     moment = datetime(2026, 3, 1, 10, 0, tzinfo=timezone(timedelta(hours=2)))
     assert mapping.after_param(moment) == "2026-03-01T07:59:59"
     assert mapping.after_param(datetime(2026, 3, 1)) == "2026-02-28T23:59:59"
+
+
+def test_refund_ids_are_compared_only_when_the_order_lists_them() -> None:
+    assert mapping.refund_ids(order_json(refunds=[{"id": 9, "total": "-1.00"}])) == {"9"}
+    without = order_json()
+    del without["refunds"]
+    assert mapping.refund_ids(without) is None
+
+
+def test_an_order_without_currency_is_invalid_platform_data() -> None:
+    with pytest.raises(DomainError) as invalid:
+        mapping.order_from_woocommerce(order_json(currency=""))
+    assert invalid.value.code == "INVALID_PLATFORM_DATA"

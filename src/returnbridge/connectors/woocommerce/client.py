@@ -30,8 +30,11 @@ MAX_PER_PAGE = 100  # WordPress caps `per_page` at 100
 
 
 def site_base_url(site_url: str) -> str:
-    """`https://{site}` for a bare domain; an explicit scheme (a loopback sandbox) is kept."""
+    """`https://{site}` for a bare domain; an explicit scheme (a loopback sandbox) is kept, and
+    a pasted API root (`.../wp-json/wc/v3`) is taken back to the site."""
     url = site_url.strip().rstrip("/")
+    for suffix in (API_PATH, "/wp-json"):
+        url = url.removesuffix(suffix)
     if "://" not in url:
         url = f"https://{url}"
     return url

@@ -103,7 +103,8 @@ class WooCommerceConnector:
         for _ in range(2):
             order = self._order_json(order_id)
             refunds = self._refunds_json(order_id)
-            if mapping.refund_ids(order) == {str(r.get("id")) for r in refunds}:
+            listed = mapping.refund_ids(order)
+            if listed is None or listed == {str(r.get("id")) for r in refunds}:
                 return order, refunds
         raise TransientError(
             "ORDER_CHANGING", f"order {order_id} changed while it was read", ambiguous=False
@@ -181,13 +182,15 @@ class WooCommerceConnector:
                     f"POST orders/{order_id}/refunds: no refund in the answer",
                     ambiguous=True,
                 )
-            return mapping.refund_from_woocommerce(
+            made = mapping.refund_from_woocommerce(
                 answer,
                 order_id=order_id,
                 currency=order.currency,
                 taxes_included=order.taxes_included,
                 restock=restock,
             )
+            # The answer to our own write: its key is ours even if the site hides meta data.
+            return made.model_copy(update={"idempotency_key": command.idempotency_key})
 
         return create_once(write, lambda: self.list_refunds(order_id), command.idempotency_key)
 

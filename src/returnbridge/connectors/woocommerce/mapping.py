@@ -213,7 +213,9 @@ def _shipping_line(
 
 def order_from_woocommerce(order: Json, refunds: Sequence[Json] = ()) -> Order:
     """`GET /orders/{id}` plus every `GET /orders/{id}/refunds` entry as an `Order`."""
-    currency = str(order["currency"]).upper()
+    currency = str(order.get("currency") or "").upper()
+    if not currency:
+        raise DomainError("INVALID_PLATFORM_DATA", "order has no currency", field="currency")
     inclusive = bool(order.get("prices_include_tax"))
     labels = _tax_labels(order)
     refunded = Refunded(refunds, currency)
@@ -268,8 +270,10 @@ def order_from_woocommerce(order: Json, refunds: Sequence[Json] = ()) -> Order:
     )
 
 
-def refund_ids(order: Json) -> set[str]:
-    """Ids of the refunds the order itself lists (`refunds[]`)."""
+def refund_ids(order: Json) -> set[str] | None:
+    """Ids of the refunds the order itself lists (`refunds[]`); None when it has no list."""
+    if not isinstance(order.get("refunds"), list):
+        return None
     return {str(r["id"]) for r in _items(order.get("refunds")) if r.get("id") is not None}
 
 
