@@ -385,6 +385,22 @@ def test_refunds_made_elsewhere_fill_refunded_quantities_and_amounts(
     assert order.payments[0].refunded == 2479
 
 
+def test_refunds_are_read_over_every_page(sandbox: Sandbox) -> None:
+    seeded = sandbox.seed_order(taxed_order())
+    for amount in ("1.00", "2.00", "3.00"):
+        made = sandbox.refund_directly(str(seeded["id"]), {"amount": amount, "api_refund": False})
+        assert made.status_code == 201
+    woo = make_connector(sandbox, refund_page_size=2)
+    try:
+        order = woo.get_order(str(seeded["id"]))
+        listed = woo.list_refunds(str(seeded["id"]))
+    finally:
+        woo.close()
+    assert order.already_refunded_amount == 600
+    assert [r.total for r in listed] == [300, 200, 100]  # newest first
+    assert len(sandbox.journal("refunds.list")) == 4  # two pages, twice
+
+
 def test_prices_with_tax_read_as_taxes_included_and_refund_without_tax(
     sandbox: Sandbox, connector: WooCommerceConnector
 ) -> None:

@@ -55,6 +55,7 @@ class WooCommerceConnector:
         http: httpx.Client | None = None,
         timeout: float | httpx.Timeout = 30.0,
         search_page_size: int = SEARCH_PAGE_SIZE,
+        refund_page_size: int = MAX_PER_PAGE,
         clock: Callable[[], float] = time.time,
         nonce: Callable[[], str] = new_nonce,
     ) -> None:
@@ -63,6 +64,7 @@ class WooCommerceConnector:
         )
         self.api_refund = api_refund
         self.search_page_size = max(1, min(search_page_size, MAX_PER_PAGE))
+        self.refund_page_size = max(1, min(refund_page_size, MAX_PER_PAGE))
         # Per order read: (currency, prices include tax); refunds carry neither.
         self._facts: dict[str, tuple[str, bool]] = {}
 
@@ -93,7 +95,9 @@ class WooCommerceConnector:
     def _refunds_json(self, order_id: str) -> list[Json]:
         return [
             refund
-            for page in self.client.pages(f"orders/{order_id}/refunds")
+            for page in self.client.pages(
+                f"orders/{order_id}/refunds", per_page=self.refund_page_size
+            )
             for refund in page.items
         ]
 
