@@ -74,7 +74,7 @@ class WooCommerceConnector:
     # -- reads ---------------------------------------------------------------------------------
 
     def _order_json(self, order_id: str, *, fields: str | None = None) -> Json:
-        if not order_id.isdigit():
+        if not (order_id.isascii() and order_id.isdigit()):
             raise NotFound("NOT_FOUND", f"order {order_id!r} is not a WooCommerce order id")
         params = [("_fields", fields)] if fields else []
         body = self.client.get(f"orders/{order_id}", params)
