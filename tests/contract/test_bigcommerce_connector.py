@@ -398,6 +398,55 @@ def test_locations_are_the_inventory_locations(connector: BigCommerceConnector) 
 # ---------------------------------------------------------------------------- refunds
 
 
+def discounted_order() -> dict[str, Any]:
+    """3 tees at 20.00 with a 5.00 coupon and 8 % tax after it (4.40), shipping 10.00 + 0.80."""
+    tee = {
+        "product_id": 601,
+        "variant_id": 6010,
+        "sku": "TEE-GRN",
+        "name": "Green tee",
+        "quantity": 3,
+        "price_ex_tax": "20.00",
+        "price_inc_tax": "21.60",
+        "applied_discounts": [{"code": "SAVE5", "amount": "5.00", "target": "order"}],
+        "total_tax": "4.40",
+    }
+    return {
+        "id": 3001,
+        "products": [tee],
+        "coupon_discount": "5.00",
+        "shipping": {"cost_ex_tax": "10.00", "cost_inc_tax": "10.80"},
+    }
+
+
+def test_discounted_taxed_order_refunds_one_unit_as_planned(
+    sandbox: Sandbox, connector: BigCommerceConnector
+) -> None:
+    seeded = sandbox.seed_order(**discounted_order())
+    order = connector.get_order("3001")
+    assert order.amount_paid == 7020  # 60.00 - 5.00 + 4.40 + 10.80
+    (tee,) = order.line_items
+    assert [(d.amount, d.code, d.level) for d in tee.discount_allocations] == [
+        (500, "SAVE5", "order")
+    ]
+    assert [t.amount for t in tee.tax_lines] == [440]
+    assert order.order_discounts == ()
+    line_id = str(seeded["products"][0]["id"])
+    command = RefundCommand(
+        order_id="3001",
+        currency="USD",
+        idempotency_key="rb-discount-1",
+        lines=(RefundLineCommand(line_id=line_id, quantity=1),),
+        tenders=(TenderCommand(amount=1980),),
+        money=RefundMoney(
+            lines=(LineMoney(line_id=line_id, quantity=1, subtotal=1833, tax=147),), total=1980
+        ),
+    )
+    suggested = connector.suggest_refund(command)
+    assert (suggested.subtotal, suggested.tax, suggested.total) == (1833, 147, 1980)
+    assert connector.create_refund(command).total == 1980
+
+
 def test_quote_that_disagrees_with_the_plan_refunds_nothing(
     sandbox: Sandbox, connector: BigCommerceConnector
 ) -> None:
@@ -569,7 +618,7 @@ def test_restock_without_location_uses_the_first_active_one(
 def test_factory_builds_one_limiter_per_connection(sandbox: Sandbox) -> None:
     state: dict[str, Any] = {}
     credentials = {"store_hash": STORE, "access_token": TOKEN}
-    first = from_connection(sandbox.url, credentials, 5.0, state, {"location_id": 1})
+    first = from_connection(sandbox.url, credentials, 5.0, state, {"restock_location_id": 1})
     second = from_connection(sandbox.url, credentials, 5.0, state, {})
     try:
         assert first.client.limiter is second.client.limiter is state["limiter"]

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import threading
+from decimal import Decimal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -567,3 +568,36 @@ def test_orders_filter_by_creation_date_and_sort(client: httpx.Client) -> None:
     assert [o["id"] for o in rfc.json()] == [601]
     assert client.get(f"{V2}/orders", params={"min_date_created": "soon"}).status_code == 400
     assert client.get(f"{V2}/orders", params={"sort": "total:up"}).status_code == 400
+
+
+def test_discounts_and_line_tax_are_refunded_pro_rata_and_add_up(client: httpx.Client) -> None:
+    tee = {
+        "product_id": 601,
+        "sku": "TEE-GRN",
+        "name": "Green tee",
+        "quantity": 3,
+        "price_ex_tax": "20.00",
+        "price_inc_tax": "21.60",
+        "applied_discounts": [{"code": "SAVE5", "amount": "5.00"}],
+        "total_tax": "4.40",
+    }
+    seed = {"id": 701, "email": "jo@example.com", "products": [tee], "coupon_discount": "5.00"}
+    made = client.post(f"/_sandbox/stores/{STORE}/orders", json=seed)
+    assert made.status_code == 201, made.text
+    order = client.get(f"{V2}/orders/701").json()
+    assert (order["total_inc_tax"], order["coupon_discount"]) == ("59.4000", "5.0000")
+    (product,) = client.get(f"{V2}/orders/701/products").json()
+    assert product["applied_discounts"][0]["amount"] == "5.0000"
+    assert product["total_tax"] == "4.4000"
+    item_id = product["id"]
+    totals = []
+    for _ in range(3):
+        items = [{"item_type": "PRODUCT", "item_id": item_id, "quantity": 1}]
+        quote = client.post(
+            f"{V3}/orders/701/payment_actions/refund_quotes", json={"items": items}
+        ).json()["data"]
+        totals.append((quote["total_refund_amount"], quote["total_refund_tax_amount"]))
+        body = {"items": items, "payments": _payments(quote["refund_methods"][0])}
+        assert client.post(f"{V3}/orders/701/payment_actions/refunds", json=body).status_code == 201
+    assert totals == [(19.8, 1.47), (19.8, 1.46), (19.8, 1.47)]
+    assert sum(Decimal(str(t)) for t, _ in totals) == Decimal("59.40")  # the whole line

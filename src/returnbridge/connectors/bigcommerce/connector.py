@@ -287,7 +287,7 @@ def from_connection(
 
     `state` lives as long as the process and belongs to this connection: its rate limiter
     (the store's window), pooled HTTP client (`state["http"]`, closed by the runtime) and
-    hints. `settings["location_id"]` names the default restock location.
+    hints. `settings["restock_location_id"]` names the default restock location.
     """
     store_hash = credentials.get("store_hash")
     token = credentials.get("access_token")
@@ -299,7 +299,7 @@ def from_connection(
     if not isinstance(limiter, WindowLimiter):  # setdefault: one limiter per connection wins
         limiter = state.setdefault("limiter", WindowLimiter())
     http = state.get("http")
-    location = settings.get("location_id")
+    location = settings.get("restock_location_id") or settings.get("location_id")
     return BigCommerceConnector(
         store_hash,
         token,

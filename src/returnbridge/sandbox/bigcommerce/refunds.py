@@ -142,13 +142,18 @@ def _line(order: Order, item: Any, where: str, taken: dict[tuple[str, int], int]
     return RefundLine(str(item_type), item_id, None, cents, reason)
 
 
-def _line_amounts(order: Order, line: RefundLine) -> tuple[int, int]:
-    """(amount tax included, tax) of one line."""
+def _line_amounts(order: Order, line: RefundLine, *, before: int = 0) -> tuple[int, int]:
+    """(amount tax included, tax) of one line; ``before``: units of the same product already
+    taken by earlier lines of the same request."""
     if line.item_type == "PRODUCT":
         product = order.product(line.item_id)
         assert product is not None
         assert line.quantity is not None
-        return product.price_inc_tax * line.quantity, product.price_tax * line.quantity
+        start = product.quantity_refunded + before
+        end = start + line.quantity
+        return product.net_of(end) - product.net_of(start), product.tax_of(end) - product.tax_of(
+            start
+        )
     assert line.requested_cents is not None
     if line.item_type == "SHIPPING":
         address = order.address(line.item_id)
@@ -156,6 +161,18 @@ def _line_amounts(order: Order, line: RefundLine) -> tuple[int, int]:
         tax = address.cost_inc_tax - address.cost_ex_tax
         return line.requested_cents, share(line.requested_cents, tax, address.cost_inc_tax)
     return line.requested_cents, 0
+
+
+def _amounts(order: Order, lines: list[RefundLine]) -> list[tuple[int, int]]:
+    """Each line's (amount, tax), products counted in request order."""
+    taken: dict[int, int] = {}
+    amounts = []
+    for line in lines:
+        before = taken.get(line.item_id, 0) if line.item_type == "PRODUCT" else 0
+        amounts.append(_line_amounts(order, line, before=before))
+        if line.item_type == "PRODUCT" and line.quantity is not None:
+            taken[line.item_id] = before + line.quantity
+    return amounts
 
 
 def _methods(order: Order, total: int) -> list[list[PaymentOption]]:
@@ -175,7 +192,7 @@ def quote(order: Order, body: Any) -> Quote:
         raise RefundError("Invalid request", {"items": "a non-empty array is required"})
     taken: dict[tuple[str, int], int] = {}
     lines = [_line(order, item, f"items[{i}]", taken) for i, item in enumerate(body["items"])]
-    amounts = [_line_amounts(order, line) for line in lines]
+    amounts = _amounts(order, lines)
     total = sum(amount for amount, _ in amounts)
     if total > order.total_inc_tax - order.refunded_cents:
         raise RefundError(

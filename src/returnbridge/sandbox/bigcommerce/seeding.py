@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from returnbridge.sandbox.bigcommerce.money import AmountError, parse_cents
 from returnbridge.sandbox.bigcommerce.state import (
     STATUS_NAMES,
+    AppliedDiscount,
     Ids,
     InventoryLocation,
     Order,
@@ -55,8 +58,19 @@ class StoreSeed(Seed):
     )
 
 
+class DiscountSeed(Seed):
+    """A discount applied to an ordered product: its amount for the whole line."""
+
+    amount: str
+    code: str | None = None
+    name: str | None = None
+    id: str | None = None
+    target: Literal["order", "product"] = "order"
+
+
 class ProductSeed(Seed):
-    """An ordered product (unit prices)."""
+    """An ordered product (unit prices); ``total_tax`` is the line's tax after discounts
+    (default: ``(price_inc_tax - price_ex_tax) * quantity``)."""
 
     product_id: int
     variant_id: int = 0
@@ -65,6 +79,8 @@ class ProductSeed(Seed):
     quantity: int = Field(ge=1)
     price_ex_tax: str
     price_inc_tax: str | None = None
+    applied_discounts: list[DiscountSeed] = Field(default_factory=list)
+    total_tax: str | None = None
 
 
 class ShippingSeed(Seed):
@@ -91,6 +107,8 @@ class OrderSeed(Seed):
     payment_provider_id: str = "braintree"
     date_created: str = "Tue, 05 Mar 2026 21:40:11 +0000"
     is_tax_inclusive_pricing: bool = False
+    coupon_discount: str = "0"
+    discount_amount: str = "0"
     products: list[ProductSeed] = Field(min_length=1)
     shipping: ShippingSeed = Field(default_factory=ShippingSeed)
 
@@ -163,6 +181,23 @@ def build_order(seed: OrderSeed, *, store: Store, ids: Ids) -> Order:
         inc = _cents(item.price_inc_tax or item.price_ex_tax, f"products[{index}].price_inc_tax")
         if inc < ex:
             raise SeedError(f"products[{index}].price_inc_tax is below price_ex_tax")
+        discounts = [
+            AppliedDiscount(
+                id=d.id or (d.code or "manual-discount"),
+                name=d.name or (f"Coupon {d.code}" if d.code else "Manual Discount"),
+                code=d.code,
+                amount_cents=_cents(d.amount, f"products[{index}].applied_discounts.amount"),
+                target=d.target,
+            )
+            for d in item.applied_discounts
+        ]
+        if sum(d.amount_cents for d in discounts) > ex * item.quantity:
+            raise SeedError(f"products[{index}]: discounts exceed the line")
+        tax = (
+            None
+            if item.total_tax is None
+            else _cents(item.total_tax, f"products[{index}].total_tax")
+        )
         products.append(
             OrderProduct(
                 id=ids.next("order_product", 50),
@@ -174,6 +209,8 @@ def build_order(seed: OrderSeed, *, store: Store, ids: Ids) -> Order:
                 quantity=item.quantity,
                 price_ex_tax=ex,
                 price_inc_tax=inc,
+                discounts=discounts,
+                tax_cents=tax,
             )
         )
     return Order(
@@ -189,4 +226,6 @@ def build_order(seed: OrderSeed, *, store: Store, ids: Ids) -> Order:
         products=products,
         addresses=[address],
         is_tax_inclusive_pricing=seed.is_tax_inclusive_pricing,
+        coupon_discount=_cents(seed.coupon_discount, "coupon_discount"),
+        discount_amount=_cents(seed.discount_amount, "discount_amount"),
     )

@@ -7,6 +7,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from returnbridge.sandbox.bigcommerce.money import share
+
 STATUS_NAMES = {
     0: "Incomplete",
     1: "Pending",
@@ -33,6 +35,17 @@ def parse_id(raw: str) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and int(raw) > 0 else None
 
 
+@dataclass(frozen=True)
+class AppliedDiscount:
+    """A discount on one order product (a coupon or manual discount allocated to it)."""
+
+    id: str
+    name: str
+    code: str | None
+    amount_cents: int
+    target: str
+
+
 @dataclass
 class OrderProduct:
     """One order line; ``id`` is the order product id refunds name as ``item_id``."""
@@ -48,11 +61,34 @@ class OrderProduct:
     price_inc_tax: int
     quantity_refunded: int = 0
     refunded_cents: int = 0
+    discounts: list[AppliedDiscount] = field(default_factory=list)
+    tax_cents: int | None = None
+    """The line's tax after discounts; None: ``(price_inc_tax - price_ex_tax) * quantity``."""
 
     @property
     def price_tax(self) -> int:
-        """Tax per unit, in cents."""
+        """Tax per unit before discounts, in cents."""
         return self.price_inc_tax - self.price_ex_tax
+
+    @property
+    def discount_cents(self) -> int:
+        """Every discount applied to the line, in cents."""
+        return sum(d.amount_cents for d in self.discounts)
+
+    @property
+    def line_tax(self) -> int:
+        """The line's tax, in cents."""
+        return self.price_tax * self.quantity if self.tax_cents is None else self.tax_cents
+
+    def tax_of(self, units: int) -> int:
+        """Tax of the first ``units`` units (pro rata, half-up; all of it for every unit)."""
+        return share(self.line_tax, units, self.quantity)
+
+    def net_of(self, units: int) -> int:
+        """What the first ``units`` units cost, discounts off, tax on: a refund of units
+        ``[a, b)`` is ``net_of(b) - net_of(a)``, so refunds add up to the line exactly."""
+        discount = share(self.discount_cents, units, self.quantity)
+        return self.price_ex_tax * units - discount + self.tax_of(units)
 
 
 @dataclass
@@ -124,17 +160,19 @@ class Order:
     refunds: list[Refund] = field(default_factory=list)
     refund_in_progress: bool = False
     is_tax_inclusive_pricing: bool = False
+    coupon_discount: int = 0
+    discount_amount: int = 0
 
     @property
     def total_inc_tax(self) -> int:
-        """Products plus shipping, tax included, in cents."""
-        lines = sum(p.price_inc_tax * p.quantity for p in self.products)
+        """Products (discounts off, tax on) plus shipping with its tax, in cents."""
+        lines = sum(p.net_of(p.quantity) for p in self.products)
         return lines + sum(a.cost_inc_tax for a in self.addresses)
 
     @property
     def total_ex_tax(self) -> int:
-        """Products plus shipping, tax excluded, in cents."""
-        lines = sum(p.price_ex_tax * p.quantity for p in self.products)
+        """Products (discounts off) plus shipping, tax excluded, in cents."""
+        lines = sum(p.price_ex_tax * p.quantity - p.discount_cents for p in self.products)
         return lines + sum(a.cost_ex_tax for a in self.addresses)
 
     @property

@@ -20,9 +20,9 @@ def _resource(store_hash: str, path: str) -> dict[str, str]:
 
 
 def v2_order(order: Order, store_hash: str) -> dict[str, Any]:
-    """``GET /v2/orders/{id}``."""
+    """``GET /v2/orders/{id}``: subtotals before discounts; totals after them, with tax."""
     lines_ex = sum(p.price_ex_tax * p.quantity for p in order.products)
-    lines_inc = sum(p.price_inc_tax * p.quantity for p in order.products)
+    lines_tax = sum(p.line_tax for p in order.products)
     ship_ex = sum(a.cost_ex_tax for a in order.addresses)
     ship_inc = sum(a.cost_inc_tax for a in order.addresses)
     return {
@@ -34,8 +34,8 @@ def v2_order(order: Order, store_hash: str) -> dict[str, Any]:
         "status_id": order.status_id,
         "status": STATUS_NAMES[order.status_id],
         "subtotal_ex_tax": v2_money(lines_ex),
-        "subtotal_inc_tax": v2_money(lines_inc),
-        "subtotal_tax": v2_money(lines_inc - lines_ex),
+        "subtotal_inc_tax": v2_money(lines_ex + lines_tax),
+        "subtotal_tax": v2_money(lines_tax),
         "base_shipping_cost": v2_money(ship_inc),
         "shipping_cost_ex_tax": v2_money(ship_ex),
         "shipping_cost_inc_tax": v2_money(ship_inc),
@@ -53,8 +53,8 @@ def v2_order(order: Order, store_hash: str) -> dict[str, Any]:
         "default_currency_code": order.currency_code,
         "currency_exchange_rate": "1.0000000000",
         "is_tax_inclusive_pricing": order.is_tax_inclusive_pricing,
-        "discount_amount": v2_money(0),
-        "coupon_discount": v2_money(0),
+        "discount_amount": v2_money(order.discount_amount),
+        "coupon_discount": v2_money(order.coupon_discount),
         "billing_address": _billing(order),
         "products": _resource(store_hash, f"/orders/{order.id}/products"),
         "shipping_addresses": _resource(store_hash, f"/orders/{order.id}/shipping_addresses"),
@@ -90,15 +90,24 @@ def v2_product(product: OrderProduct, order_id: int) -> dict[str, Any]:
         "price_tax": v2_money(product.price_tax),
         "base_total": v2_money(product.price_ex_tax * product.quantity),
         "total_ex_tax": v2_money(product.price_ex_tax * product.quantity),
-        "total_inc_tax": v2_money(product.price_inc_tax * product.quantity),
-        "total_tax": v2_money(product.price_tax * product.quantity),
+        "total_inc_tax": v2_money(product.price_ex_tax * product.quantity + product.line_tax),
+        "total_tax": v2_money(product.line_tax),
         "quantity": product.quantity,
         "is_refunded": product.quantity_refunded > 0,
         "quantity_refunded": product.quantity_refunded,
         "refund_amount": v2_money(product.refunded_cents),
         "return_id": 0,
         "quantity_shipped": 0,
-        "applied_discounts": [],
+        "applied_discounts": [
+            {
+                "id": d.id,
+                "amount": v2_money(d.amount_cents),
+                "name": d.name,
+                "code": d.code,
+                "target": d.target,
+            }
+            for d in product.discounts
+        ],
         "product_options": [],
     }
 
