@@ -131,7 +131,7 @@ def test_one_partial_return_with_discount_and_tax_refunds_the_same_on_every_plat
     totals = {p: b["refund_total"] for p, b in bodies.items()}
     assert set(totals) == set(SANDBOX_PLATFORMS)
     for total in totals.values():
-        assert total == {"amount": platforms.SAME_ORDER_REFUND, "currency": "USD"}
+        assert (total["amount"], total["currency"]) == (platforms.SAME_ORDER_REFUND, "USD")
     # WooCommerce: the refund sent names each line's refund_total and refund_tax, and they
     # add up exactly to its amount.
     (woo,) = [e for e in merchants.journal("woocommerce") if e.get("effect") == "refund_created"]
@@ -183,3 +183,60 @@ def test_a_refund_whose_answer_was_lost_is_found_by_its_key_not_paid_twice(
     assert list(made.values()) == [1], made
     faults = [e for e in merchants.journal(platform) if e.get("fault") == "timeout_after_commit"]
     assert len(faults) == 1
+
+
+def _bc_sample(label: str) -> dict[str, Any]:
+    (sample,) = [s for s in STORES["bigcommerce"].samples() if s.label == label]
+    return sample.event
+
+
+def _bc_stock(merchants: Merchants, sku: str) -> int:
+    with merchants.control("bigcommerce") as control:
+        levels = control.get(
+            f"/_sandbox/stores/{platforms.BC_STORE}/stock",
+            params={"location_id": platforms.BC_LOCATION},
+        ).json()
+    return int(levels.get(sku, 0))
+
+
+def _bc_fault(merchants: Merchants, kind: str, **options: Any) -> None:
+    with merchants.control("bigcommerce") as control:
+        control.post(
+            "/_sandbox/faults",
+            json={"kind": kind, "count": 1, "operation": "post-relative-adjustment", **options},
+        ).raise_for_status()
+
+
+def test_goods_only_return_on_bigcommerce_restocks_without_a_refund(
+    merchants: Merchants,
+) -> None:
+    before = _bc_stock(merchants, "TENT-2P")
+    _bc_fault(merchants, "http_429")  # refused before anything was applied: tried again
+    return_id = merchants.post("bigcommerce", _bc_sample("exchange, restocked"))
+    body = merchants.wait("bigcommerce", return_id)
+    assert body["status"] == "completed", body["timeline"]
+    events = _events(body)
+    assert events.index("restock_sent") < events.index("restocked")
+    assert "restock_uncertain" not in events
+    refused = [e for e in merchants.journal("bigcommerce") if e.get("fault") == "http_429"]
+    assert [e["operation"] for e in refused] == ["post-relative-adjustment"]
+    restocked = next(e for e in body["timeline"] if e["event"] == "restocked")
+    assert restocked["data"]["units"] == 1
+    assert _bc_stock(merchants, "TENT-2P") == before + 1
+    assert platforms.refund_keys(merchants.journal("bigcommerce")) == {}  # no refund at all
+
+
+def test_a_stock_adjustment_whose_answer_was_lost_waits_for_a_person(
+    merchants: Merchants,
+) -> None:
+    """Inventory adjustments have no idempotency key: when the answer to one is lost, the
+    gateway cannot know whether it was applied, so it asks a person instead of adjusting the
+    stock a second time."""
+    before = _bc_stock(merchants, "TENT-2P")
+    _bc_fault(merchants, "timeout_after_commit", delay=8.0)
+    return_id = merchants.post("bigcommerce", _bc_sample("exchange, restocked"))
+    body = merchants.wait("bigcommerce", return_id)
+    assert body["status"] == "needs_review", body["timeline"]
+    assert body["timeline"][-1]["event"] == "restock_uncertain"
+    assert "check the stock" in body["timeline"][-1]["reason"]
+    assert _bc_stock(merchants, "TENT-2P") == before + 1  # applied once, never twice
