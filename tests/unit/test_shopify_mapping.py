@@ -13,6 +13,7 @@ from returnbridge.connectors.base.connector import (
     RefundLineCommand,
     TenderCommand,
 )
+from returnbridge.connectors.base.search import matches
 from returnbridge.connectors.shopify import mapping
 from returnbridge.domain.errors import DomainError
 from returnbridge.domain.orders import OrderSummary
@@ -494,10 +495,10 @@ def test_search_query_syntax(query: OrderQuery, expected: str) -> None:
 
 def test_search_hits_are_checked_exactly() -> None:
     hit = OrderSummary(id=ORDER, name="#1001", email="Jane@Example.com", skus=("TEE-M",))
-    assert mapping.matches(hit, OrderQuery(name="1001"))
-    assert mapping.matches(hit, OrderQuery(name="#1001", email="jane@example.com"))
-    assert not mapping.matches(hit, OrderQuery(name="#10011"))
-    assert not mapping.matches(hit, OrderQuery(skus=("MUG",)))
+    assert matches(hit, OrderQuery(name="1001"))
+    assert matches(hit, OrderQuery(name="#1001", email="jane@example.com"))
+    assert not matches(hit, OrderQuery(name="#10011"))
+    assert not matches(hit, OrderQuery(skus=("MUG",)))
 
 
 def test_order_summary_lists_skus_and_total() -> None:

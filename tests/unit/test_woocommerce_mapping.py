@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from returnbridge.connectors.base.connector import OrderQuery
+from returnbridge.connectors.base.search import matches
 from returnbridge.connectors.woocommerce import mapping
 from returnbridge.domain.errors import DomainError
 
@@ -251,15 +252,13 @@ def test_matches_is_exact_on_number_email_date_and_skus() -> None:
         2880,
         ("CAP",),
     )
-    assert mapping.matches(summary, OrderQuery(name="wc-723", email="ann@example.com"))
-    assert not mapping.matches(summary, OrderQuery(name="723"))
-    assert not mapping.matches(summary, OrderQuery(email="ann@example.co"))
-    assert not mapping.matches(summary, OrderQuery(name="WC-723", skus=("CAP", "HAT")))
+    assert matches(summary, OrderQuery(name="wc-723", email="ann@example.com"))
+    assert not matches(summary, OrderQuery(name="723"))
+    assert not matches(summary, OrderQuery(email="ann@example.co"))
+    assert not matches(summary, OrderQuery(name="WC-723", skus=("CAP", "HAT")))
     day = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-    assert mapping.matches(summary, OrderQuery(name="WC-723", created_from=day))
-    assert not mapping.matches(
-        summary, OrderQuery(name="WC-723", created_from=day + timedelta(seconds=1))
-    )
+    assert matches(summary, OrderQuery(name="WC-723", created_from=day))
+    assert not matches(summary, OrderQuery(name="WC-723", created_from=day + timedelta(seconds=1)))
 
 
 def test_after_is_one_second_before_in_utc() -> None:

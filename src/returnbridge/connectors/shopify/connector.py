@@ -16,6 +16,7 @@ from returnbridge.connectors.base.connector import (
     RestockResult,
     SuggestedRefund,
 )
+from returnbridge.connectors.base.search import matches
 from returnbridge.connectors.shopify import mapping, tenders
 from returnbridge.connectors.shopify.client import ShopifyGraphQLClient
 from returnbridge.connectors.shopify.errors import error_from_user_errors
@@ -144,7 +145,7 @@ class ShopifyConnector:
             summary = mapping.order_summary_from_shopify(node)
             # SKUs are only checked when every line was read; Shopify already filtered by sku.
             complete = not mapping.has_next_page(node.get("lineItems"))
-            if mapping.matches(summary, query, check_skus=complete):
+            if matches(summary, query, check_skus=complete):
                 hits.append(summary)
         return hits[: query.limit]
 

@@ -27,7 +27,6 @@ from returnbridge.connectors.base.connector import (
     TenderCommand,
 )
 from returnbridge.domain.errors import DomainError
-from returnbridge.domain.matching import normalise_email, normalise_order_name
 from returnbridge.domain.money import exponent, format_minor, parse_minor
 from returnbridge.domain.orders import (
     DiscountAllocation,
@@ -381,24 +380,6 @@ def search_query(query: OrderQuery) -> str:
         terms.append(f"created_at:>={day}")
     terms.extend(_term("sku", sku) for sku in query.skus)
     return " AND ".join(terms)
-
-
-def matches(summary: OrderSummary, query: OrderQuery, *, check_skus: bool = True) -> bool:
-    """Exact client-side check of a search hit (Shopify's search is fuzzy)."""
-    names = query.names or ((query.name,) if query.name else ())
-    if names and normalise_order_name(summary.name or "") not in {
-        normalise_order_name(n) for n in names
-    }:
-        return False
-    if query.email and normalise_email(summary.email or "") != normalise_email(query.email):
-        return False
-    if (
-        query.created_from is not None
-        and summary.created_at is not None
-        and summary.created_at < query.created_from
-    ):
-        return False
-    return not check_skus or all(sku in summary.skus for sku in query.skus)
 
 
 # -- refunds -----------------------------------------------------------------------------------

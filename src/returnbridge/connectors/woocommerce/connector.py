@@ -18,6 +18,7 @@ from returnbridge.connectors.base.connector import (
     SuggestedRefund,
 )
 from returnbridge.connectors.base.dedupe import create_once, find_by_key
+from returnbridge.connectors.base.search import matches
 from returnbridge.connectors.woocommerce import mapping
 from returnbridge.connectors.woocommerce.auth import AuthMode, Credentials, new_nonce
 from returnbridge.connectors.woocommerce.client import MAX_PER_PAGE, WooCommerceClient
@@ -135,7 +136,7 @@ class WooCommerceConnector:
             for page in pages:
                 for node in page.items:
                     summary = mapping.order_summary(node)
-                    if mapping.matches(summary, query):
+                    if matches(summary, query):
                         hits.setdefault(summary.id, summary)
                 if len(hits) >= limit:
                     break

@@ -18,8 +18,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from returnbridge.connectors.base.connector import OrderQuery, PlatformRefund, RefundedLine
+from returnbridge.connectors.base.search import aware
 from returnbridge.domain.errors import DomainError
-from returnbridge.domain.matching import normalise_email, normalise_order_name
+from returnbridge.domain.matching import normalise_order_name
 from returnbridge.domain.money import exponent, parse_minor
 from returnbridge.domain.orders import (
     DiscountAllocation,
@@ -311,32 +312,10 @@ def search_terms(query: OrderQuery) -> list[str]:
     return []
 
 
-def matches(summary: OrderSummary, query: OrderQuery) -> bool:
-    """Exact client-side check of one search hit."""
-    names = query.names or ((query.name,) if query.name else ())
-    if names and normalise_order_name(summary.name or "") not in {
-        normalise_order_name(n) for n in names
-    }:
-        return False
-    if query.email and normalise_email(summary.email or "") != normalise_email(query.email):
-        return False
-    if (
-        query.created_from is not None
-        and summary.created_at is not None
-        and summary.created_at < _aware(query.created_from)
-    ):
-        return False
-    return all(sku in summary.skus for sku in query.skus)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def after_param(moment: datetime) -> str:
     """`after=` for a UTC moment (with `dates_are_gmt=true`); one second earlier, since
     WooCommerce's `after` is strict and `created_from` is inclusive."""
-    value = _aware(moment).astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    value = aware(moment).astimezone(UTC).replace(tzinfo=None, microsecond=0)
     return (value - _ONE_SECOND).isoformat()
 
 

@@ -8,35 +8,23 @@ carries no signature and fails verification, as it should.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from returnbridge.connectors.base.signing import hmac_sha256_base64, verify_hmac_sha256_base64
 from returnbridge.domain.errors import AuthError, DomainError
 
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
 
 
 def signature(body: bytes, secret: str) -> str:
-    """The `X-WC-Webhook-Signature` value WooCommerce would send for `body`."""
-    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode("ascii")
+    """The `X-WC-Webhook-Signature` value the platform would send for `body`."""
+    return hmac_sha256_base64(body, secret)
 
 
 def verify_signature(body: bytes, header: str | None, secrets: str | Iterable[str]) -> bool:
     """True when `header` is the signature of `body` under one of `secrets` (constant time)."""
-    if not header:
-        return False
-    candidates = [secrets] if isinstance(secrets, str) else list(secrets)
-    received = header.strip().encode("ascii", errors="replace")
-    valid = False
-    for secret in candidates:
-        if secret:
-            # Compare against every secret so timing does not reveal which one matched.
-            valid |= hmac.compare_digest(signature(body, secret).encode("ascii"), received)
-    return valid
+    return verify_hmac_sha256_base64(body, header, secrets)
 
 
 @dataclass(frozen=True, slots=True)
