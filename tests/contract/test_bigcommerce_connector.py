@@ -7,6 +7,7 @@ validated against the official OpenAPI files copied into the sandbox's `spec/` f
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -504,6 +505,34 @@ def test_lost_answer_is_found_by_key_and_not_paid_twice(sandbox: Sandbox, sleeps
     assert made.idempotency_key == "rb-lost-1"
     writes = sandbox.journal("createOrderRefund")
     assert [(e["effect"], str(e["refund_id"])) for e in writes] == [("refund_created", made.id)]
+
+
+def test_a_refund_while_another_is_processed_is_transient_and_not_ambiguous(
+    sandbox: Sandbox, connector: BigCommerceConnector, sleeps: Sleeps
+) -> None:
+    seeded = sandbox.seed_order()
+    sandbox.fault("latency", operation="createOrderRefund", delay=1.0)
+    first: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: first.append(connector.create_refund(towel_refund(seeded, "rb-first")))
+    )
+    worker.start()
+    try:
+        for _ in range(2000):  # bounded: until the first refund is being processed
+            if sandbox.get(f"/_sandbox/stores/{STORE}/orders/{ORDER_ID}")["refund_in_progress"]:
+                break
+        other = make_connector(sandbox, sleeps)
+        try:
+            with pytest.raises(TransientError) as busy:
+                other.create_refund(towel_refund(seeded, "rb-second"))
+        finally:
+            other.close()
+    finally:
+        worker.join(timeout=10)
+    assert busy.value.code == "REFUND_IN_PROGRESS"
+    assert busy.value.details["ambiguous"] is False
+    assert [r.idempotency_key for r in first] == ["rb-first"]
+    assert [r.idempotency_key for r in connector.list_refunds(str(ORDER_ID))] == ["rb-first"]
 
 
 def test_throttled_refund_waits_as_told_then_succeeds(

@@ -74,7 +74,9 @@ class BigCommerceClient:
             except RateLimited as error:
                 attempt += 1
                 if attempt > self.limiter.max_retries:
-                    raise _with_wait(error, self.limiter.last_retry_after) from None
+                    raise _with_wait(
+                        error, self.limiter.last_retry_after, operation=f"{method} {path}"
+                    ) from None
                 self.limiter.backoff()
                 continue
             except ConnectorError as error:
@@ -92,8 +94,9 @@ class BigCommerceClient:
             self._http.close()
 
 
-def _with_wait(error: RateLimited, seconds: float) -> ConnectorError:
-    refined = refine(error, operation="request")
+def _with_wait(error: RateLimited, seconds: float, *, operation: str) -> ConnectorError:
+    """The last 429, waiting what BigCommerce named (its window's reset)."""
+    refined = refine(error, operation=operation)
     if isinstance(refined, RateLimited):
         refined.retry_after = seconds
     return refined
