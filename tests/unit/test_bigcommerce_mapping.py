@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from returnbridge.connectors.base.connector import (
     LineMoney,
@@ -16,6 +20,9 @@ from returnbridge.connectors.base.connector import (
 )
 from returnbridge.connectors.bigcommerce import mapping
 from returnbridge.domain.errors import PermanentError
+from returnbridge.domain.money import exponent
+
+CURRENCIES = ("USD", "JPY", "KWD", "EUR")
 
 
 def v2_order(**overrides: Any) -> dict[str, Any]:
@@ -252,3 +259,19 @@ def test_order_numbers_accept_a_hash_and_refuse_anything_else() -> None:
     assert mapping.order_number(" 7 ") == 7
     assert mapping.order_number("gid://shopify/Order/1") is None
     assert mapping.order_number("0") is None
+
+
+@given(amount=st.integers(min_value=0, max_value=10**13), currency=st.sampled_from(CURRENCIES))
+def test_amounts_sent_read_back_to_the_same_minor_units(amount: int, currency: str) -> None:
+    sent = mapping.wire_amount(amount, currency)
+    text = json.dumps(sent)  # what goes on the wire
+    assert mapping.minor(json.loads(text), currency) == amount
+    exact = Decimal(amount).scaleb(-exponent(currency))
+    assert Decimal(text) == exact  # the wire text is the exact decimal, oracle: Decimal
+
+
+@given(cents=st.integers(min_value=0, max_value=10**12), extra=st.integers(0, 99))
+def test_v2_four_decimal_strings_round_half_up(cents: int, extra: int) -> None:
+    text = f"{Decimal(cents) / 100:.2f}{extra:02d}"
+    expected = cents + (1 if extra >= 50 else 0)
+    assert mapping.minor(text, "USD") == expected

@@ -18,6 +18,7 @@ from returnbridge.connectors.base.connector import (
     PlatformRefund,
     RefundCommand,
     RefundedLine,
+    RefundMoney,
     SuggestedLine,
     SuggestedRefund,
     SuggestedTender,
@@ -377,7 +378,7 @@ def suggested_refund(quote: Json, command: RefundCommand) -> SuggestedRefund:
     )
 
 
-def _agrees(money: Any, total: int, tax: int) -> bool:
+def _agrees(money: RefundMoney, total: int, tax: int) -> bool:
     planned_tax = sum(line.tax for line in money.lines) + money.shipping_tax
     return bool(money.total == total and planned_tax == tax)
 
