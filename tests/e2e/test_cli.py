@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from returnbridge.cli.servers import free_port
+from returnbridge.cli.servers import free_port, free_ports
 from returnbridge.store.tables import Tenant
 from returnbridge.store.tenants import tenant_by_api_key
 from support.processes import CommandProcess, ServerProcess, wait_until
@@ -228,9 +227,7 @@ def test_a_credential_key_that_does_not_open_the_stored_credentials_refuses_to_s
 
 
 def test_sandbox_serves_all_three_platforms_and_stops_on_sigint(tmp_path: Path) -> None:
-    first = free_port()
-    while any(_taken(first + offset) for offset in (1, 2)):
-        first = free_port()
+    first = free_ports(3)
     sandbox = CommandProcess(
         ["sandbox", "--port", str(first)], env=cli_env(tmp_path), log=tmp_path / "sandbox.log"
     )
@@ -264,8 +261,3 @@ def test_sandbox_serves_all_three_platforms_and_stops_on_sigint(tmp_path: Path) 
 def test_sandbox_refuses_an_unknown_platform(tmp_path: Path) -> None:
     result = run_cli("sandbox", "--platform", "magento", env=cli_env(tmp_path))
     assert_refused(result, "no sandbox for 'magento'")
-
-
-def _taken(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0

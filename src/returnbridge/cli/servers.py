@@ -17,6 +17,25 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def free_ports(count: int, host: str = "127.0.0.1", *, tries: int = 50) -> int:
+    """The first of `count` consecutive ports that are free now (for servers started side
+    by side on `port`, `port + 1`, ...)."""
+    for _ in range(tries):
+        first = free_port(host)
+        if all(_bindable(host, first + offset) for offset in range(1, count)):
+            return first
+    raise RuntimeError(f"found no {count} consecutive free ports on {host}")
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 class BackgroundServer:
     """A uvicorn server in a daemon thread: `start()` returns once it accepts connections."""
 
