@@ -697,7 +697,9 @@ def _json_schema(spec: dict[str, Any], holder: dict[str, Any]) -> dict[str, Any]
     if isinstance(ref, str):
         _, kind, name = ref.removeprefix("#/").split("/")
         holder = spec["components"][kind][name]
-    schema: dict[str, Any] = holder["content"]["application/json"]["schema"]
+    content = holder["content"]
+    media = content.get("application/json") or content["application/problem+json"]
+    schema: dict[str, Any] = media["schema"]
     return schema
 
 
@@ -781,3 +783,30 @@ def test_every_body_sent_and_answered_validates_against_the_official_specs(
         "response post-relative-adjustment",
         "response getLocations",
     }
+
+
+def test_error_answers_validate_against_the_official_specs(
+    sandbox: Sandbox, connector: BigCommerceConnector, wire: Wire
+) -> None:
+    seeded = sandbox.seed_order()
+    with pytest.raises(Rejected):
+        connector.suggest_refund(towel_refund(seeded, "rb-err", quantity=5))
+    with pytest.raises(Rejected):
+        connector.restock(
+            RestockCommand(
+                order_id=str(ORDER_ID),
+                key="rb-err",
+                lines=(RestockLine(line_id=str(seeded["products"][0]["id"]), quantity=1),),
+                location_id="9",
+            )
+        )
+    with pytest.raises(NotFound):
+        connector.get_order("404404")
+    failures = [(m, p, s, b) for m, p, s, b in wire.responses if s >= 400]
+    assert [s for _, _, s, _ in failures] == [422, 422, 404]
+    for method, path, status, body in failures:
+        spec_name, operation_id = _operation_of(method, path)
+        responses = _operation(_spec(spec_name), operation_id)["responses"]
+        schema = _json_schema(_spec(spec_name), responses[str(status)])
+        assert _errors(spec_name, schema, body) == [], (operation_id, status, body)
+    assert set(failures[0][3]) == {"status", "title", "type", "errors"}

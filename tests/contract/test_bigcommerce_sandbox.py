@@ -217,7 +217,7 @@ def test_payment_not_matching_the_quote_is_refused_with_a_v3_422(
         f"{V3}/orders/501/payment_actions/refunds", json={"items": items, "payments": wrong_amount}
     )
     assert refused.status_code == 422
-    body = refused.json()
+    (body,) = refused.json()["data"]  # createOrderRefund wraps its 422 in data, as the spec
     assert body["status"] == 422
     assert set(body) >= {"status", "title", "type", "errors"}
     assert "payments" in body["errors"]
@@ -370,7 +370,8 @@ def test_a_refund_while_another_is_processed_on_the_order_is_refused(
     concurrent = client.post(url, json=body)
     first.join(timeout=10)
     assert concurrent.status_code == 422
-    assert concurrent.json()["title"] == "A refund is already being processed for this order"
+    (problem,) = concurrent.json()["data"]
+    assert problem["title"] == "A refund is already being processed for this order"
     assert [a.status_code for a in answers] == [201]
     assert len(client.get(url).json()["data"]) == 1
 

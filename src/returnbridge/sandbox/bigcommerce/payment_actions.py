@@ -25,9 +25,12 @@ async def _body(request: Request) -> Any:
         return None
 
 
-def _refused(call: Call, error: RefundError) -> Response:
+def _refused(call: Call, error: RefundError, *, wrapped: bool = False) -> Response:
+    """The 422: a problem object; for createOrderRefund wrapped in ``{"data": [...]}`` as the
+    spec's 422 response of that operation has it."""
     call.effect = "rejected"
-    return call.respond(v3_error(error.status, error.title, error.errors), error.status)
+    problem = v3_error(error.status, error.title, error.errors)
+    return call.respond({"data": [problem]} if wrapped else problem, error.status)
 
 
 def _order(call: Call, order_id: str) -> Order | None:
@@ -74,7 +77,7 @@ async def create_order_refund(request: Request, store_hash: str, order_id: str) 
         return _not_found(call, order_id)
     with call.simulator.world.lock:
         if order.refund_in_progress:
-            return _refused(call, RefundError(CONCURRENT_REFUND))
+            return _refused(call, RefundError(CONCURRENT_REFUND), wrapped=True)
         order.refund_in_progress = True
     try:
         await call.hold("latency")
@@ -86,7 +89,7 @@ async def create_order_refund(request: Request, store_hash: str, order_id: str) 
                 call.store, order_id=order.id, refund_id=refund.id, now=call.now
             )
     except RefundError as error:
-        return _refused(call, error)
+        return _refused(call, error, wrapped=True)
     finally:
         with call.simulator.world.lock:
             order.refund_in_progress = False
