@@ -9,16 +9,20 @@ import json
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 import returnbridge.sandbox.bigcommerce as bigcommerce_sandbox
 from returnbridge.sandbox.bigcommerce import BackgroundServer
 from returnbridge.sandbox.bigcommerce.money import AmountError, parse_cents, share, v2_money
+from returnbridge.sandbox.bigcommerce.state import AppliedDiscount, OrderProduct
 
 SPEC = Path(bigcommerce_sandbox.__file__).parent / "spec/orders.v3.yml"
 STORE = "abc123"
@@ -602,3 +606,37 @@ def test_discounts_and_line_tax_are_refunded_pro_rata_and_add_up(client: httpx.C
         assert client.post(f"{V3}/orders/701/payment_actions/refunds", json=body).status_code == 201
     assert totals == [(19.8, 1.47), (19.8, 1.46), (19.8, 1.47)]
     assert sum(Decimal(str(t)) for t, _ in totals) == Decimal("59.40")  # the whole line
+
+
+@given(
+    quantity=st.integers(1, 12),
+    price=st.integers(0, 100_000),
+    discount_share=st.fractions(min_value=0, max_value=1),
+    tax=st.integers(0, 50_000),
+    steps=st.lists(st.integers(1, 12), min_size=1, max_size=12),
+)
+def test_partial_product_refunds_add_up_to_the_line(
+    quantity: int, price: int, discount_share: Fraction, tax: int, steps: list[int]
+) -> None:
+    discount = int(price * quantity * discount_share)
+    product = OrderProduct(
+        id=1,
+        product_id=1,
+        variant_id=0,
+        order_address_id=1,
+        name="x",
+        sku="X",
+        quantity=quantity,
+        price_ex_tax=price,
+        price_inc_tax=price,
+        discounts=[AppliedDiscount("d", "d", None, discount, "order")],
+        tax_cents=tax,
+    )
+    refunded, total = 0, 0
+    for step in steps:
+        units = min(step, quantity - refunded)
+        total += product.net_of(refunded + units) - product.net_of(refunded)
+        refunded += units
+    assert total == product.net_of(refunded)
+    if refunded == quantity:  # every unit back: exactly the line, discount off and tax on
+        assert total == price * quantity - discount + tax
