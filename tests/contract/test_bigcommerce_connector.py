@@ -634,6 +634,18 @@ def test_restock_adjusts_stock_at_the_location_with_the_key(
     assert adjustment["reason"].startswith("returnbridge rb-restock-1 ")
 
 
+def test_restock_after_the_order_was_read_reads_no_products_again(
+    sandbox: Sandbox, connector: BigCommerceConnector
+) -> None:
+    seeded = sandbox.seed_order()
+    connector.get_order(str(ORDER_ID))
+    line = RestockLine(line_id=str(seeded["products"][0]["id"]), quantity=1)
+    command = RestockCommand(order_id=str(ORDER_ID), key="k3", lines=(line,), location_id="1")
+    connector.restock(command)
+    assert len(sandbox.journal("getOrderProducts")) == 1
+    assert sandbox.stock("TOWEL-1", "1") == 1
+
+
 def test_restock_without_location_uses_the_first_active_one(
     sandbox: Sandbox, connector: BigCommerceConnector
 ) -> None:

@@ -19,6 +19,7 @@ from returnbridge.connectors.base.connector import (
     TenderCommand,
 )
 from returnbridge.connectors.bigcommerce import mapping
+from returnbridge.connectors.bigcommerce.hints import ItemIdentity
 from returnbridge.domain.errors import PermanentError
 from returnbridge.domain.money import exponent
 
@@ -245,13 +246,18 @@ def test_platform_refund_reads_the_key_from_the_reason() -> None:
 
 
 def test_adjustment_items_name_sku_else_variant_else_product() -> None:
-    assert mapping.adjustment_item(v2_product(), 1, 2) == {
+    def item(**overrides: Any) -> ItemIdentity:
+        return ItemIdentity.of(v2_product(**overrides))
+
+    assert mapping.adjustment_item(item(), 1, 2) == {
         "location_id": 1,
         "quantity": 2,
         "sku": "TOWEL-1",
     }
-    assert mapping.adjustment_item(v2_product(sku=""), 1, 1)["variant_id"] == 770
-    assert mapping.adjustment_item(v2_product(sku="", variant_id=0), 1, 1)["product_id"] == 77
+    assert mapping.adjustment_item(item(sku=""), 1, 1)["variant_id"] == 770
+    assert mapping.adjustment_item(item(sku="", variant_id=0), 1, 1)["product_id"] == 77
+    with pytest.raises(PermanentError):
+        mapping.adjustment_item(item(sku="", variant_id=0, product_id=0), 1, 1)
 
 
 def test_order_numbers_accept_a_hash_and_refuse_anything_else() -> None:

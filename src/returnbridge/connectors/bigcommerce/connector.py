@@ -25,6 +25,7 @@ from returnbridge.connectors.base.connector import (
 )
 from returnbridge.connectors.bigcommerce import mapping
 from returnbridge.connectors.bigcommerce.client import DEFAULT_BASE_URL, BigCommerceClient
+from returnbridge.connectors.bigcommerce.hints import ItemIdentity, OrderHints
 from returnbridge.connectors.bigcommerce.limits import WindowLimiter
 from returnbridge.domain.errors import NotFound, PermanentError
 from returnbridge.domain.orders import Location, Order, OrderSummary
@@ -62,8 +63,13 @@ class BigCommerceConnector:
         self.client = BigCommerceClient(
             base_url, store_hash, access_token, http=http, limiter=limiter, timeout=timeout
         )
-        # What earlier calls taught, kept as long as the caller keeps `hints`: order currencies.
+        # What earlier calls taught, kept as long as the caller keeps `hints` (the connection's
+        # state): order currencies and the catalog identity of their products.
         self.hints: dict[str, Any] = {} if hints is None else hints
+        orders = self.hints.get("orders")
+        if not isinstance(orders, OrderHints):
+            orders = self.hints.setdefault("orders", OrderHints())
+        self.orders: OrderHints = orders
         self.default_location_id = default_location_id
 
     # ------------------------------------------------------------------ reads
@@ -72,12 +78,8 @@ class BigCommerceConnector:
         body = self.client.get(f"v2/orders/{number}")
         if not isinstance(body, Mapping):
             raise NotFound("NOT_FOUND", f"order {number} not found")
-        self._currencies()[str(number)] = mapping.order_currency(body)
+        self.orders.remember(str(number), currency=mapping.order_currency(body))
         return body
-
-    def _currencies(self) -> dict[str, str]:
-        currencies: dict[str, str] = self.hints.setdefault("currencies", {})
-        return currencies
 
     def _pages(self, path: str, params: Mapping[str, str | int]) -> list[Mapping[str, Any]]:
         """Every element of a paginated list (v2: a bare array, 204 when empty; v3: `data`)."""
@@ -105,6 +107,11 @@ class BigCommerceConnector:
         products = self._products(number)
         addresses = self._pages(f"v2/orders/{number}/shipping_addresses", {})
         refunds = self._refunds_json(number)
+        self.orders.remember(
+            str(number),
+            currency=mapping.order_currency(order),
+            items={str(p["id"]): ItemIdentity.of(p) for p in products},
+        )
         return mapping.order_from_bigcommerce(order, products, addresses, refunds)
 
     def find_orders(self, query: OrderQuery) -> list[OrderSummary]:
@@ -159,9 +166,8 @@ class BigCommerceConnector:
     def list_refunds(self, order_id: str) -> list[PlatformRefund]:
         number = _number(order_id)
         refunds = self._refunds_json(number)
-        currency = self._currencies().get(str(number))
-        if currency is None:
-            currency = mapping.order_currency(self._order_json(number))
+        facts = self.orders.get(str(number))
+        currency = facts.currency if facts else mapping.order_currency(self._order_json(number))
         return [mapping.platform_refund(refund, currency) for refund in refunds]
 
     # ------------------------------------------------------------------ refunds
@@ -188,7 +194,7 @@ class BigCommerceConnector:
         (the return waits for a person); nothing is refunded then.
         """
         number = _number(command.order_id)
-        self._currencies()[str(number)] = command.currency
+        self.orders.remember(str(number), currency=command.currency)
 
         def write() -> PlatformRefund:
             quote = self._quote(command)
@@ -237,14 +243,14 @@ class BigCommerceConnector:
         """
         number = _number(command.order_id)
         location_id = self._location_id(command)
-        products = {str(p["id"]): p for p in self._products(number)}
+        identities = self._identities(number)
         items = []
         for line in command.lines:
-            product = products.get(line.line_id)
-            if product is None:
+            identity = identities.get(line.line_id)
+            if identity is None:
                 raise NotFound("NOT_FOUND", f"order {number} has no product {line.line_id}")
             if line.quantity > 0:
-                items.append(mapping.adjustment_item(product, location_id, line.quantity))
+                items.append(mapping.adjustment_item(identity, location_id, line.quantity))
         if not items:
             return RestockResult(location_id=str(location_id))
         reason = f"{dedupe.note_marker(command.key)}{command.reason or f'return of order {number}'}"
@@ -263,6 +269,13 @@ class BigCommerceConnector:
             ),
             location_id=str(location_id),
         )
+
+    def _identities(self, number: int) -> Mapping[str, ItemIdentity]:
+        """The order's products as inventory items: remembered from the order read, else read."""
+        facts = self.orders.get(str(number))
+        if facts is not None and facts.items is not None:
+            return facts.items
+        return {str(p["id"]): ItemIdentity.of(p) for p in self._products(number)}
 
     def close(self) -> None:
         self.client.close()

@@ -24,6 +24,7 @@ from returnbridge.connectors.base.connector import (
     SuggestedTender,
 )
 from returnbridge.connectors.base.dedupe import key_in_note, note_marker
+from returnbridge.connectors.bigcommerce.hints import ItemIdentity
 from returnbridge.domain.allocation import largest_remainder
 from returnbridge.domain.errors import PermanentError
 from returnbridge.domain.money import exponent
@@ -460,13 +461,15 @@ def platform_refund(refund: Json, currency: str) -> PlatformRefund:
     )
 
 
-def adjustment_item(product: Json, location_id: int, quantity: int) -> dict[str, Any]:
+def adjustment_item(item: ItemIdentity, location_id: int, quantity: int) -> dict[str, Any]:
     """One relative-adjustment item: by SKU when the product has one, else variant or product."""
-    item: dict[str, Any] = {"location_id": location_id, "quantity": quantity}
-    if product.get("sku"):
-        item["sku"] = str(product["sku"])
-    elif product.get("variant_id"):
-        item["variant_id"] = int(product["variant_id"])
+    body: dict[str, Any] = {"location_id": location_id, "quantity": quantity}
+    if item.sku:
+        body["sku"] = item.sku
+    elif item.variant_id:
+        body["variant_id"] = item.variant_id
+    elif item.product_id:
+        body["product_id"] = item.product_id
     else:
-        item["product_id"] = int(product["product_id"])
-    return item
+        raise PermanentError("NO_ITEM", "the order product names no SKU, variant or product")
+    return body
