@@ -82,7 +82,8 @@ class BigCommerceConnector:
         return body
 
     def _pages(self, path: str, params: Mapping[str, str | int]) -> list[Mapping[str, Any]]:
-        """Every element of a paginated list (v2: a bare array, 204 when empty; v3: `data`)."""
+        """Every element of a paginated list (v2: a bare array, 204 when empty; v3: `data`
+        with `meta.pagination.total_pages` when the API gives it, else until a short page)."""
         found: list[Mapping[str, Any]] = []
         page = 1
         while True:
@@ -90,7 +91,8 @@ class BigCommerceConnector:
             items = body.get("data") if isinstance(body, Mapping) else body
             batch = [x for x in items or () if isinstance(x, Mapping)]
             found.extend(batch)
-            if len(batch) < PAGE:
+            pages = _total_pages(body)
+            if not batch or (page >= pages if pages is not None else len(batch) < PAGE):
                 return found
             page += 1
 
@@ -279,6 +281,14 @@ class BigCommerceConnector:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _total_pages(body: Any) -> int | None:
+    """`meta.pagination.total_pages` of a v3 list, if it says."""
+    meta = body.get("meta") if isinstance(body, Mapping) else None
+    pagination = meta.get("pagination") if isinstance(meta, Mapping) else None
+    total = pagination.get("total_pages") if isinstance(pagination, Mapping) else None
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
 def _number(raw: str, *, what: str = "order") -> int:
