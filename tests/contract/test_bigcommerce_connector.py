@@ -49,6 +49,7 @@ from returnbridge.domain.errors import (
     TransientError,
 )
 from returnbridge.sandbox.bigcommerce import BackgroundServer
+from support.control import ControlSurface
 
 STORE = "rbstore1"
 TOKEN = "bc-contract-token"
@@ -64,22 +65,8 @@ def server() -> Iterator[BackgroundServer]:
         yield running
 
 
-class Sandbox:
+class Sandbox(ControlSurface):
     """The `/_sandbox` control surface."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.http = httpx.Client(base_url=url, timeout=10.0)
-
-    def post(self, path: str, payload: dict[str, Any]) -> Any:
-        response = self.http.post(path, json=payload)
-        assert response.status_code < 300, response.text
-        return response.json()
-
-    def get(self, path: str, **params: Any) -> Any:
-        response = self.http.get(path, params=params)
-        assert response.status_code < 300, response.text
-        return response.json()
 
     def store(self, store_hash: str = STORE, **options: Any) -> None:
         self.post(

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 import uvicorn
 
@@ -39,6 +38,7 @@ from returnbridge.domain.errors import (
     TransientError,
 )
 from returnbridge.sandbox.shopify.app import create_app
+from support.control import ControlSurface
 
 DOMAIN = "demo.myshopify.com"
 TOKEN = "shpat_contract_test_token"
@@ -74,22 +74,8 @@ def shopify_connector_server() -> Iterator[Server]:
     sock.close()
 
 
-class Sandbox:
+class Sandbox(ControlSurface):
     """The `/_sandbox` control surface."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.http = httpx.Client(base_url=url, timeout=10.0)
-
-    def post(self, path: str, payload: dict[str, Any]) -> Any:
-        response = self.http.post(path, json=payload)
-        assert response.status_code < 300, response.text
-        return response.json()
-
-    def get(self, path: str) -> Any:
-        response = self.http.get(path)
-        assert response.status_code < 300, response.text
-        return response.json()
 
     def seed_order(self, payload: dict[str, Any]) -> dict[str, Any]:
         order: dict[str, Any] = self.post(f"/_sandbox/shops/{DOMAIN}/orders", payload)
@@ -99,7 +85,7 @@ class Sandbox:
         self.post("/_sandbox/faults", {"kind": kind, **options})
 
     def refund_journal(self) -> list[dict[str, Any]]:
-        entries: list[dict[str, Any]] = self.get("/_sandbox/journal?operation=refundCreate")
+        entries: list[dict[str, Any]] = self.get("/_sandbox/journal", operation="refundCreate")
         return entries
 
 

@@ -42,6 +42,7 @@ from returnbridge.domain.orders import Order
 from returnbridge.domain.refunds import RefundPolicy, RefundRequest, plan_refund
 from returnbridge.engine.refund_commands import refund_money
 from returnbridge.sandbox.woocommerce import BackgroundServer
+from support.control import ControlSurface
 
 STORE = "shop.example"
 KEY = "ck_contract_key"
@@ -58,22 +59,8 @@ def woo_server() -> Iterator[BackgroundServer]:
         yield server
 
 
-class Sandbox:
+class Sandbox(ControlSurface):
     """The `/_sandbox` control surface."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.http = httpx.Client(base_url=url, timeout=10.0)
-
-    def post(self, path: str, payload: dict[str, Any]) -> Any:
-        response = self.http.post(path, json=payload)
-        assert response.status_code < 300, response.text
-        return response.json()
-
-    def get(self, path: str, **params: str) -> Any:
-        response = self.http.get(path, params=params)
-        assert response.status_code < 300, response.text
-        return response.json()
 
     def seed_order(self, payload: dict[str, Any]) -> dict[str, Any]:
         order: dict[str, Any] = self.post(f"/_sandbox/stores/{STORE}/orders", payload)

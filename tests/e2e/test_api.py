@@ -372,7 +372,46 @@ def test_connection_for_unknown_tenant_is_404_problem(admin: httpx.Client) -> No
     assert_problem(response, 404, "TENANT_NOT_FOUND")
 
 
-@pytest.mark.parametrize("platform", ["magento", "woocommerce"])
+@pytest.mark.parametrize(
+    ("platform", "missing"),
+    [
+        ("shopify", "access_token"),
+        ("woocommerce", "consumer_key, consumer_secret"),
+        ("bigcommerce", "store_hash, access_token"),
+    ],
+)
+def test_connection_without_its_platforms_credentials_is_422_problem(
+    gateway: Gateway, admin: httpx.Client, platform: str, missing: str
+) -> None:
+    response = admin.post(
+        f"/v1/tenants/{gateway.tenant_id}/connections",
+        json={"platform": platform, "name": "x", "base_url": "https://x", "credentials": {}},
+    )
+    problem = assert_problem(response, 422, "MISSING_CREDENTIALS")
+    assert problem["field"] == "credentials"
+    assert problem["detail"].endswith(f"needs credentials {missing}")
+
+
+def test_woocommerce_connection_keeps_its_secrets_out_of_the_answer(
+    gateway: Gateway, admin: httpx.Client
+) -> None:
+    response = admin.post(
+        f"/v1/tenants/{gateway.tenant_id}/connections",
+        json={
+            "platform": "woocommerce",
+            "name": "corner",
+            "base_url": "https://shop.example.com",
+            "credentials": {"consumer_key": "ck_visible", "consumer_secret": "cs_hidden_value"},
+            "settings": {"api_refund": False},
+        },
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["settings"] == {"api_refund": False}
+    assert "cs_hidden_value" not in response.text
+    assert "ck_visible" not in response.text
+
+
+@pytest.mark.parametrize("platform", ["magento", "shopline"])
 def test_connection_for_a_platform_without_connector_is_422_problem(
     gateway: Gateway, admin: httpx.Client, platform: str
 ) -> None:

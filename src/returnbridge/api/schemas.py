@@ -198,11 +198,18 @@ class TenantCreated(BaseModel):
 
 
 class ConnectionIn(BaseModel):
-    platform: str = Field(min_length=1, max_length=32, description="shopify (others to come)")
+    platform: str = Field(
+        min_length=1, max_length=32, description="shopify, woocommerce or bigcommerce"
+    )
     name: str = Field(min_length=1, max_length=200)
-    base_url: str = Field(max_length=500, description="e.g. https://my-shop.myshopify.com")
+    base_url: str = Field(
+        max_length=500,
+        description="the store: https://my-shop.myshopify.com, a WooCommerce site "
+        "(https://shop.example.com) or https://api.bigcommerce.com",
+    )
     credentials: BoundedObject = Field(
-        description="e.g. {'access_token': '...'}; encrypted at rest"
+        description="encrypted at rest, never shown again. shopify: {access_token}; "
+        "woocommerce: {consumer_key, consumer_secret}; bigcommerce: {store_hash, access_token}"
     )
     settings: BoundedObject = Field(default_factory=dict)
 
