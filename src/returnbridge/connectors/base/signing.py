@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 
 def hmac_sha256_base64(body: bytes, secret: str) -> str:
@@ -33,3 +33,12 @@ def verify_hmac_sha256_base64(
             expected = hmac_sha256_base64(body, secret).encode("ascii")
             valid |= hmac.compare_digest(expected, received)
     return valid
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value by case-insensitive name, stripped; None when absent or blank."""
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value.strip() or None
+    return None

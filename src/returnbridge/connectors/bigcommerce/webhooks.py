@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from returnbridge.connectors.base.signing import header
 from returnbridge.domain.errors import AuthError, DomainError
 
 ID_HEADER = "webhook-id"
@@ -45,12 +46,6 @@ def sign(body: bytes, *, message_id: str, timestamp: int, secret: str) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    value = next((v for k, v in headers.items() if k.lower() == wanted), None)
-    return value.strip() if value and value.strip() else None
-
-
 def verify_signature(
     body: bytes,
     headers: Mapping[str, str],
@@ -61,9 +56,9 @@ def verify_signature(
 ) -> bool:
     """True when a `v1` signature of the headers is valid under one of `secrets` and the
     timestamp is within `tolerance` seconds of `now()`."""
-    message_id = _header(headers, ID_HEADER)
-    stamp = _header(headers, TIMESTAMP_HEADER)
-    received = _header(headers, SIGNATURE_HEADER)
+    message_id = header(headers, ID_HEADER)
+    stamp = header(headers, TIMESTAMP_HEADER)
+    received = header(headers, SIGNATURE_HEADER)
     if not message_id or not stamp or not received or not stamp.isdigit():
         return False
     timestamp = int(stamp)
@@ -131,7 +126,7 @@ def verify_delivery(
     data = payload.get("data")
     store_id = payload.get("store_id")
     return WebhookDelivery(
-        message_id=str(_header(headers, ID_HEADER)),
+        message_id=str(header(headers, ID_HEADER)),
         scope=payload["scope"],
         store_id=None if store_id is None else str(store_id),
         data=data if isinstance(data, Mapping) else {},

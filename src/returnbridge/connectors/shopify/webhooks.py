@@ -12,7 +12,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from returnbridge.connectors.base.signing import hmac_sha256_base64, verify_hmac_sha256_base64
+from returnbridge.connectors.base.signing import (
+    header,
+    hmac_sha256_base64,
+    verify_hmac_sha256_base64,
+)
 from returnbridge.domain.errors import AuthError, DomainError
 
 HMAC_HEADER = "X-Shopify-Hmac-Sha256"
@@ -45,23 +49,15 @@ class WebhookDelivery:
         return self.event_id or self.webhook_id
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value.strip() or None
-    return None
-
-
 def parse_headers(headers: Mapping[str, str]) -> WebhookDelivery:
     """Read topic, shop and delivery ids; `DomainError` when topic or shop is missing."""
-    topic = _header(headers, "X-Shopify-Topic")
-    shop_domain = _header(headers, "X-Shopify-Shop-Domain")
+    topic = header(headers, "X-Shopify-Topic")
+    shop_domain = header(headers, "X-Shopify-Shop-Domain")
     if not topic or not shop_domain:
         raise DomainError(
             "INVALID_WEBHOOK", "missing X-Shopify-Topic or X-Shopify-Shop-Domain header"
         )
-    triggered = _header(headers, "X-Shopify-Triggered-At")
+    triggered = header(headers, "X-Shopify-Triggered-At")
     try:
         triggered_at = (
             datetime.fromisoformat(triggered.replace("Z", "+00:00")) if triggered else None
@@ -71,9 +67,9 @@ def parse_headers(headers: Mapping[str, str]) -> WebhookDelivery:
     return WebhookDelivery(
         topic=topic,
         shop_domain=shop_domain.lower(),
-        webhook_id=_header(headers, "X-Shopify-Webhook-Id"),
-        event_id=_header(headers, "X-Shopify-Event-Id"),
-        api_version=_header(headers, "X-Shopify-API-Version"),
+        webhook_id=header(headers, "X-Shopify-Webhook-Id"),
+        event_id=header(headers, "X-Shopify-Event-Id"),
+        api_version=header(headers, "X-Shopify-API-Version"),
         triggered_at=triggered_at,
     )
 
@@ -82,6 +78,6 @@ def verify_delivery(
     body: bytes, headers: Mapping[str, str], secrets: str | Iterable[str]
 ) -> WebhookDelivery:
     """Verify the signature, then parse the headers; `AuthError` on a bad or missing signature."""
-    if not verify_signature(body, _header(headers, HMAC_HEADER), secrets):
+    if not verify_signature(body, header(headers, HMAC_HEADER), secrets):
         raise AuthError("INVALID_SIGNATURE", "webhook signature does not match")
     return parse_headers(headers)

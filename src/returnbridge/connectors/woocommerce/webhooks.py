@@ -11,7 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from returnbridge.connectors.base.signing import hmac_sha256_base64, verify_hmac_sha256_base64
+from returnbridge.connectors.base.signing import (
+    header,
+    hmac_sha256_base64,
+    verify_hmac_sha256_base64,
+)
 from returnbridge.domain.errors import AuthError, DomainError
 
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
@@ -46,27 +50,19 @@ class WebhookDelivery:
         return None
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value.strip() or None
-    return None
-
-
 def parse_headers(headers: Mapping[str, str]) -> WebhookDelivery:
     """Topic, resource, event, source and ids; `DomainError` without a topic."""
-    topic = _header(headers, "X-WC-Webhook-Topic")
+    topic = header(headers, "X-WC-Webhook-Topic")
     if not topic:
         raise DomainError("INVALID_WEBHOOK", "missing X-WC-Webhook-Topic header")
     resource, _, event = topic.partition(".")
     return WebhookDelivery(
         topic=topic,
-        resource=_header(headers, "X-WC-Webhook-Resource") or resource,
-        event=_header(headers, "X-WC-Webhook-Event") or event,
-        source=_header(headers, "X-WC-Webhook-Source"),
-        webhook_id=_header(headers, "X-WC-Webhook-ID"),
-        delivery_id=_header(headers, "X-WC-Webhook-Delivery-ID"),
+        resource=header(headers, "X-WC-Webhook-Resource") or resource,
+        event=header(headers, "X-WC-Webhook-Event") or event,
+        source=header(headers, "X-WC-Webhook-Source"),
+        webhook_id=header(headers, "X-WC-Webhook-ID"),
+        delivery_id=header(headers, "X-WC-Webhook-Delivery-ID"),
     )
 
 
@@ -74,6 +70,6 @@ def verify_delivery(
     body: bytes, headers: Mapping[str, str], secrets: str | Iterable[str]
 ) -> WebhookDelivery:
     """Verify the signature, then parse the headers; `AuthError` on a bad or missing one."""
-    if not verify_signature(body, _header(headers, SIGNATURE_HEADER), secrets):
+    if not verify_signature(body, header(headers, SIGNATURE_HEADER), secrets):
         raise AuthError("INVALID_SIGNATURE", "webhook signature does not match")
     return parse_headers(headers)
