@@ -11,14 +11,17 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from returnbridge.cli.servers import free_port, free_ports
-from returnbridge.store.tables import Tenant
+from returnbridge.store.connections import connection_credentials
+from returnbridge.store.crypto import CredentialCipher
+from returnbridge.store.tables import Connection, Tenant
 from returnbridge.store.tenants import tenant_by_api_key
 from support.processes import CommandProcess, ServerProcess, wait_until
 
@@ -261,3 +264,67 @@ def test_sandbox_serves_all_three_platforms_and_stops_on_sigint(tmp_path: Path) 
 def test_sandbox_refuses_an_unknown_platform(tmp_path: Path) -> None:
     result = run_cli("sandbox", "--platform", "magento", env=cli_env(tmp_path))
     assert_refused(result, "no sandbox for 'magento'")
+
+
+def _stored_connection(data_dir: Path) -> tuple[Connection, dict[str, Any]]:
+    """The one connection in the data dir, with its credentials decrypted by its key file."""
+    engine = create_engine(f"sqlite:///{data_dir / 'returnbridge.db'}")
+    try:
+        with Session(engine) as session:
+            (connection,) = session.scalars(select(Connection)).all()
+            session.expunge(connection)
+    finally:
+        engine.dispose()
+    cipher = CredentialCipher((data_dir / "secret.key").read_text().strip())
+    return connection, connection_credentials(connection, cipher=cipher)
+
+
+def test_woocommerce_connection_prompts_for_key_and_secret_without_echo(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    tenant_id, _ = create_tenant(env)
+    result = run_cli(
+        *("connections", "add", tenant_id, "--platform", "woocommerce"),
+        *("--base-url", "https://shop.example.com", "--no-api-refund"),
+        env=env,
+        stdin="ck_typed_key\ncs_typed_secret\n",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "REST API consumer key" in output
+    assert "REST API consumer secret" in output
+    assert "cs_typed_secret" not in output  # hidden prompt: never echoed
+    connection, credentials = _stored_connection(tmp_path)
+    assert connection.platform == "woocommerce"
+    assert connection.settings == {"api_refund": False}
+    assert credentials == {"consumer_key": "ck_typed_key", "consumer_secret": "cs_typed_secret"}
+    assert "cs_typed_secret" not in str(connection.credentials_encrypted)
+
+
+def test_bigcommerce_connection_takes_credentials_from_the_environment(tmp_path: Path) -> None:
+    env = cli_env(
+        tmp_path,
+        RETURNBRIDGE_CREDENTIAL_STORE_HASH="abc123",
+        RETURNBRIDGE_CREDENTIAL_ACCESS_TOKEN="bc_token_from_env",
+    )
+    tenant_id, _ = create_tenant(env)
+    result = run_cli(
+        *("connections", "add", tenant_id, "--platform", "bigcommerce"),
+        *("--base-url", "https://api.bigcommerce.com"),
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "bc_token_from_env" not in result.stdout + result.stderr
+    connection, credentials = _stored_connection(tmp_path)
+    assert connection.platform == "bigcommerce"
+    assert credentials == {"store_hash": "abc123", "access_token": "bc_token_from_env"}
+
+
+def test_a_connection_for_a_platform_without_connector_is_refused(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    tenant_id, _ = create_tenant(env)
+    result = run_cli(
+        *("connections", "add", tenant_id, "--platform", "magento"),
+        *("--base-url", "https://shop.example.com"),
+        env=env,
+    )
+    assert_refused(result, "no connector for platform 'magento' yet")
