@@ -109,7 +109,7 @@ def admit(request: Request, store_hash: str, operation: str, version: Version) -
         _journal(simulator, request, store_hash, operation, now, status=429, rate_limited=True)
         body = error_body(version, 429, "You have exceeded the rate limit")
         return JSONResponse(body, status_code=429, headers=quota.headers())
-    fault = simulator.faults.take(operation=operation, store=store_hash)
+    fault = simulator.faults.take(operation=operation, scope=store_hash)
     if fault is not None and fault.kind in _FAULT_STATUS:
         status = _FAULT_STATUS[fault.kind]
         if status == 429:

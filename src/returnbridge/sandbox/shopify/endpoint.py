@@ -170,7 +170,7 @@ async def graphql_endpoint(request: Request) -> JSONResponse:
         return _respond(simulator, call, {"errors": messages}, at=now)
     call.kind = operation.operation.value
     call.operation = _root_field(operation)
-    fault = simulator.faults.take(operation=call.operation, shop=shop.domain)
+    fault = simulator.faults.take(operation=call.operation, scope=shop.domain)
     call.fault = fault.kind if fault else None
     if fault is not None and fault.kind in _SERVER_ERRORS:
         status, message = _SERVER_ERRORS[fault.kind]

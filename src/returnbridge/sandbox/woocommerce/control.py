@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from pydantic import Field
 
-from returnbridge.sandbox.woocommerce.faults import Fault, FaultKind
+from returnbridge.sandbox.common.control import faults_and_journal_routes
+from returnbridge.sandbox.woocommerce.faults import FaultKind
 from returnbridge.sandbox.woocommerce.seeding import (
     OrderSeed,
     SeedError,
@@ -163,53 +164,4 @@ def reset(simulator: SimulatorDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/journal")
-def read_journal(
-    simulator: SimulatorDep, store: str | None = None, operation: str | None = None
-) -> list[dict[str, Any]]:
-    """Journal entries, oldest first, optionally for one store and one operation."""
-    return simulator.journal.entries(store=store, operation=operation)
-
-
-@router.delete("/journal", status_code=status.HTTP_204_NO_CONTENT)
-def clear_journal(simulator: SimulatorDep) -> Response:
-    """Forget journal entries."""
-    simulator.journal.clear()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@router.post("/faults", status_code=status.HTTP_201_CREATED)
-def add_fault(seed: FaultSeed, simulator: SimulatorDep) -> dict[str, Any]:
-    """Make the next ``count`` matching REST calls fail in the given way."""
-    simulator.faults.add(
-        Fault(
-            kind=seed.kind,
-            remaining=seed.count,
-            operation=seed.operation,
-            store=seed.store,
-            delay=seed.delay,
-        )
-    )
-    return seed.model_dump()
-
-
-@router.get("/faults")
-def list_faults(simulator: SimulatorDep) -> list[dict[str, Any]]:
-    """Faults not yet used up."""
-    return [
-        {
-            "kind": f.kind,
-            "remaining": f.remaining,
-            "operation": f.operation,
-            "store": f.store,
-            "delay": f.delay,
-        }
-        for f in simulator.faults.pending()
-    ]
-
-
-@router.delete("/faults", status_code=status.HTTP_204_NO_CONTENT)
-def clear_faults(simulator: SimulatorDep) -> Response:
-    """Drop every pending fault."""
-    simulator.faults.clear()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+router.include_router(faults_and_journal_routes(FaultSeed, scope="store", calls="REST"))

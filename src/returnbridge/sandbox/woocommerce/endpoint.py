@@ -129,7 +129,7 @@ async def serve_call(
         _journal(simulator, request, record, answer, at)
         return JSONResponse(answer.body, status_code=answer.status)
     record.store = store.name
-    fault = simulator.faults.take(operation=operation, store=store.name)
+    fault = simulator.faults.take(operation=operation, scope=store.name)
     record.fault = fault.kind if fault else None
     if fault is not None and fault.kind in _HOST_ERRORS:
         response = _host_error(fault)

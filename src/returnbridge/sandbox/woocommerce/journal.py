@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
-import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
+
+from returnbridge.sandbox.common import journal
 
 Effect = Literal["refund_created", "rejected"]
 
@@ -28,34 +28,8 @@ class Entry:
     fault: str | None
 
 
-class Journal:
+class Journal(journal.Journal[Entry]):
     """Append-only list of entries, filterable by store and operation."""
 
     def __init__(self) -> None:
-        self._entries: list[Entry] = []
-        self._seq = itertools.count(1)
-        self._lock = threading.Lock()
-
-    def record(self, **fields: Any) -> Entry:
-        """Append an entry (``seq`` is assigned here)."""
-        with self._lock:
-            entry = Entry(seq=next(self._seq), **fields)
-            self._entries.append(entry)
-            return entry
-
-    def entries(
-        self, *, store: str | None = None, operation: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Entries as JSON-ready dicts, oldest first."""
-        with self._lock:
-            return [
-                asdict(e)
-                for e in self._entries
-                if (store is None or e.store == store)
-                and (operation is None or e.operation == operation)
-            ]
-
-    def clear(self) -> None:
-        """Forget every entry (sequence numbers keep growing)."""
-        with self._lock:
-            self._entries.clear()
+        super().__init__(Entry, scope="store")

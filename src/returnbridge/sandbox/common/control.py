@@ -1,0 +1,120 @@
+"""The control routes every sandbox has: ``/_sandbox/faults`` and ``/_sandbox/journal``.
+
+A platform includes :func:`faults_and_journal_routes` in its ``/_sandbox`` router, after its
+own routes. The app's ``state.simulator`` must carry ``faults`` (a
+:class:`~returnbridge.sandbox.common.faults.FaultQueue`) and ``journal`` (a
+:class:`~returnbridge.sandbox.common.journal.Journal`), both scoped by the same name.
+"""
+
+from typing import Annotated, Any, Protocol
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import BaseModel
+
+from returnbridge.sandbox.common.faults import Fault, FaultQueue
+from returnbridge.sandbox.common.journal import Journal
+
+
+class Sandbox(Protocol):
+    """What the control routes use of a platform's simulator."""
+
+    @property
+    def faults(self) -> FaultQueue[Any]:
+        """Pending faults."""
+        ...
+
+    @property
+    def journal(self) -> Journal[Any]:
+        """Calls served so far."""
+        ...
+
+
+def _sandbox(request: Request) -> Sandbox:
+    sandbox: Sandbox = request.app.state.simulator
+    return sandbox
+
+
+SandboxDep = Annotated[Sandbox, Depends(_sandbox)]
+
+
+def faults_and_journal_routes(
+    fault_seed: type[BaseModel], *, scope: str, calls: str, operation_name: str = "operation"
+) -> APIRouter:
+    """The faults and journal routes, to include in a platform's ``/_sandbox`` router.
+
+    ``fault_seed`` is the platform's ``POST /_sandbox/faults`` body: ``kind``, ``count``,
+    ``operation``, the ``scope`` field (``"store"`` or ``"shop"``) and ``delay``. ``calls``
+    names what faults hit (``"API"``, ``"REST"``, ``"GraphQL"``) and ``operation_name`` what
+    an operation is, for the route descriptions.
+    """
+    router = APIRouter()
+
+    def read_journal(
+        sandbox: SandboxDep,
+        scoped: Annotated[str | None, Query(alias=scope, title=scope.title())] = None,
+        operation: str | None = None,
+    ) -> list[dict[str, Any]]:
+        return sandbox.journal.entries(scope=scoped, operation=operation)
+
+    def clear_journal(sandbox: SandboxDep) -> Response:
+        sandbox.journal.clear()
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    def add_fault(seed: BaseModel, sandbox: SandboxDep) -> dict[str, Any]:
+        fields = seed.model_dump()
+        sandbox.faults.add(
+            Fault(
+                kind=fields["kind"],
+                remaining=fields["count"],
+                operation=fields["operation"],
+                scope=fields[scope],
+                delay=fields["delay"],
+            )
+        )
+        return fields
+
+    # FastAPI reads the body's model from the annotation: the platform's, not BaseModel.
+    add_fault.__annotations__["seed"] = fault_seed
+
+    def list_faults(sandbox: SandboxDep) -> list[dict[str, Any]]:
+        faults = sandbox.faults
+        return [faults.describe(f) for f in faults.pending()]
+
+    def clear_faults(sandbox: SandboxDep) -> Response:
+        sandbox.faults.clear()
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    no_content = status.HTTP_204_NO_CONTENT
+    router.add_api_route(
+        "/journal",
+        read_journal,
+        methods=["GET"],
+        description=(
+            f"Journal entries, oldest first, optionally for one {scope} and one {operation_name}."
+        ),
+    )
+    router.add_api_route(
+        "/journal",
+        clear_journal,
+        methods=["DELETE"],
+        status_code=no_content,
+        description="Forget journal entries.",
+    )
+    router.add_api_route(
+        "/faults",
+        add_fault,
+        methods=["POST"],
+        status_code=status.HTTP_201_CREATED,
+        description=f"Make the next ``count`` matching {calls} calls fail in the given way.",
+    )
+    router.add_api_route(
+        "/faults", list_faults, methods=["GET"], description="Faults not yet used up."
+    )
+    router.add_api_route(
+        "/faults",
+        clear_faults,
+        methods=["DELETE"],
+        status_code=no_content,
+        description="Drop every pending fault.",
+    )
+    return router
