@@ -7,13 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
-from pydantic import Field
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 
 from returnbridge.sandbox.bigcommerce.faults import FaultKind
 from returnbridge.sandbox.bigcommerce.seeding import (
     OrderSeed,
-    Seed,
     SeedError,
     StockSeed,
     StoreSeed,
@@ -23,25 +21,20 @@ from returnbridge.sandbox.bigcommerce.seeding import (
 from returnbridge.sandbox.bigcommerce.simulator import Simulator
 from returnbridge.sandbox.bigcommerce.state import Store
 from returnbridge.sandbox.bigcommerce.views import order_state
-from returnbridge.sandbox.common.control import faults_and_journal_routes
+from returnbridge.sandbox.common.control import (
+    fault_seed_model,
+    faults_and_journal_routes,
+    simulator_of,
+)
+
+FaultSeed = fault_seed_model(
+    FaultKind,
+    scope="store",
+    doc="``POST /_sandbox/faults``: the next ``count`` matching calls fail this way.",
+)
 
 
-class FaultSeed(Seed):
-    """``POST /_sandbox/faults``: the next ``count`` matching calls fail this way."""
-
-    kind: FaultKind
-    count: int = Field(default=1, ge=1)
-    operation: str | None = None
-    store: str | None = None
-    delay: float | None = Field(default=None, ge=0)
-
-
-def _simulator(request: Request) -> Simulator:
-    simulator: Simulator = request.app.state.simulator
-    return simulator
-
-
-SimulatorDep = Annotated[Simulator, Depends(_simulator)]
+SimulatorDep = Annotated[Simulator, Depends(simulator_of)]
 router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
 
 

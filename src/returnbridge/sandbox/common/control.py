@@ -9,7 +9,7 @@ own routes. The app's ``state.simulator`` must carry ``faults`` (a
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from returnbridge.sandbox.common.faults import Fault, FaultQueue
 from returnbridge.sandbox.common.journal import Journal
@@ -29,12 +29,29 @@ class Sandbox(Protocol):
         ...
 
 
-def _sandbox(request: Request) -> Sandbox:
-    sandbox: Sandbox = request.app.state.simulator
-    return sandbox
+def simulator_of(request: Request) -> Any:
+    """The simulator behind the app serving ``request`` (a dependency)."""
+    return request.app.state.simulator
 
 
-SandboxDep = Annotated[Sandbox, Depends(_sandbox)]
+SandboxDep = Annotated[Sandbox, Depends(simulator_of)]
+
+
+class _Seed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def fault_seed_model(kinds: Any, *, scope: str, doc: str) -> type[BaseModel]:
+    """The ``POST /_sandbox/faults`` body: ``kind`` (one of the ``Literal`` ``kinds``),
+    ``count``, ``operation``, the ``scope`` field and ``delay``; unknown fields are refused."""
+    fields: dict[str, Any] = {
+        "kind": (kinds, ...),
+        "count": (int, Field(default=1, ge=1)),
+        "operation": (str | None, None),
+        scope: (str | None, None),
+        "delay": (float | None, Field(default=None, ge=0)),
+    }
+    return create_model("FaultSeed", __base__=_Seed, __doc__=doc, **fields)
 
 
 def faults_and_journal_routes(

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
-from pydantic import Field
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 
-from returnbridge.sandbox.common.control import faults_and_journal_routes
+from returnbridge.sandbox.common.control import (
+    fault_seed_model,
+    faults_and_journal_routes,
+    simulator_of,
+)
 from returnbridge.sandbox.shopify.faults import FaultKind
 from returnbridge.sandbox.shopify.seeding import (
     InventorySeed,
     OrderSeed,
     SeedError,
     ShopSeed,
-    _Seed,
     build_order,
     build_shop,
     order_state,
@@ -26,23 +28,14 @@ from returnbridge.sandbox.shopify.seeding import (
 from returnbridge.sandbox.shopify.simulator import Simulator
 from returnbridge.sandbox.shopify.state import Shop
 
-
-class FaultSeed(_Seed):
-    """``POST /_sandbox/faults``."""
-
-    kind: FaultKind
-    count: int = Field(default=1, ge=1)
-    operation: str | None = None
-    shop: str | None = None
-    delay: float | None = Field(default=None, ge=0)
+FaultSeed = fault_seed_model(
+    FaultKind,
+    scope="shop",
+    doc="``POST /_sandbox/faults``.",
+)
 
 
-def _simulator(request: Request) -> Simulator:
-    simulator: Simulator = request.app.state.simulator
-    return simulator
-
-
-SimulatorDep = Annotated[Simulator, Depends(_simulator)]
+SimulatorDep = Annotated[Simulator, Depends(simulator_of)]
 router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
 
 

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
-from pydantic import Field
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 
-from returnbridge.sandbox.common.control import faults_and_journal_routes
+from returnbridge.sandbox.common.control import (
+    fault_seed_model,
+    faults_and_journal_routes,
+    simulator_of,
+)
 from returnbridge.sandbox.woocommerce.faults import FaultKind
 from returnbridge.sandbox.woocommerce.seeding import (
     OrderSeed,
@@ -26,16 +29,12 @@ from returnbridge.sandbox.woocommerce.state import Store
 from returnbridge.sandbox.woocommerce.views import order_state
 from returnbridge.sandbox.woocommerce.webhooks import Topic, Webhook
 
-
-class FaultSeed(_Seed):
-    """``POST /_sandbox/faults``; operations are ``orders.list``, ``orders.get``,
-    ``refunds.list``, ``refunds.get`` and ``refunds.create``."""
-
-    kind: FaultKind
-    count: int = Field(default=1, ge=1)
-    operation: str | None = None
-    store: str | None = None
-    delay: float | None = Field(default=None, ge=0)
+FaultSeed = fault_seed_model(
+    FaultKind,
+    scope="store",
+    doc="""``POST /_sandbox/faults``; operations are ``orders.list``, ``orders.get``,
+    ``refunds.list``, ``refunds.get`` and ``refunds.create``.""",
+)
 
 
 class WebhookSeed(_Seed):
@@ -56,12 +55,7 @@ def _webhook_state(webhook: Webhook) -> dict[str, Any]:
     }
 
 
-def _simulator(request: Request) -> Simulator:
-    simulator: Simulator = request.app.state.simulator
-    return simulator
-
-
-SimulatorDep = Annotated[Simulator, Depends(_simulator)]
+SimulatorDep = Annotated[Simulator, Depends(simulator_of)]
 router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
 
 
