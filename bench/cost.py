@@ -24,7 +24,15 @@ Run (from the repo root):
   .venv/bin/python bench/cost.py                                   # default: both backends
   .venv/bin/python bench/cost.py --backend sqlite --stores 1 --returns-per-store 5
   .venv/bin/python bench/cost.py --ref 353e366 --json before.json   # gateway from a commit
+  .venv/bin/python bench/cost.py --platform all --backend sqlite --stores 1,4 --only bare,gateway
   make cost
+
+`--platform woocommerce|bigcommerce|all` runs the gateway scenario against those platforms'
+sandboxes too (Shopify alone by default). Cost points, the drained bucket and the naive script
+are Shopify's; for the others the journal gives calls per return by operation. `--cross-check`
+applies to Shopify (`suggestedRefund`) and BigCommerce (the refund quote before the refund's
+own). The BigCommerce stores get a generous request quota (`--bigcommerce-quota`) so that the
+run measures CPU, not the 30-s window; the bound at the standard quota is printed.
 """
 
 from __future__ import annotations
@@ -94,6 +102,16 @@ SANDBOX_MAIN = (
     "import sys; from returnbridge.sandbox.shopify.server import serve; "
     "serve(port=int(sys.argv[1]), restore_rate=float(sys.argv[2]), bucket_size=int(sys.argv[3]))"
 )
+PLAIN_SANDBOX_MAIN = (
+    "import sys; from returnbridge.sandbox.{platform}.server import serve; "
+    "serve(port=int(sys.argv[1]))"
+)
+WOO_PRODUCT = 501  # the seeded line's product, which manages stock
+WOO_TAX_RATE = 1
+BC_LOCATION = 1
+BC_STANDARD_QUOTA = 150  # requests per store and window (research/platforms/bigcommerce.md)
+BC_WINDOW = 30.0  # seconds
+STOCK = 1_000_000  # units of SKU seeded per store: restocks never run out of room
 
 
 def say(message: str) -> None:
@@ -154,12 +172,16 @@ def run_child_json(
     return report
 
 
-def start_sandbox(args: argparse.Namespace, work: Path) -> tuple[Process, str]:
-    """The sandbox from the working tree, whatever `--ref` says: it is the measuring tool."""
+def start_sandbox(
+    args: argparse.Namespace, work: Path, target: Target | None = None
+) -> tuple[Process, str]:
+    """The platform's sandbox (Shopify's by default) from the working tree, whatever `--ref`
+    says: it is the measuring tool."""
+    target = target or SHOPIFY
     port = free_port()
-    argv = [sys.executable, "-c", SANDBOX_MAIN, str(port)]
-    argv += [str(args.restore_rate), str(args.bucket_size)]
-    sandbox = Process("sandbox", argv, environment(), work / "sandbox.log")
+    argv = [sys.executable, "-c", target.sandbox_main, str(port), *target.sandbox_args(args)]
+    source = getattr(args, "sandbox_source", None)
+    sandbox = Process("sandbox", argv, environment(source), work / "sandbox.log")
     url = f"http://127.0.0.1:{port}"
     try:
         sandbox.wait_healthy(url)
@@ -237,36 +259,191 @@ def scratch(
 
 @dataclass
 class Shop:
+    """A sandbox store: its name in the journal (`domain`), token, orders and credentials."""
+
     domain: str
     token: str
     orders: list[str]
+    credentials: dict[str, str] = field(default_factory=dict)
 
 
-def seed_shops(args: argparse.Namespace, sandbox_url: str, stores: int) -> list[Shop]:
-    """`stores` shops at the plan's bucket and restore rate, each with its orders."""
-    shops = []
+@dataclass(frozen=True)
+class Target:
+    """What the bench needs of one platform: its sandbox, a seeded store, the connection the
+    gateway gets, and how its journal is read. Shopify's cost points and drained bucket
+    apply to Shopify only (`shopify`); the connection setting `cross_check` (the platform's
+    own refund calculation beside the plan: Shopify's `suggestedRefund`, BigCommerce's
+    refund quote) to the platforms that have one (`cross_check`)."""
+
+    platform: str
+    sandbox_main: str
+    sandbox_args: Callable[[argparse.Namespace], list[str]]
+    seed: Callable[[argparse.Namespace, httpx.Client, int], Shop]
+    """One store (its number given) with `--returns-per-store` orders."""
+    settings: Callable[[bool], dict[str, Any]]
+    """The connection's settings, given the cross-check."""
+    journal_filter: str  # the control surface's store parameter of /_sandbox/journal
+    bound: Callable[[argparse.Namespace, dict[str, Any]], float | None]
+    """Returns/s per store the platform's rate limit allows, from the journal's figures."""
+    shopify: bool = False
+    cross_check: bool = False
+
+
+def seed_shopify(args: argparse.Namespace, sandbox: httpx.Client, number: int) -> Shop:
+    domain = f"store{number}-{uuid.uuid4().hex[:6]}.myshopify.com"
+    token = f"shpat_{uuid.uuid4().hex}"
+    sandbox.post(
+        "/_sandbox/shops",
+        json={
+            "domain": domain,
+            "access_token": token,
+            "currency": "USD",
+            "locations": [{"id": 1, "name": "Main"}],
+            "restore_rate": args.restore_rate,
+            "bucket_size": args.bucket_size,
+        },
+    ).raise_for_status()
+    orders = []
+    for n in range(args.returns_per_store):
+        answer = sandbox.post(f"/_sandbox/shops/{domain}/orders", json=order_seed(n))
+        answer.raise_for_status()
+        orders.append(str(answer.json()["gid"]))
+    return Shop(domain, token, orders, {"access_token": token})
+
+
+def woo_order(n: int) -> dict[str, Any]:
+    """Two units of SKU at 19.90, 8 % tax, taxed shipping (as `load.order_seed` + shipping)."""
+    return {
+        "number": f"L{n}",
+        "billing": {"email": f"c{n}@example.com", "first_name": "C"},
+        "tax_rates": [{"rate_id": WOO_TAX_RATE, "label": "Tax"}],
+        "line_items": [
+            {
+                "product_id": WOO_PRODUCT,
+                "sku": SKU,
+                "name": "Item",
+                "quantity": 2,
+                "price": "19.90",
+                "taxes": [{"rate_id": WOO_TAX_RATE, "total": "3.18"}],
+            }
+        ],
+        "shipping_lines": [
+            {"total": "5.99", "taxes": [{"rate_id": WOO_TAX_RATE, "total": "0.48"}]}
+        ],
+    }
+
+
+def seed_woocommerce(args: argparse.Namespace, sandbox: httpx.Client, number: int) -> Shop:
+    name = f"store{number}-{uuid.uuid4().hex[:6]}"
+    key, secret = f"ck_{uuid.uuid4().hex}{uuid.uuid4().hex[:8]}", f"cs_{uuid.uuid4().hex}"
+    sandbox.post(
+        "/_sandbox/stores", json={"name": name, "consumer_key": key, "consumer_secret": secret}
+    ).raise_for_status()
+    sandbox.post(
+        f"/_sandbox/stores/{name}/stock",
+        json={"product_id": WOO_PRODUCT, "stock_quantity": STOCK},
+    ).raise_for_status()
+    orders = []
+    for n in range(args.returns_per_store):
+        answer = sandbox.post(f"/_sandbox/stores/{name}/orders", json=woo_order(n))
+        answer.raise_for_status()
+        orders.append(str(answer.json()["id"]))
+    return Shop(name, key, orders, {"consumer_key": key, "consumer_secret": secret})
+
+
+def bc_order(n: int) -> dict[str, Any]:
+    """Two units of SKU at 19.90 (21.49 with 8 % tax), taxed shipping."""
+    return {
+        "customer_id": 100 + n,
+        "email": f"c{n}@example.com",
+        "products": [
+            {
+                "product_id": 601,
+                "variant_id": 6010,
+                "sku": SKU,
+                "name": "Item",
+                "quantity": 2,
+                "price_ex_tax": "19.90",
+                "price_inc_tax": "21.49",
+            }
+        ],
+        "shipping": {"cost_ex_tax": "5.99", "cost_inc_tax": "6.47"},
+    }
+
+
+def seed_bigcommerce(args: argparse.Namespace, sandbox: httpx.Client, number: int) -> Shop:
+    store_hash = f"store{number}{uuid.uuid4().hex[:6]}"
+    token = f"bc_{uuid.uuid4().hex}"
+    sandbox.post(
+        "/_sandbox/stores",
+        json={
+            "store_hash": store_hash,
+            "access_token": token,
+            "rate_quota": args.bigcommerce_quota,
+            "rate_window_seconds": BC_WINDOW,
+            "locations": [{"id": BC_LOCATION, "label": "Main"}],
+        },
+    ).raise_for_status()
+    sandbox.post(
+        f"/_sandbox/stores/{store_hash}/stock",
+        json={"sku": SKU, "level": STOCK, "location_id": BC_LOCATION},
+    ).raise_for_status()
+    orders = []
+    for n in range(args.returns_per_store):
+        answer = sandbox.post(f"/_sandbox/stores/{store_hash}/orders", json=bc_order(n))
+        answer.raise_for_status()
+        orders.append(str(answer.json()["id"]))
+    return Shop(store_hash, token, orders, {"store_hash": store_hash, "access_token": token})
+
+
+def request_bound(quota: float, journal: dict[str, Any]) -> float | None:
+    """Returns/s per store a quota of `quota` requests per BC_WINDOW seconds allows."""
+    calls = journal["executed_calls_per_return"]
+    return quota / BC_WINDOW / calls if calls else None
+
+
+SHOPIFY = Target(
+    platform="shopify",
+    sandbox_main=SANDBOX_MAIN,
+    sandbox_args=lambda args: [str(args.restore_rate), str(args.bucket_size)],
+    seed=seed_shopify,
+    settings=lambda cross: {"restock_location_id": LOCATION_GID, "cross_check": cross},
+    journal_filter="shop",
+    bound=lambda args, journal: (
+        args.restore_rate / journal["actual_per_return"] if journal["actual_per_return"] else None
+    ),
+    shopify=True,
+    cross_check=True,
+)
+WOOCOMMERCE = Target(
+    platform="woocommerce",
+    sandbox_main=PLAIN_SANDBOX_MAIN.format(platform="woocommerce"),
+    sandbox_args=lambda args: [],
+    seed=seed_woocommerce,
+    settings=lambda cross: {"api_refund": True},
+    journal_filter="store",
+    bound=lambda args, journal: None,  # a WooCommerce site has no API rate limit of its own
+)
+BIGCOMMERCE = Target(
+    platform="bigcommerce",
+    sandbox_main=PLAIN_SANDBOX_MAIN.format(platform="bigcommerce"),
+    sandbox_args=lambda args: [],
+    seed=seed_bigcommerce,
+    settings=lambda cross: {"restock_location_id": str(BC_LOCATION), "cross_check": cross},
+    journal_filter="store",
+    bound=lambda args, journal: request_bound(args.bigcommerce_quota, journal),
+    cross_check=True,
+)
+TARGETS = {t.platform: t for t in (SHOPIFY, WOOCOMMERCE, BIGCOMMERCE)}
+
+
+def seed_shops(
+    args: argparse.Namespace, sandbox_url: str, stores: int, target: Target | None = None
+) -> list[Shop]:
+    """`stores` stores, each with its orders (Shopify: at the plan's bucket and rate)."""
+    target = target or SHOPIFY
     with httpx.Client(base_url=sandbox_url, timeout=60) as sandbox:
-        for number in range(stores):
-            domain = f"store{number}-{uuid.uuid4().hex[:6]}.myshopify.com"
-            token = f"shpat_{uuid.uuid4().hex}"
-            sandbox.post(
-                "/_sandbox/shops",
-                json={
-                    "domain": domain,
-                    "access_token": token,
-                    "currency": "USD",
-                    "locations": [{"id": 1, "name": "Main"}],
-                    "restore_rate": args.restore_rate,
-                    "bucket_size": args.bucket_size,
-                },
-            ).raise_for_status()
-            orders = []
-            for n in range(args.returns_per_store):
-                answer = sandbox.post(f"/_sandbox/shops/{domain}/orders", json=order_seed(n))
-                answer.raise_for_status()
-                orders.append(str(answer.json()["gid"]))
-            shops.append(Shop(domain, token, orders))
-    return shops
+        return [target.seed(args, sandbox, number) for number in range(stores)]
 
 
 def drain_query(points: int) -> str:
@@ -311,19 +488,31 @@ def drain(sandbox_url: str, shops: list[Shop], *, enabled: bool) -> dict[str, fl
     return {shop.domain: points for shop, points in zip(shops, left, strict=True)}
 
 
+def refused(entry: dict[str, Any]) -> bool:
+    """An answer the rate limit gave instead of running the call (THROTTLED, 429)."""
+    return bool(entry.get("throttled") or entry.get("rate_limited"))
+
+
 def journal_figures(
-    sandbox_url: str, shops: list[Shop], *, since: float, returns: int
+    sandbox_url: str,
+    shops: list[Shop],
+    *,
+    since: float,
+    returns: int,
+    target: Target | None = None,
 ) -> dict[str, Any]:
-    """Calls, THROTTLED answers and cost points after `since`, in total and per return."""
+    """Calls, refused answers (THROTTLED, 429) and cost points (Shopify) after `since`, in
+    total and per return; calls per return by operation, effects and error answers."""
+    target = target or SHOPIFY
     entries: list[dict[str, Any]] = []
     first_call: dict[str, float] = {}
     with httpx.Client(base_url=sandbox_url, timeout=120) as client:
         for shop in shops:
-            answer = client.get("/_sandbox/journal", params={"shop": shop.domain})
+            answer = client.get("/_sandbox/journal", params={target.journal_filter: shop.domain})
             answer.raise_for_status()
             mine = [e for e in answer.json() if e["at"] >= since]
             entries += mine
-            ran = [e["at"] for e in mine if not e.get("throttled")]
+            ran = [e["at"] for e in mine if not refused(e)]
             if ran:
                 first_call[shop.domain] = min(ran)
     per = max(1, returns)
@@ -333,21 +522,38 @@ def journal_figures(
     for entry in entries:
         figures = operations[str(entry.get("operation_name") or entry.get("operation"))]
         figures["calls"] += 1
-        if entry.get("throttled"):
+        if refused(entry):
             figures["throttled"] += 1
         else:
             figures["requested"] += entry.get("requested_cost") or 0
             figures["actual"] += entry.get("actual_cost") or 0
-    executed = [e for e in entries if not e.get("throttled")]
+    executed = [e for e in entries if not refused(e)]
+    costs = target.shopify  # cost points: Shopify's only
+    errors = Counter(
+        f"{e.get('operation_name') or e.get('operation')} {e['http_status']}"
+        for e in executed
+        if int(e.get("http_status") or 200) >= 400
+    )
     return {
         "first_call_at": first_call,
         "calls": len(entries),
-        "throttled": sum(1 for e in entries if e.get("throttled")),
+        "throttled": sum(1 for e in entries if refused(e)),
         "refunds_created": sum(1 for e in entries if e.get("effect") == "refund_created"),
+        "effects_per_return": {
+            effect: count / per
+            for effect, count in sorted(
+                Counter(e["effect"] for e in entries if e.get("effect")).items()
+            )
+        },
+        "error_answers": dict(errors),
         "calls_per_return": len(entries) / per,
         "executed_calls_per_return": len(executed) / per,
-        "requested_per_return": sum(e.get("requested_cost") or 0 for e in executed) / per,
-        "actual_per_return": sum(e.get("actual_cost") or 0 for e in executed) / per,
+        "requested_per_return": sum(e.get("requested_cost") or 0 for e in executed) / per
+        if costs
+        else None,
+        "actual_per_return": sum(e.get("actual_cost") or 0 for e in executed) / per
+        if costs
+        else None,
         "by_operation": {
             name: {
                 "calls_per_return": f["calls"] / per,
@@ -357,7 +563,7 @@ def journal_figures(
             }
             for name, f in sorted(operations.items())
         },
-        "costs_recorded": all("requested_cost" in e for e in entries),
+        "costs_recorded": costs and all("requested_cost" in e for e in entries),
     }
 
 
@@ -390,10 +596,11 @@ def rates(
     args: argparse.Namespace,
     started: dict[str, float],
     finished: dict[str, list[float]],
-    actual_per_return: float,
+    bound: float | None,
     first_calls: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Returns/s per store and in all: sustained, and end to end (first post to last end)."""
+    """Returns/s per store and in all: sustained, and end to end (first post to last end);
+    `bound` is what the platform's rate limit allows a store (`Target.bound`)."""
     calls = first_calls or {}
     per_store = {d: sustained(times, calls.get(d)) for d, times in finished.items()}
     end_to_end = {
@@ -403,7 +610,6 @@ def rates(
     everything = [t for times in finished.values() for t in times]
     firsts = [min(times) for times in finished.values() if times]
     first = min(started.values())
-    bound = args.restore_rate / actual_per_return if actual_per_return else None
     known = [r for r in per_store.values() if r is not None]
     mean = statistics.fmean(known) if known else None
     return {
@@ -606,7 +812,7 @@ def run_naive(args: argparse.Namespace, stores: int) -> dict[str, Any]:
         "bucket_left_at_start": left,
         "journal": journal,
         "rates": rates(
-            args, started, finished, journal["actual_per_return"], journal["first_call_at"]
+            args, started, finished, SHOPIFY.bound(args, journal), journal["first_call_at"]
         ),
     }
     result["steady_shares"] = sampler.shares(
@@ -618,8 +824,16 @@ def run_naive(args: argparse.Namespace, stores: int) -> dict[str, Any]:
 
 
 def create_tenants(
-    gateway_url: str, admin_key: str, sandbox_url: str, shops: list[Shop], *, cross_check: bool
+    gateway_url: str,
+    admin_key: str,
+    sandbox_url: str,
+    shops: list[Shop],
+    *,
+    cross_check: bool,
+    target: Target | None = None,
 ) -> list[Tenant]:
+    """A tenant per store, each with a connection to its store through the admin API."""
+    target = target or SHOPIFY
     tenants = []
     admin = {"Authorization": f"Bearer {admin_key}"}
     with httpx.Client(base_url=gateway_url, headers=admin, timeout=60) as api:
@@ -630,11 +844,11 @@ def create_tenants(
             api.post(
                 f"/v1/tenants/{body['id']}/connections",
                 json={
-                    "platform": "shopify",
+                    "platform": target.platform,
                     "name": "main",
                     "base_url": sandbox_url,
-                    "credentials": {"access_token": shop.token},
-                    "settings": {"restock_location_id": LOCATION_GID, "cross_check": cross_check},
+                    "credentials": shop.credentials,
+                    "settings": target.settings(cross_check),
                 },
             ).raise_for_status()
             orders = list(reversed(shop.orders))
@@ -683,31 +897,82 @@ def wait_done(args: argparse.Namespace, gateway_url: str, tenants: list[Tenant])
     return "all resting"
 
 
+def not_completed(
+    api: httpx.Client, tenants: list[Tenant], final: dict[str, list[Any]], limit: int = 10
+) -> list[str]:
+    """The first returns that did not complete: status and their timeline's last events."""
+    lines: list[str] = []
+    for tenant in tenants:
+        for item in final.get(tenant.shop, []):
+            if item["status"] == "completed" or len(lines) >= limit:
+                continue
+            answer = api.get(f"/v1/returns/{item['id']}", headers=tenant.auth)
+            timeline = answer.json().get("timeline", []) if answer.status_code == 200 else []
+            events = "; ".join(
+                f"{e.get('event')}" + (f" ({e['reason']})" if e.get("reason") else "")
+                for e in timeline[-3:]
+            )
+            lines.append(f"{tenant.shop} {item['id']}: {item['status']}: {events}")
+    return lines
+
+
 def instant(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def gateway_key(target: Target, stores: int, cross_check: bool) -> str:
+    """A gateway run's key in the report: `stores/on|off` on Shopify (as before platforms),
+    `stores/platform` on the others (`stores/platform off` without the cross-check)."""
+    if target.shopify:
+        return f"{stores}/{'on' if cross_check else 'off'}"
+    off = " off" if target.cross_check and not cross_check else ""
+    return f"{stores}/{target.platform}{off}"
+
+
+def run_what(result: dict[str, Any]) -> str:
+    """A gateway run's platform and cross-check, e.g. `bigcommerce, cross-check off`."""
+    platform = str(result.get("platform", "shopify"))
+    if result.get("cross_check") is None:
+        return platform
+    cross = f"cross-check {'on' if result['cross_check'] else 'off'}"
+    return cross if platform == "shopify" else f"{platform}, {cross}"
+
+
+def run_label(result: dict[str, Any]) -> str:
+    """How a gateway run is named in the table."""
+    if result.get("platform", "shopify") == "shopify":
+        return f"returnbridge, {run_what(result)}"
+    return f"returnbridge on {run_what(result)}"
+
+
 def run_gateway(
-    args: argparse.Namespace, backend: str, stores: int, *, cross_check: bool
+    args: argparse.Namespace,
+    backend: str,
+    stores: int,
+    *,
+    cross_check: bool,
+    target: Target | None = None,
 ) -> dict[str, Any]:
-    label = f"cross-check {'on' if cross_check else 'off'}"
+    target = target or SHOPIFY
+    label = f"cross-check {'on' if cross_check else 'off'}" if target.cross_check else "—"
     say(
-        f"  [{backend}] returnbridge: {stores} store(s) × {args.returns_per_store} returns, {label}"
+        f"  [{backend}] returnbridge on {target.platform}: {stores} store(s) × "
+        f"{args.returns_per_store} returns, {label}"
     )
     returns = stores * args.returns_per_store
-    with scratch(args, backend, "gateway") as (work, database_url):
-        sandbox, sandbox_url = start_sandbox(args, work)
+    with scratch(args, backend, f"gateway-{target.platform}") as (work, database_url):
+        sandbox, sandbox_url = start_sandbox(args, work, target)
         gateway: Gateway | None = None
         try:
             gateway, gateway_url, admin_key = start_gateway(args, work, database_url)
-            shops = seed_shops(args, sandbox_url, stores)
+            shops = seed_shops(args, sandbox_url, stores, target)
             tenants = create_tenants(
-                gateway_url, admin_key, sandbox_url, shops, cross_check=cross_check
+                gateway_url, admin_key, sandbox_url, shops, cross_check=cross_check, target=target
             )
             idle = Window({"gateway": gateway, "sandbox": sandbox}).start()
             time.sleep(args.idle)
             idle_used = idle.used()
-            left = drain(sandbox_url, shops, enabled=args.drain)
+            left = drain(sandbox_url, shops, enabled=args.drain and target.shopify)
             calls = [
                 Call("post", t, "POST", "/v1/returns", return_event(f"R-{n}", t.take_order()))
                 for n in range(args.returns_per_store)
@@ -723,7 +988,10 @@ def run_gateway(
             used = window.used()
             with httpx.Client(base_url=gateway_url, timeout=60) as api:
                 final = {t.shop: listing(api, t, (), 200) for t in tenants}
-            journal = journal_figures(sandbox_url, shops, since=since, returns=returns)
+                unfinished = not_completed(api, tenants, final)
+            journal = journal_figures(
+                sandbox_url, shops, since=since, returns=returns, target=target
+            )
         finally:
             if gateway is not None:
                 gateway.stop()
@@ -737,8 +1005,9 @@ def run_gateway(
     }
     idle_rate = idle_used["gateway"] / idle_used["wall"]
     result = {
+        "platform": target.platform,
         "stores": stores,
-        "cross_check": cross_check,
+        "cross_check": cross_check if target.cross_check else None,
         "workers": len(gateway.processes) - 1 if gateway is not None else 0,
         "returns": returns,
         "completed": statuses.get("completed", 0),
@@ -764,29 +1033,47 @@ def run_gateway(
         "bucket_left_at_start": left,
         "journal": journal,
         "rates": rates(
-            args, posted_at, finished, journal["actual_per_return"], journal["first_call_at"]
+            args, posted_at, finished, target.bound(args, journal), journal["first_call_at"]
         ),
+        "not_completed": unfinished,
     }
     result["steady_shares"] = sampler.shares(
         result["rates"]["steady_from"], result["rates"]["steady_to"]
     )
+    if target.platform == "bigcommerce" and journal["executed_calls_per_return"]:
+        result["standard_quota_bound_per_store"] = request_bound(BC_STANDARD_QUOTA, journal)
     result["ok"] = result["completed"] == returns and answers == Counter({"202": returns})
     if not result["ok"]:
         result["gateway_log_tail"] = log
-    say(f"  [{backend}] returnbridge: {summary_line(result)}")
+    say(f"  [{backend}] returnbridge on {target.platform}: {summary_line(result)}")
+    for line in unfinished[:5]:
+        say(f"    not completed: {line}")
     return result
 
 
 def summary_line(result: dict[str, Any]) -> str:
     rate, journal = result["rates"], result["journal"]
     cpu = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result["cpu_per_return"].items())
+    if journal["actual_per_return"] is None:
+        calls = f"{journal['calls_per_return']:.1f} calls per return ({by_operation(journal)}); "
+    else:
+        calls = (
+            f"{journal['calls_per_return']:.1f} calls and {journal['actual_per_return']:.0f} "
+            f"points ({journal['requested_per_return']:.0f} requested) per return; "
+        )
     return (
-        f"{result['completed']}/{result['returns']} completed; CPU per return: {cpu}; "
-        f"{journal['calls_per_return']:.1f} calls and {journal['actual_per_return']:.0f} points "
-        f"({journal['requested_per_return']:.0f} requested) per return; "
+        f"{result['completed']}/{result['returns']} completed; CPU per return: {cpu}; {calls}"
         f"{num(rate['per_store_mean'], 2)} returns/s per store (bound "
         f"{num(rate['throttle_bound_per_store'], 2)}), {num(rate['aggregate'], 2)} in all; "
-        f"{journal['throttled']} THROTTLED"
+        f"{journal['throttled']} THROTTLED/429"
+    )
+
+
+def by_operation(journal: dict[str, Any]) -> str:
+    """Calls per return of each operation, e.g. `orders.get 1.0, refunds.create 1.0`."""
+    return ", ".join(
+        f"{name} {figures['calls_per_return']:.2f}"
+        for name, figures in journal["by_operation"].items()
     )
 
 
@@ -824,12 +1111,38 @@ def table(report: dict[str, Any]) -> list[str]:
                 f"bare DBOS {ms(bare['cpu_per_workflow'])} | – | – | – | – | "
                 f"{num(bare['workflows_per_second'], 2)} | – |"
             )
-        for key, gateway in run["gateway"].items():
-            stores, cross = key.split("/")
-            name = f"returnbridge, cross-check {cross}"
+        for gateway in run["gateway"].values():
+            name = run_label(gateway)
             if gateway.get("workers"):
                 name += f", api + {gateway['workers']} workers"
-            rows.append(scenario_row(backend, name, stores, gateway))
+            rows.append(scenario_row(backend, name, gateway["stores"], gateway))
+    return rows
+
+
+def platform_rows(report: dict[str, Any]) -> list[str]:
+    """Markdown rows per gateway run: calls per return by operation, CPU against bare DBOS."""
+    head = (
+        "| backend | platform | stores | completed | calls/return by operation | "
+        "gateway CPU ms/return | bare DBOS ms/workflow | ratio | wall s | returns/s all |"
+    )
+    rows = [head, "|" + "---|" * (head.count("|") - 1)]
+    for backend, run in report["backends"].items():
+        for gateway in run["gateway"].values():
+            stores = gateway["stores"]
+            bare = run["bare"].get(str(stores))
+            cpu = gateway["cpu_per_return"]["gateway"]
+            floor = bare["cpu_per_workflow"] if bare else None
+            ratio = f"{cpu / floor:.2f}" if floor else "–"
+            platform = gateway.get("platform", "shopify")
+            if gateway.get("cross_check") is not None:
+                platform += f" (cross-check {'on' if gateway['cross_check'] else 'off'})"
+            rows.append(
+                f"| {backend} | {platform} | {stores} | "
+                f"{gateway['completed']}/{gateway['returns']} | "
+                f"{num(gateway['journal']['calls_per_return'], 2)}: "
+                f"{by_operation(gateway['journal'])} | {ms(cpu)} | {ms(floor)} | {ratio} | "
+                f"{num(gateway['wall_seconds'])} | {num(gateway['rates']['aggregate'], 2)} |"
+            )
     return rows
 
 
@@ -860,21 +1173,39 @@ def verdicts(report: dict[str, Any]) -> list[str]:
     lines = []
     naive = report["naive"]
     for backend, run in report["backends"].items():
-        for key, gateway in run["gateway"].items():
-            stores, cross = key.split("/")
-            bare, paced = run["bare"].get(stores), run["bare_paced"].get(stores)
+        for gateway in run["gateway"].values():
+            stores = str(gateway["stores"])
+            shopify = gateway.get("platform", "shopify") == "shopify"
+            cross = "on" if gateway["cross_check"] else "off"
+            what = run_what(gateway)
+            bare = run["bare"].get(stores)
+            paced = run["bare_paced"].get(stores) if shopify else None
             if bare:
                 cpu = gateway["cpu_per_return"]["gateway"]
                 ratio = cpu / bare["cpu_per_workflow"]
                 versus_paced = f", {cpu / paced['cpu_per_workflow']:.1f} × paced" if paced else ""
                 lines.append(
-                    f"{backend}, {stores} store(s), cross-check {cross}: gateway CPU per return "
+                    f"{backend}, {stores} store(s), {what}: gateway CPU per return "
                     f"= {ratio:.1f} × bare DBOS per workflow{versus_paced} (target ≤ 2)"
                 )
                 rounds = run.get("rounds", {}).get(stores)
-                if rounds and cross == "on":
+                if rounds and shopify and cross == "on":
                     every = rounds_text(rounds)
                     lines.append(f"{backend}, {stores} store(s): every round, {every}")
+                others = run.get("platform_rounds", {}).get(stores, {}).get(what)
+                if others and not shopify:
+                    every = rounds_text(others, gateway="gateway", bare="bare", ratio="ratio")
+                    lines.append(f"{backend}, {stores} store(s), {what}: every round, {every}")
+            standard = gateway.get("standard_quota_bound_per_store")
+            if standard:
+                lines.append(
+                    f"{backend}, {stores} store(s), {what}: "
+                    f"{gateway['journal']['executed_calls_per_return']:.2f} requests per return; "
+                    f"at the standard quota ({BC_STANDARD_QUOTA} per {BC_WINDOW:g} s) a store "
+                    f"gets at most {standard:.2f} returns/s"
+                )
+            if not shopify:
+                continue
             points = gateway["journal"]["actual_per_return"]
             if stores in naive and naive[stores]["journal"]["actual_per_return"]:
                 versus = points / naive[stores]["journal"]["actual_per_return"]
@@ -898,11 +1229,18 @@ def verdicts(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def rounds_text(rounds: list[dict[str, Any]]) -> str:
+def rounds_text(rounds: list[dict[str, Any]], **other_platform: str) -> str:
     def listed(key: str, scale: float = 1.0, digits: int = 1) -> str:
         values = [r[key] for r in rounds if r.get(key) is not None]
         return ", ".join(f"{v * scale:.{digits}f}" for v in values) or "–"
 
+    if other_platform:  # a WooCommerce or BigCommerce run: no paced bare DBOS
+        ratios = [r["ratio"] for r in rounds if r.get("ratio") is not None]
+        median = f"{statistics.median(ratios):.2f}" if ratios else "–"
+        return (
+            f"gateway ms/return {listed('gateway', 1000, 0)}; bare {listed('bare', 1000, 0)}; "
+            f"ratio {listed('ratio', 1, 2)} (median {median})"
+        )
     return (
         f"gateway ms/return {listed('gateway', 1000, 0)}; bare {listed('bare', 1000, 0)}; "
         f"paced {listed('bare_paced', 1000, 0)}; ratio {listed('ratio_bare', 1, 2)}; "
@@ -919,14 +1257,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument(
+        "--platform",
+        choices=(*TARGETS, "all"),
+        default="shopify",
+        help="the platform(s) the gateway scenario runs against; the naive script, cost "
+        "points and the drained bucket are Shopify's",
+    )
+    parser.add_argument(
+        "--bigcommerce-quota",
+        type=int,
+        default=1_000_000,
+        help=f"requests per store and {BC_WINDOW:g}-s window in the BigCommerce sandbox "
+        f"(the platform's standard is {BC_STANDARD_QUOTA}; generous so the run measures CPU)",
+    )
     parser.add_argument("--stores", default="1,4,16", help="store counts, comma-separated")
     parser.add_argument("--returns-per-store", type=int, default=20)
     parser.add_argument(
         "--cross-check",
         choices=("on", "off", "both"),
         default="both",
-        help="the connection's cross_check setting; 'both' runs 'off' at the smallest store "
-        "count only (points per return do not depend on the store count)",
+        help="the connection's cross_check setting (Shopify, BigCommerce); 'both' runs 'off' "
+        "at the smallest store count only (points per return do not depend on the store count)",
     )
     parser.add_argument(
         "--only",
@@ -969,12 +1321,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=900.0, help="max wait per scenario (s)")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
     parser.add_argument("--ref", default=None, help="run the gateway from this git commit")
+    parser.add_argument(
+        "--sandbox-ref",
+        default=None,
+        help="run the sandboxes from this git commit (default: the working tree), so that "
+        "edits to src/ during a run cannot reach the measuring tool",
+    )
     parser.add_argument("--log-level", default="WARNING", help="the gateway's")
     parser.add_argument("--keep", action="store_true", help="keep temp dirs (logs)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
     args.store_counts = sorted({int(s) for s in args.stores.split(",") if s.strip()})
     args.scenarios = {s.strip() for s in args.only.split(",") if s.strip()}
+    args.targets = list(TARGETS.values()) if args.platform == "all" else [TARGETS[args.platform]]
     return args
 
 
@@ -998,7 +1357,7 @@ def run_paced_bare(
     target = 1.0 / pace
 
     def miss(run: dict[str, Any]) -> float:
-        return abs(run["workflows_per_second"] / stores - target) / target
+        return float(abs(run["workflows_per_second"] / stores - target) / target)
 
     sleep = pace * min(LANES, WORKER_SLOTS / stores)
     paced = run_bare(args, backend, stores, refund_sleep=sleep)
@@ -1020,15 +1379,19 @@ def pacing(gateway: dict[str, Any] | None) -> float | None:
 
 
 def run_round(args: argparse.Namespace, backend: str, stores: int) -> dict[str, Any]:
-    """Bare DBOS, the gateway, then bare DBOS paced like that gateway run: one round."""
+    """Bare DBOS, the gateway on each platform, then bare DBOS paced like the Shopify run
+    (the other platforms have no rate limit in the bench): one round."""
     one: dict[str, Any] = {}
     if "bare" in args.scenarios:
         one["bare"] = run_bare(args, backend, stores)
     if "gateway" in args.scenarios:
         one["gateway"] = {}
-        for cross in cross_checks(args, stores):
-            key = f"{stores}/{'on' if cross else 'off'}"
-            one["gateway"][key] = run_gateway(args, backend, stores, cross_check=cross)
+        for target in args.targets:
+            for cross in cross_checks(args, stores) if target.cross_check else [True]:
+                key = gateway_key(target, stores, cross)
+                one["gateway"][key] = run_gateway(
+                    args, backend, stores, cross_check=cross, target=target
+                )
     pace = pacing(one.get("gateway", {}).get(f"{stores}/on"))
     if "bare" in args.scenarios and args.paced_bare and pace:
         one["bare_paced"] = run_paced_bare(args, backend, stores, pace)
@@ -1037,7 +1400,8 @@ def run_round(args: argparse.Namespace, backend: str, stores: int) -> dict[str, 
 
 def round_figures(one: dict[str, Any], stores: int) -> dict[str, float | None]:
     """CPU per return or workflow of one round, and the gateway's ratios to bare DBOS."""
-    gateway = one.get("gateway", {}).get(f"{stores}/on")
+    runs = one.get("gateway", {})
+    gateway = runs.get(f"{stores}/on") or next(iter(runs.values()), None)
     figures: dict[str, float | None] = {
         "gateway": gateway["cpu_per_return"]["gateway"] if gateway else None,
         "bare": one["bare"]["cpu_per_workflow"] if "bare" in one else None,
@@ -1047,6 +1411,21 @@ def round_figures(one: dict[str, Any], stores: int) -> dict[str, float | None]:
         cpu, floor = figures["gateway"], figures[part]
         figures[f"ratio_{part}"] = cpu / floor if cpu and floor else None
     return figures
+
+
+def platform_rounds(rounds: list[dict[str, Any]]) -> dict[str, list[dict[str, float | None]]]:
+    """Every round's gateway CPU per return on the platforms other than Shopify, next to
+    that round's bare DBOS and their ratio (the median round is chosen by Shopify's)."""
+    every: dict[str, list[dict[str, float | None]]] = defaultdict(list)
+    for one in rounds:
+        bare = one["bare"]["cpu_per_workflow"] if "bare" in one else None
+        for gateway in one.get("gateway", {}).values():
+            if gateway["platform"] == "shopify":
+                continue
+            cpu = gateway["cpu_per_return"]["gateway"]
+            ratio = cpu / bare if bare else None
+            every[run_what(gateway)].append({"gateway": cpu, "bare": bare, "ratio": ratio})
+    return dict(every)
 
 
 def median_round(rounds: list[dict[str, Any]], stores: int) -> dict[str, Any]:
@@ -1077,6 +1456,11 @@ def main(argv: list[str] | None = None) -> int:
     code = code_under_test(args)
     with tempfile.TemporaryDirectory(prefix="rb-cost-src-") as exported:
         args.source = export_source(args.ref, Path(exported)) if args.ref else None
+        args.sandbox_source = None
+        if args.sandbox_ref:
+            into = Path(exported) / "sandbox"
+            into.mkdir()
+            args.sandbox_source = export_source(args.sandbox_ref, into)
         say(
             f"returnbridge cost: gateway {code}; {os.cpu_count()} CPUs; stores "
             f"{args.store_counts} × {args.returns_per_store} returns; restore "
@@ -1088,13 +1472,18 @@ def main(argv: list[str] | None = None) -> int:
             "argv": sys.argv[1:],
             "date": datetime.now().astimezone().isoformat(timespec="seconds"),
             "cpus": os.cpu_count(),
+            "platforms": [t.platform for t in args.targets],
+            "sandbox_ref": args.sandbox_ref,
+            "bigcommerce_quota": args.bigcommerce_quota,
             "restore_rate": args.restore_rate,
             "bucket_size": args.bucket_size,
             "returns_per_store": args.returns_per_store,
             "naive": {},
             "backends": {},
         }
-        if "naive" in args.scenarios:
+        if "naive" in args.scenarios and SHOPIFY not in args.targets:
+            say("naive script skipped: it refunds on Shopify only")
+        elif "naive" in args.scenarios:
             for stores in args.store_counts:
                 report["naive"][str(stores)] = run_naive(args, stores)
         for backend in backends:
@@ -1111,19 +1500,23 @@ def main(argv: list[str] | None = None) -> int:
                     run.setdefault("rounds", {})[str(stores)] = [
                         round_figures(r, stores) for r in rounds
                     ]
+                    run.setdefault("platform_rounds", {})[str(stores)] = platform_rounds(rounds)
         report["seconds"] = time.perf_counter() - started
     results = [*report["naive"].values()]
     results += [
         r
         for b in report["backends"].values()
         for name, part in b.items()
-        if name != "rounds"  # figures of every round; the chosen round's results are above
+        if name not in ("rounds", "platform_rounds")  # every round's figures; chosen ones above
         for r in part.values()
     ]
     report["ok"] = all(r["ok"] for r in results)
     report["verdicts"] = verdicts(report)
     print(f"\nreturnbridge cost, {report['date']}: gateway {code}")
     print("\n".join(table(report)))
+    if any(b["gateway"] for b in report["backends"].values()):
+        print("\nPer platform: calls per return by operation, gateway CPU against bare DBOS\n")
+        print("\n".join(platform_rows(report)))
     print("\n" + "\n".join(f"- {line}" for line in report["verdicts"]))
     for result in results:
         if not result["ok"]:
