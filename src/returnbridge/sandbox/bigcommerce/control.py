@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import Depends, HTTPException, Response, status
 
 from returnbridge.sandbox.bigcommerce.faults import FaultKind
 from returnbridge.sandbox.bigcommerce.seeding import (
@@ -22,9 +22,11 @@ from returnbridge.sandbox.bigcommerce.simulator import Simulator
 from returnbridge.sandbox.bigcommerce.state import Store
 from returnbridge.sandbox.bigcommerce.views import order_state
 from returnbridge.sandbox.common.control import (
+    control_router,
     fault_seed_model,
     faults_and_journal_routes,
     simulator_of,
+    tenant,
 )
 
 FaultSeed = fault_seed_model(
@@ -35,14 +37,11 @@ FaultSeed = fault_seed_model(
 
 
 SimulatorDep = Annotated[Simulator, Depends(simulator_of)]
-router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
+router = control_router()
 
 
 def _store(simulator: Simulator, store_hash: str) -> Store:
-    store = simulator.world.stores.get(store_hash)
-    if store is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown store {store_hash!r}")
-    return store
+    return tenant(simulator.world.stores, store_hash, "store")
 
 
 def _store_state(store: Store) -> dict[str, Any]:

@@ -1,18 +1,37 @@
 """The control routes every sandbox has: ``/_sandbox/faults`` and ``/_sandbox/journal``.
 
-A platform includes :func:`faults_and_journal_routes` in its ``/_sandbox`` router, after its
-own routes. The app's ``state.simulator`` must carry ``faults`` (a
-:class:`~returnbridge.sandbox.common.faults.FaultQueue`) and ``journal`` (a
+A platform includes :func:`faults_and_journal_routes` in its ``/_sandbox`` router (made by
+:func:`control_router`), after its own routes. The app's ``state.simulator`` must carry
+``faults`` (a :class:`~returnbridge.sandbox.common.faults.FaultQueue`) and ``journal`` (a
 :class:`~returnbridge.sandbox.common.journal.Journal`), both scoped by the same name.
+
+No ``from __future__ import annotations`` here: FastAPI must see the routes' annotations as
+objects, since they refer to the factory's arguments.
 """
 
-from typing import Annotated, Any, Protocol
+from collections.abc import Mapping
+from typing import Annotated, Any, Protocol, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from returnbridge.sandbox.common.faults import Fault, FaultQueue
 from returnbridge.sandbox.common.journal import Journal
+
+Tenant = TypeVar("Tenant")
+
+
+def control_router() -> APIRouter:
+    """A platform's ``/_sandbox`` router, for its own control routes and then these."""
+    return APIRouter(prefix="/_sandbox", tags=["sandbox control"])
+
+
+def tenant(tenants: Mapping[str, Tenant], key: str, noun: str) -> Tenant:
+    """The store or shop under ``key``, or a 404 ``unknown {noun} {key!r}``."""
+    found = tenants.get(key)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown {noun} {key!r}")
+    return found
 
 
 class Sandbox(Protocol):

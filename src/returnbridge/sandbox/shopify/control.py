@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import Depends, HTTPException, Response, status
 
 from returnbridge.sandbox.common.control import (
+    control_router,
     fault_seed_model,
     faults_and_journal_routes,
     simulator_of,
+    tenant,
 )
 from returnbridge.sandbox.shopify.faults import FaultKind
 from returnbridge.sandbox.shopify.seeding import (
@@ -36,14 +38,11 @@ FaultSeed = fault_seed_model(
 
 
 SimulatorDep = Annotated[Simulator, Depends(simulator_of)]
-router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
+router = control_router()
 
 
 def _shop(simulator: Simulator, domain: str) -> Shop:
-    shop = simulator.world.shops.get(domain)
-    if shop is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown shop {domain!r}")
-    return shop
+    return tenant(simulator.world.shops, domain, "shop")
 
 
 @router.post("/shops", status_code=status.HTTP_201_CREATED)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import Depends, HTTPException, Response, status
 
 from returnbridge.sandbox.common.control import (
+    control_router,
     fault_seed_model,
     faults_and_journal_routes,
     simulator_of,
+    tenant,
 )
 from returnbridge.sandbox.woocommerce.faults import FaultKind
 from returnbridge.sandbox.woocommerce.seeding import (
@@ -56,14 +58,11 @@ def _webhook_state(webhook: Webhook) -> dict[str, Any]:
 
 
 SimulatorDep = Annotated[Simulator, Depends(simulator_of)]
-router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
+router = control_router()
 
 
 def _store(simulator: Simulator, name: str) -> Store:
-    store = simulator.world.stores.get(name)
-    if store is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown store {name!r}")
-    return store
+    return tenant(simulator.world.stores, name, "store")
 
 
 @router.post("/stores", status_code=status.HTTP_201_CREATED)
