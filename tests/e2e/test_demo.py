@@ -125,6 +125,6 @@ def test_demo_runs_again_on_the_data_dir_it_made(
     data_dir, first = first_demo_run
     assert first.returncode == 0, (first.stdout + first.stderr)[-4000:]
     assert (data_dir / DEMO_MARKER).is_file()
-    second = run_demo_command(data_dir)
+    second = run_demo_command(data_dir, "--timeout", "120", timeout=280)
     assert second.returncode == 0, (second.stdout + second.stderr)[-4000:]
     assert "all 20 sample returns on 3 platforms ended as expected" in second.stdout
