@@ -100,6 +100,7 @@ def test_concurrent_acquires_never_overdraw_together() -> None:
         wait = bucket.acquire(10)
         with lock:
             waits.append(wait)
+        bucket.settle(None)  # answered: the next thread's turn (as every caller does)
 
     threads = [threading.Thread(target=take) for _ in range(20)]
     for thread in threads:
