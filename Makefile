@@ -29,9 +29,9 @@ unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
 # Tests run in TEST_WORKERS processes (pytest-xdist); most tests wait on servers and
-# subprocesses, so two workers halve the wall time on a 2-core machine. TEST_WORKERS=0 runs
+# subprocesses, so three workers keep both cores of a 2-core machine busy. TEST_WORKERS=0 runs
 # them in one process.
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 
 test: lint typecheck
 	$(BIN)/pytest -q -n $(TEST_WORKERS)

@@ -82,7 +82,7 @@ def merchants(
     for platform, store in STORES.items():
         with httpx.Client(base_url=sandboxes[platform].url, timeout=10) as control:
             store.seed(control)
-    settings = gateway_settings(db_url, tmp_path)
+    settings = gateway_settings(db_url, tmp_path, http_timeout=3.0)
     runtime = open_runtime(settings)
     launch_dbos(settings, work=True)
     server = BackgroundServer(create_app(runtime)).start()
@@ -172,7 +172,7 @@ def test_a_refund_whose_answer_was_lost_is_found_by_its_key_not_paid_twice(
                 "kind": "timeout_after_commit",
                 "count": 1,
                 "operation": operation,
-                "delay": 8.0,  # longer than the gateway's 5 s HTTP timeout
+                "delay": 4.0,  # longer than the gateway's 3 s HTTP timeout
             },
         ).raise_for_status()
     return_id = merchants.post(platform, _same_order_return(platform))
@@ -233,7 +233,7 @@ def test_a_stock_adjustment_whose_answer_was_lost_waits_for_a_person(
     gateway cannot know whether it was applied, so it asks a person instead of adjusting the
     stock a second time."""
     before = _bc_stock(merchants, "TENT-2P")
-    _bc_fault(merchants, "timeout_after_commit", delay=8.0)
+    _bc_fault(merchants, "timeout_after_commit", delay=4.0)
     return_id = merchants.post("bigcommerce", _bc_sample("exchange, restocked"))
     body = merchants.wait("bigcommerce", return_id)
     assert body["status"] == "needs_review", body["timeline"]
