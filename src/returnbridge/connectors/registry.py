@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from returnbridge.connectors.base.connector import OrderConnector
+from returnbridge.connectors.base.connector import Capability, OrderConnector
 from returnbridge.connectors.bigcommerce import connector as bigcommerce_connector
 from returnbridge.connectors.shopify import client as shopify_client
 from returnbridge.connectors.shopify import connector as shopify_connector
@@ -30,6 +30,12 @@ FACTORIES: dict[str, ConnectorFactory] = {
     "shopify": shopify_connector.from_connection,
     "woocommerce": woocommerce_connector.from_connection,
 }
+CAPABILITIES: dict[str, frozenset[Capability]] = {
+    "bigcommerce": bigcommerce_connector.BigCommerceConnector.capabilities,
+    "shopify": shopify_connector.ShopifyConnector.capabilities,
+    "woocommerce": woocommerce_connector.WooCommerceConnector.capabilities,
+}
+"""What each platform's connector can do, known without building one."""
 WARM_UPS: dict[str, Callable[[], None]] = {"shopify": shopify_client.warm_up}
 """Per platform: one-off work (parsing its documents) a worker does at start, so that its
 first returns do not pay for it."""
@@ -75,6 +81,11 @@ def require_credentials(platform: str, credentials: Mapping[str, Any]) -> None:
             f"a {platform} connection needs credentials {', '.join(missing)}",
             field="credentials",
         )
+
+
+def capabilities(platform: str) -> frozenset[Capability]:
+    """The capabilities of `platform`'s connector; none for an unknown platform."""
+    return CAPABILITIES.get(platform, frozenset())
 
 
 def platforms() -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from returnbridge.connectors import registry
 from returnbridge.connectors.base.connector import (
     Capability,
     RestockCommand,
@@ -120,9 +121,7 @@ def _prepare(runtime: Runtime, tenant_id: str, return_id: str) -> _Work | StepOu
             advance_through(session, record, [completion.restock_skipped()])
             return StepOutcome(ReturnStatus.RESTOCKED)
         connection = connection_of(session, record)
-        probe = runtime.connector(connection)  # opens nothing: for its capabilities
-        capabilities = probe.capabilities
-        probe.close()
+        capabilities = registry.capabilities(connection.platform)
         if Capability.RESTOCK_WITH_REFUND in capabilities or Capability.RESTOCK not in capabilities:
             made = refund_store.platform_refund_ids(session, return_id, tenant_id=tenant_id)
             advance_through(
