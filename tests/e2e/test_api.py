@@ -392,6 +392,23 @@ def test_connection_without_its_platforms_credentials_is_422_problem(
     assert problem["detail"].endswith(f"needs credentials {missing}")
 
 
+def test_connection_with_a_setting_of_the_wrong_type_is_422_problem(
+    gateway: Gateway, admin: httpx.Client
+) -> None:
+    response = admin.post(
+        f"/v1/tenants/{gateway.tenant_id}/connections",
+        json={
+            "platform": "shopify",
+            "name": "tolerant",
+            "base_url": "https://x",
+            "credentials": {"access_token": "shpat_x"},
+            "settings": {"cross_check_tolerance": "2 cents"},
+        },
+    )
+    problem = assert_problem(response, 422, "INVALID_SETTING")
+    assert problem["field"] == "settings.cross_check_tolerance"
+
+
 def test_woocommerce_connection_keeps_its_secrets_out_of_the_answer(
     gateway: Gateway, admin: httpx.Client
 ) -> None:

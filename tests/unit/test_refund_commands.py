@@ -197,3 +197,50 @@ def test_every_cent_the_platform_recorded_differently_is_named() -> None:
         "line L1: tax planned 150, recorded 151",
         "shipping: planned 250, recorded 249",
     ]
+
+
+def test_tolerance_forgives_small_differences_but_never_quantities() -> None:
+    the_order = order()
+    ret = canonical(lines=[{"sku": "MUG", "quantity": 1}])
+    resolved = resolve_lines(the_order, ret.lines)
+    plan = plan_refund(
+        the_order, rc.refund_request(ret, the_order, resolved), policy=RefundPolicy()
+    )
+    off_by_two = SuggestedRefund(
+        currency="USD",
+        lines=(SuggestedLine(line_id="L1", quantity=1, subtotal=1_202, tax=50),),
+    )
+    assert rc.disagreements(plan, off_by_two, tolerance=2) == []
+    assert rc.disagreements(plan, off_by_two, tolerance=1) == [
+        "line L1: subtotal ours 1200 platform 1202"
+    ]
+    more_units = off_by_two.model_copy(
+        update={"lines": (SuggestedLine(line_id="L1", quantity=2, subtotal=1_200, tax=50),)}
+    )
+    assert rc.disagreements(plan, more_units, tolerance=10_000) == [
+        "line L1: quantity ours 1 platform 2"
+    ]
+
+
+def test_platform_lines_we_do_not_refund_and_stated_duties_count() -> None:
+    the_order = order()
+    ret = canonical(lines=[{"sku": "MUG", "quantity": 1}])
+    resolved = resolve_lines(the_order, ret.lines)
+    plan = plan_refund(
+        the_order, rc.refund_request(ret, the_order, resolved), policy=RefundPolicy()
+    )
+    extra = SuggestedRefund(
+        currency="USD",
+        lines=(
+            SuggestedLine(line_id="L1", quantity=1, subtotal=1_200, tax=50),
+            SuggestedLine(line_id="L9", quantity=1, subtotal=300, tax=0),
+        ),
+        duties=40,
+    )
+    assert rc.disagreements(plan, extra) == [
+        "line L9: platform refunds a line we do not",
+        "duties: ours 0 platform 40",
+    ]
+    shown = rc.suggestion_breakdown(extra)
+    assert shown["total"] == 1_200 + 50 + 300 + 40
+    assert [line["line_id"] for line in shown["lines"]] == ["L1", "L9"]

@@ -18,6 +18,7 @@ from returnbridge.api.schemas import (
     reject_unstorable,
 )
 from returnbridge.connectors.registry import require_credentials, require_supported
+from returnbridge.connectors.settings import check_settings
 from returnbridge.store.connections import create_connection
 from returnbridge.store.errors import RecordNotFoundError
 from returnbridge.store.tenants import (
@@ -103,6 +104,7 @@ def new_connection(
         except RecordNotFoundError as exc:
             raise _tenant_not_found(tenant_id) from exc
         require_credentials(body.platform, body.credentials)
+        check_settings(body.settings)
         connection = create_connection(
             session,
             tenant_id,

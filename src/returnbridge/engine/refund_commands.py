@@ -7,6 +7,7 @@ the platform, so the plan always reflects the order as it is now.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from returnbridge.connectors.base.connector import (
     LineMoney,
@@ -160,26 +161,33 @@ def refund_money(plan: RefundPlan) -> RefundMoney:
     )
 
 
-def recorded_differences(money: RefundMoney, refund: PlatformRefund) -> list[str]:
-    """Where the refund the platform recorded differs from the plan (0 tolerance).
+def recorded_differences(
+    money: RefundMoney, refund: PlatformRefund, *, tolerance: int = 0
+) -> list[str]:
+    """Where the refund the platform recorded differs from the plan by more than `tolerance`
+    minor units per figure.
 
     The total always; lines and shipping where the platform's answer states them.
     """
     problems: list[str] = []
-    if refund.total != money.total:
+
+    def differs(ours: int, theirs: int) -> bool:
+        return abs(ours - theirs) > tolerance
+
+    if differs(refund.total, money.total):
         problems.append(f"total: planned {money.total}, platform recorded {refund.total}")
     planned = {line.line_id: line for line in money.lines}
     for line in refund.lines:
         ours = planned.get(line.line_id)
         if ours is None or line.subtotal is None:
             continue
-        if line.subtotal != ours.subtotal:
+        if differs(line.subtotal, ours.subtotal):
             problems.append(
                 f"line {line.line_id}: subtotal planned {ours.subtotal}, recorded {line.subtotal}"
             )
-        if line.tax is not None and line.tax != ours.tax:
+        if line.tax is not None and differs(line.tax, ours.tax):
             problems.append(f"line {line.line_id}: tax planned {ours.tax}, recorded {line.tax}")
-    if refund.shipping is not None and refund.shipping != money.shipping_amount:
+    if refund.shipping is not None and differs(refund.shipping, money.shipping_amount):
         problems.append(f"shipping: planned {money.shipping_amount}, recorded {refund.shipping}")
     return problems
 
@@ -193,6 +201,7 @@ def refund_command(
     note: str,
     choice: RestockChoice,
     shipping_mode: str,
+    tolerance: int = 0,
 ) -> RefundCommand:
     """The platform refund for `plan`; `plan` None means goods only (no money moves)."""
     tenders: tuple[TenderCommand, ...] = ()
@@ -221,30 +230,69 @@ def refund_command(
         note=note,
         expected_total=plan.total if plan is not None else 0,
         money=refund_money(plan) if plan is not None else None,
+        tolerance=tolerance,
     )
 
 
-def disagreements(plan: RefundPlan, suggested: SuggestedRefund) -> list[str]:
-    """Where the platform's own calculation differs from our plan, line by line (0 tolerance)."""
+def disagreements(plan: RefundPlan, suggested: SuggestedRefund, *, tolerance: int = 0) -> list[str]:
+    """Where the platform's own calculation differs from our plan, line by line.
+
+    Each money figure (a line's subtotal and tax, shipping and its tax, duties when the
+    platform states them) may differ by at most `tolerance` minor units; quantities and lines
+    the platform leaves out always count.
+    """
     problems: list[str] = []
-    ours = {line.line_id: line for line in plan.lines}
+
+    def compare(what: str, ours: int, platform: int) -> None:
+        if abs(ours - platform) > tolerance:
+            problems.append(f"{what} ours {ours} platform {platform}")
+
     theirs: dict[str, tuple[int, int, int]] = {}
     for hint in suggested.lines:
         qty, subtotal, tax = theirs.get(hint.line_id, (0, 0, 0))
         theirs[hint.line_id] = (qty + hint.quantity, subtotal + hint.subtotal, tax + hint.tax)
-    for line_id, line in ours.items():
-        if line_id not in theirs:
-            problems.append(f"line {line_id}: platform suggests nothing")
+    for line in plan.lines:
+        if line.line_id not in theirs:
+            problems.append(f"line {line.line_id}: platform suggests nothing")
             continue
-        _qty, subtotal, tax = theirs[line_id]
-        if subtotal != line.subtotal:
-            problems.append(f"line {line_id}: subtotal ours {line.subtotal} platform {subtotal}")
-        if tax != line.tax:
-            problems.append(f"line {line_id}: tax ours {line.tax} platform {tax}")
-    if plan.shipping.amount != suggested.shipping_amount:
-        problems.append(
-            f"shipping: ours {plan.shipping.amount} platform {suggested.shipping_amount}"
-        )
-    if plan.shipping.tax != suggested.shipping_tax:
-        problems.append(f"shipping tax: ours {plan.shipping.tax} platform {suggested.shipping_tax}")
+        qty, subtotal, tax = theirs[line.line_id]
+        if qty != line.quantity:
+            problems.append(f"line {line.line_id}: quantity ours {line.quantity} platform {qty}")
+        compare(f"line {line.line_id}: subtotal", line.subtotal, subtotal)
+        compare(f"line {line.line_id}: tax", line.tax, tax)
+    ours_ids = {line.line_id for line in plan.lines}
+    for line_id in sorted(set(theirs) - ours_ids):
+        if theirs[line_id][1] or theirs[line_id][2]:
+            problems.append(f"line {line_id}: platform refunds a line we do not")
+    compare("shipping:", plan.shipping.amount, suggested.shipping_amount)
+    compare("shipping tax:", plan.shipping.tax, suggested.shipping_tax)
+    if suggested.duties is not None:
+        compare("duties:", plan.presentment.duties, suggested.duties)
     return problems
+
+
+def suggestion_breakdown(suggested: SuggestedRefund) -> dict[str, Any]:
+    """The platform's calculation as JSON, to show beside our plan's breakdown."""
+    out: dict[str, Any] = {
+        "currency": suggested.currency,
+        "lines": [
+            {
+                "line_id": line.line_id,
+                "quantity": line.quantity,
+                "subtotal": line.subtotal,
+                "tax": line.tax,
+            }
+            for line in suggested.lines
+        ],
+        "items_subtotal": suggested.subtotal,
+        "shipping": {"amount": suggested.shipping_amount, "tax": suggested.shipping_tax},
+        "tax_total": suggested.tax,
+    }
+    if suggested.duties is not None:
+        out["duties"] = suggested.duties
+    out["total"] = suggested.total
+    out["tenders"] = [
+        {"amount": t.amount, "gateway": t.gateway, "parent_id": t.parent_id}
+        for t in suggested.tenders
+    ]
+    return out

@@ -138,7 +138,7 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
             command = None
             if _moves_anything(canonical):
                 command = _command(connector, planned, canonical, connection, key)
-            problems = _cross_check(connector, planned, command, connection)
+            problems, platform_view = _cross_check(connector, planned, command, connection)
             if not problems or attempt == PLAN_ATTEMPTS:
                 break
             # The platform may disagree only because another refund of the order (another
@@ -159,8 +159,13 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
             return_id,
             status=ReturnStatus.NEEDS_REVIEW,
             event="platform_disagrees",
-            reason="; ".join(problems),
-            data={"plan": planned.plan.to_breakdown() if planned.plan else None},
+            reason="the platform's calculation differs from our plan: " + "; ".join(problems),
+            data={
+                "differences": problems,
+                "tolerance": cross_check_tolerance(connection),
+                "plan": planned.plan.to_breakdown() if planned.plan else None,
+                "platform": platform_view,
+            },
         )
     breakdown = planned.plan.to_breakdown() if planned.plan else {"goods_only": True}
     total = planned.plan.total if planned.plan else 0
@@ -249,6 +254,7 @@ def _command(
         note=rc.refund_note(key, canonical),
         choice=restock_choice(connector, canonical, connection),
         shipping_mode=canonical.refund.shipping.mode,
+        tolerance=cross_check_tolerance(connection),
     )
 
 
@@ -257,18 +263,32 @@ def _cross_check(
     planned: _Planned,
     command: RefundCommand | None,
     connection: Connection,
-) -> list[str]:
+) -> tuple[list[str], dict[str, Any] | None]:
     """Our plan against the platform's own calculation, when it has one and it is wanted.
 
-    The connection setting `cross_check` (default true) turns it off to save a call.
+    Returns the differences beyond the connection's `cross_check_tolerance` (minor units per
+    figure, default 0) and the platform's breakdown. The connection setting `cross_check`
+    (default true) turns it off to save a call.
     """
     if planned.plan is None or command is None:
-        return []
+        return [], None
     if Capability.SUGGESTED_REFUND not in connector.capabilities:
-        return []
+        return [], None
     if not (connection.settings or {}).get("cross_check", True):
-        return []
-    return rc.disagreements(planned.plan, connector.suggest_refund(command))
+        return [], None
+    suggested = connector.suggest_refund(command)
+    problems = rc.disagreements(
+        planned.plan, suggested, tolerance=cross_check_tolerance(connection)
+    )
+    return problems, rc.suggestion_breakdown(suggested)
+
+
+def cross_check_tolerance(connection: Connection) -> int:
+    """The connection's `cross_check_tolerance`: minor units a figure may differ by (0)."""
+    value = (connection.settings or {}).get("cross_check_tolerance", 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return 0
+    return value
 
 
 # --------------------------------------------------------------------------- refund
@@ -385,7 +405,14 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
         connector.close()
     REFUNDS_CREATED.labels(platform=connection.platform).inc()
     return _record_refunded(
-        runtime, tenant_id, return_id, stored.id, refund, **recording, planned=sent.money
+        runtime,
+        tenant_id,
+        return_id,
+        stored.id,
+        refund,
+        **recording,
+        planned=sent.money,
+        tolerance=sent.tolerance,
     )
 
 
@@ -413,6 +440,7 @@ def _record_refunded(
     platform: str,
     skipped: bool = False,
     planned: RefundMoney | None = None,
+    tolerance: int = 0,
 ) -> StepOutcome:
     """Record the refund; also the restock when it needs no step of its own (the refund
     restocked the goods, or there are none), so the restock step has nothing to write.
@@ -421,7 +449,7 @@ def _record_refunded(
     the refund is recorded as made and the return then waits in `needs_review` with both.
     """
     differences = (
-        rc.recorded_differences(planned, refund)
+        rc.recorded_differences(planned, refund, tolerance=tolerance)
         if planned is not None and refund is not None
         else []
     )

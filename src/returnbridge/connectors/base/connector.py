@@ -128,6 +128,10 @@ class RefundCommand(_Frozen):
     expected_total: int | None = None  # our planned total, for cross-checks and logs
     money: RefundMoney | None = None
     """The plan's figures; None when no money moves (goods only)."""
+    tolerance: int = 0
+    """Minor units by which a platform's own figure (a quote, what it records) may differ
+    from `money` per figure and still count as agreeing (the connection's
+    `cross_check_tolerance`)."""
 
 
 class RefundedLine(_Frozen):
@@ -203,6 +207,8 @@ class SuggestedRefund(_Frozen):
     shipping_amount: int = 0
     shipping_tax: int = 0
     tenders: tuple[SuggestedTender, ...] = ()
+    duties: int | None = None
+    """Duties the platform would refund; None when its answer does not state them."""
 
     @property
     def subtotal(self) -> int:
@@ -214,8 +220,8 @@ class SuggestedRefund(_Frozen):
 
     @property
     def total(self) -> int:
-        """Lines with their tax plus shipping with its tax."""
-        return self.subtotal + self.tax + self.shipping_amount
+        """Lines with their tax plus shipping with its tax, plus duties."""
+        return self.subtotal + self.tax + self.shipping_amount + (self.duties or 0)
 
 
 @runtime_checkable

@@ -192,8 +192,9 @@ class BigCommerceConnector:
     def create_refund(self, command: RefundCommand) -> PlatformRefund:
         """Quote, check the quote against the plan, then refund with the quote's payments.
 
-        A quote that differs from the plan's total is a `PermanentError` with both figures
-        (the return waits for a person); nothing is refunded then.
+        A quote that differs from the plan's total by more than the command's tolerance is a
+        `PermanentError` with both figures (the return waits for a person); nothing is
+        refunded then. Within it, BigCommerce is paid what it quoted.
         """
         number = _number(command.order_id)
         self.orders.remember(str(number), currency=command.currency)
@@ -202,7 +203,7 @@ class BigCommerceConnector:
             quote = self._quote(command)
             quoted = mapping.quoted_total(quote, command.currency)
             planned = command.money.total if command.money is not None else command.expected_total
-            if planned is not None and quoted != planned:
+            if planned is not None and abs(quoted - planned) > command.tolerance:
                 raise PermanentError(
                     "QUOTE_DIFFERS",
                     f"BigCommerce quotes {quoted} for order {number}, the plan {planned} "

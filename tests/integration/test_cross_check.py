@@ -1,0 +1,236 @@
+"""The platform's own calculation against our plan, on every platform that calculates.
+
+Disagreements are seeded the way they happen with real merchants. Shopify: the connection's
+rounding setting (`HALF_EVEN`) differs from Shopify's (half up), and half of a shipping line
+whose tax is 0.25 carries 0.125 of tax: we plan 0.12, Shopify calculates 0.13. BigCommerce:
+one of three units whose line tax is 1.00 carries 0.34 in our plan (the first units take the
+leftover minor unit, refund-math "Splitting a line over its units") and 0.33 in BigCommerce's
+quote (pro rata, half up). With no tolerance the return waits in `needs_review` with both
+breakdowns on its timeline; with a tolerance of one minor unit it goes on. Real parts: the API
+on loopback, DBOS on SQLite, sandboxes over HTTP.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from returnbridge.api.app import create_app
+from returnbridge.cli import demo_platforms as platforms
+from returnbridge.cli import demo_scenarios as scenarios
+from returnbridge.cli.demo import seed_sandbox
+from returnbridge.cli.sandboxes import build_app
+from returnbridge.cli.servers import BackgroundServer
+from returnbridge.engine.launch import launch_dbos, shutdown_dbos
+from returnbridge.engine.runtime import Runtime, close_runtime, open_runtime
+from returnbridge.store.connections import create_connection
+from returnbridge.store.tenants import create_tenant
+from support.gateway import RESTING, gateway_settings
+
+pytestmark = pytest.mark.timeout(240)
+
+ORDER_ID = 7101
+
+
+def _seed_shopify(control: httpx.Client) -> tuple[str, dict[str, str]]:
+    """Two units of 10.00 with 0.63 tax each; shipping 10.00 with 0.25 tax."""
+    seed_sandbox(str(control.base_url))
+    control.post(
+        f"/_sandbox/shops/{scenarios.SHOP_DOMAIN}/orders",
+        json={
+            "id": ORDER_ID,
+            "name": f"#{ORDER_ID}",
+            "email": "half@example.com",
+            "line_items": [
+                {
+                    "sku": "HALF-1",
+                    "title": "Half-cent towel",
+                    "quantity": 2,
+                    "price": "10.00",
+                    "tax_lines": [{"title": "Tax", "rate": "0.0625", "price": "1.26"}],
+                }
+            ],
+            "shipping_lines": [
+                {
+                    "title": "Standard",
+                    "price": "10.00",
+                    "tax_lines": [{"title": "Tax", "rate": "0.025", "price": "0.25"}],
+                }
+            ],
+        },
+    ).raise_for_status()
+    return f"gid://shopify/Order/{ORDER_ID}", {"access_token": scenarios.ACCESS_TOKEN}
+
+
+def _seed_bigcommerce(control: httpx.Client) -> tuple[str, dict[str, str]]:
+    """Three units of 10.00 with 1.00 tax on the line."""
+    store = platforms.BIGCOMMERCE
+    store.seed(control)
+    control.post(
+        f"/_sandbox/stores/{platforms.BC_STORE}/orders",
+        json={
+            "id": ORDER_ID,
+            "customer_id": 71,
+            "email": "third@example.com",
+            "payment_provider_id": "braintree",
+            "products": [
+                {
+                    "product_id": 710,
+                    "variant_id": 7100,
+                    "sku": "HALF-1",
+                    "name": "Third-cent towel",
+                    "quantity": 3,
+                    "price_ex_tax": "10.00",
+                    "price_inc_tax": "10.33",
+                    "total_tax": "1.00",
+                }
+            ],
+        },
+    ).raise_for_status()
+    return str(ORDER_ID), store.credentials
+
+
+@dataclass(frozen=True)
+class Calculating:
+    """A platform that calculates refunds: how to seed the order there, the settings of its
+    connection (`disagreeing` makes our plan differ), the return and the difference found."""
+
+    platform: str
+    seed: Callable[[httpx.Client], tuple[str, dict[str, str]]]
+    settings: dict[str, Any]
+    disagreeing: dict[str, Any]
+    refund: dict[str, Any]
+    difference: str
+    """The one difference expected, `{line}` standing for the line's platform id."""
+    ours: int
+    theirs: int
+    base_path: str = ""
+
+
+CALCULATING = {
+    "shopify": Calculating(
+        "shopify",
+        _seed_shopify,
+        {"restock_location_id": scenarios.RESTOCK_LOCATION},
+        {"rounding": "HALF_EVEN"},
+        {"shipping": {"mode": "amount", "amount": "5.00"}},
+        "shipping tax: ours 12 platform 13",
+        ours=1_000 + 63 + 500 + 12,
+        theirs=1_000 + 63 + 500 + 13,
+    ),
+    "bigcommerce": Calculating(
+        "bigcommerce",
+        _seed_bigcommerce,
+        dict(platforms.BIGCOMMERCE.settings),
+        {},
+        {},
+        "line {line}: tax ours 34 platform 33",
+        ours=1_000 + 34,
+        theirs=1_000 + 33,
+        base_path=platforms.BIGCOMMERCE.base_path,
+    ),
+}
+
+
+@dataclass
+class Gateway:
+    runtime: Runtime
+    url: str
+    sandbox_url: str
+    order_id: str
+    credentials: dict[str, str]
+
+    def merchant(self, case: Calculating, **settings: Any) -> httpx.Client:
+        """A tenant whose one connection uses `settings` on top of the platform's."""
+        with self.runtime.sessions.begin() as session:
+            tenant, key = create_tenant(session, f"{case.platform} {sorted(settings.items())}")
+            create_connection(
+                session,
+                tenant.id,
+                platform=case.platform,
+                name=case.platform,
+                base_url=self.sandbox_url + case.base_path,
+                credentials=self.credentials,
+                cipher=self.runtime.cipher,
+                settings={**case.settings, **settings},
+            )
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key}"})
+
+
+@pytest.fixture(params=sorted(CALCULATING))
+def gateway(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[Gateway, Calculating]]:
+    case = CALCULATING[request.param]
+    sandbox = BackgroundServer(build_app(case.platform)).start()
+    with httpx.Client(base_url=sandbox.url, timeout=10) as control:
+        order_id, credentials = case.seed(control)
+    settings = gateway_settings(f"sqlite:///{tmp_path / 'rb.db'}", tmp_path, http_timeout=5.0)
+    runtime = open_runtime(settings)
+    launch_dbos(settings, work=True)
+    api = BackgroundServer(create_app(runtime)).start()
+    yield Gateway(runtime, api.url, sandbox.url, order_id, credentials), case
+    api.stop()
+    shutdown_dbos()
+    close_runtime()
+    sandbox.stop()
+
+
+def _settle(
+    api: httpx.Client, order_id: str, external_id: str, refund: dict[str, Any]
+) -> dict[str, Any]:
+    event = {
+        "external_id": external_id,
+        "order": {"platform_order_id": order_id},
+        "lines": [{"sku": "HALF-1", "quantity": 1}],
+        "restock": False,
+        "refund": refund,
+    }
+    response = api.post("/v1/returns", json=event)
+    assert response.status_code == 202, response.text
+    return_id = response.json()["return"]["id"]
+    deadline = time.monotonic() + 90
+    while True:
+        body: dict[str, Any] = api.get(f"/v1/returns/{return_id}").json()
+        if body["status"] in RESTING:
+            return body
+        assert time.monotonic() < deadline, f"return still {body['status']}"
+        time.sleep(0.05)
+
+
+def test_a_seeded_disagreement_waits_for_review_with_both_breakdowns(
+    gateway: tuple[Gateway, Calculating],
+) -> None:
+    running, case = gateway
+    with running.merchant(case, **case.disagreeing) as api:
+        body = _settle(api, running.order_id, f"XC-{case.platform}-1", case.refund)
+    assert body["status"] == "needs_review", body
+    (parked,) = [e for e in body["timeline"] if e["event"] == "platform_disagrees"]
+    data = parked["data"]
+    line_id = data["plan"]["lines"][0]["line_id"]
+    assert data["differences"] == [case.difference.format(line=line_id)]
+    assert data["tolerance"] == 0
+    assert (data["plan"]["total"], data["platform"]["total"]) == (case.ours, case.theirs)
+    assert [line["line_id"] for line in data["platform"]["lines"]] == [line_id]
+    assert "differs from our plan" in body["review"]["reason"]
+    assert body["refund_total"] is None or body["refund_total"]["amount"] is not None
+
+
+def test_a_difference_within_the_tolerance_goes_on(
+    gateway: tuple[Gateway, Calculating],
+) -> None:
+    running, case = gateway
+    settings = {**case.disagreeing, "cross_check_tolerance": 1}
+    with running.merchant(case, **settings) as api:
+        body = _settle(api, running.order_id, f"XC-{case.platform}-2", case.refund)
+    assert body["status"] == "completed", body
+    assert "platform_disagrees" not in [e["event"] for e in body["timeline"]]
+    minor = round(Decimal(body["refund_total"]["amount"]) * 100)
+    assert minor in {case.ours, case.theirs}
