@@ -9,7 +9,7 @@ from returnbridge.connectors.base.connector import (
     SuggestedRefund,
 )
 from returnbridge.domain.matching import resolve_lines
-from returnbridge.domain.orders import Order, OrderLine, Payment, ShippingLine, TaxLine
+from returnbridge.domain.orders import Duty, Order, OrderLine, Payment, ShippingLine, TaxLine
 from returnbridge.domain.refunds import RefundPolicy, plan_refund
 from returnbridge.domain.returns import CanonicalReturn
 from returnbridge.engine import refund_commands as rc
@@ -244,3 +244,47 @@ def test_platform_lines_we_do_not_refund_and_stated_duties_count() -> None:
     shown = rc.suggestion_breakdown(extra)
     assert shown["total"] == 1_200 + 50 + 300 + 40
     assert [line["line_id"] for line in shown["lines"]] == ["L1", "L9"]
+
+
+def _dutiable() -> Order:
+    base = order()
+    (line,) = base.line_items
+    dutied = line.model_copy(update={"duties": (Duty(id="gid://shopify/Duty/5", amount=90),)})
+    return base.model_copy(update={"line_items": (dutied,), "amount_paid": 4_090})
+
+
+def test_duties_are_refunded_by_their_id_as_the_return_asks() -> None:
+    the_order = _dutiable()
+    for mode, share in (("proportional", 30), ("full", 90)):
+        ret = canonical(lines=[{"sku": "MUG", "quantity": 1}], refund={"duties": mode})
+        resolved = resolve_lines(the_order, ret.lines)
+        plan = plan_refund(
+            the_order, rc.refund_request(ret, the_order, resolved), policy=RefundPolicy()
+        )
+        assert plan.lines[0].duties == share
+        command = rc.refund_command(
+            plan,
+            the_order,
+            quantities={"L1": 1},
+            key="k",
+            note="n",
+            choice=rc.RestockChoice(restock=False, location_id=None),
+            shipping_mode="none",
+            duties_mode=mode,
+        )
+        assert [(d.duty_id, d.refund_type) for d in command.duties] == [
+            ("gid://shopify/Duty/5", mode)
+        ]
+        assert command.money is not None
+        assert command.money.lines[0].duties == share
+
+
+def test_no_duties_are_sent_unless_the_return_asks_for_them() -> None:
+    the_order = _dutiable()
+    ret = canonical(lines=[{"sku": "MUG", "quantity": 1}])
+    resolved = resolve_lines(the_order, ret.lines)
+    plan = plan_refund(
+        the_order, rc.refund_request(ret, the_order, resolved), policy=RefundPolicy()
+    )
+    assert plan.presentment.duties == 0
+    assert rc.duty_commands(plan, the_order, "none") == ()

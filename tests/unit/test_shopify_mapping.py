@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from returnbridge.connectors.base.connector import (
+    DutyCommand,
     OrderQuery,
     RefundCommand,
     RefundLineCommand,
@@ -532,3 +533,36 @@ def test_order_summary_says_whether_every_line_s_sku_was_read(
         }
     )
     assert summary.skus_complete is complete
+
+
+def test_line_duties_carry_what_earlier_refunds_gave_back() -> None:
+    raw = order_json()
+    raw["lineItems"]["nodes"][0]["duties"] = [
+        {"id": "gid://shopify/Duty/1", "price": bag("6.00", "4.38")}
+    ]
+    earlier = {
+        "duties": [
+            {"originalDuty": {"id": "gid://shopify/Duty/1"}, "amountSet": bag("2.00", "1.46")}
+        ]
+    }
+    order = mapping.order_from_shopify(raw, [earlier])
+    (duty,) = order.line_items[0].duties
+    assert (duty.id, duty.amount, duty.amount_shop) == ("gid://shopify/Duty/1", 600, 438)
+    assert (duty.already_refunded, duty.already_refunded_shop) == (200, 146)
+    assert order.line_items[1].duties == ()
+
+
+def test_refund_input_names_duties_by_id_and_type() -> None:
+    value = mapping.refund_input(
+        command(
+            duties=(
+                DutyCommand(duty_id="gid://shopify/Duty/1", refund_type="proportional"),
+                DutyCommand(duty_id="gid://shopify/Duty/2", refund_type="full"),
+            )
+        )
+    )
+    assert value["refundDuties"] == [
+        {"dutyId": "gid://shopify/Duty/1", "refundType": "PROPORTIONAL"},
+        {"dutyId": "gid://shopify/Duty/2", "refundType": "FULL"},
+    ]
+    assert "refundDuties" not in mapping.refund_input(command())

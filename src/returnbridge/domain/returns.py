@@ -287,6 +287,11 @@ class RefundInstruction(_Model):
     issue: bool = True
     method: Literal["original", "store_credit"] = "original"
     shipping: ShippingRefund = ShippingRefund()
+    duties: Literal["none", "proportional", "full"] = Field(
+        default="none",
+        description="import duties of the returned lines: none, proportional to the units "
+        "returned, or full (everything still unrefunded on the line)",
+    )
     restocking_fee: RestockingFee | None = None
     return_label_fee: _Amount | None = None
     currency: Currency | None = None

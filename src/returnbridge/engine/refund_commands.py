@@ -7,9 +7,10 @@ the platform, so the plan always reflects the order as it is now.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from returnbridge.connectors.base.connector import (
+    DutyCommand,
     LineMoney,
     PlatformRefund,
     RefundCommand,
@@ -84,6 +85,7 @@ def refund_request(
             "restocking_fee": fee,
             "return_label_fee": label,
             "refund_method": instruction.method,
+            "refund_duties": instruction.duties,
         }
     )
 
@@ -192,6 +194,24 @@ def recorded_differences(
     return problems
 
 
+def duty_commands(plan: RefundPlan | None, order: Order, mode: str) -> tuple[DutyCommand, ...]:
+    """The duties of the lines whose plan refunds duties, by the platform's duty id."""
+    if plan is None or mode not in ("full", "proportional"):
+        return ()
+    lines = {line.id: line for line in order.line_items}
+    commands = []
+    for planned in plan.lines:
+        if not planned.duties:
+            continue
+        for duty in lines[planned.line_id].duties:
+            if duty.id:
+                refund_type: Literal["full", "proportional"] = (
+                    "full" if mode == "full" else "proportional"
+                )
+                commands.append(DutyCommand(duty_id=duty.id, refund_type=refund_type))
+    return tuple(commands)
+
+
 def refund_command(
     plan: RefundPlan | None,
     order: Order,
@@ -202,6 +222,7 @@ def refund_command(
     choice: RestockChoice,
     shipping_mode: str,
     tolerance: int = 0,
+    duties_mode: str = "none",
 ) -> RefundCommand:
     """The platform refund for `plan`; `plan` None means goods only (no money moves)."""
     tenders: tuple[TenderCommand, ...] = ()
@@ -226,6 +247,7 @@ def refund_command(
         lines=line_commands(order, quantities, choice=choice),
         shipping_full=shipping_full,
         shipping_amount=shipping_amount,
+        duties=duty_commands(plan, order, duties_mode),
         tenders=tenders,
         note=note,
         expected_total=plan.total if plan is not None else 0,

@@ -255,6 +255,7 @@ def _command(
         choice=restock_choice(connector, canonical, connection),
         shipping_mode=canonical.refund.shipping.mode,
         tolerance=cross_check_tolerance(connection),
+        duties_mode=canonical.refund.duties,
     )
 
 

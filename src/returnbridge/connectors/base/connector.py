@@ -113,6 +113,13 @@ class RefundMoney(_Frozen):
         return sum(line.tax for line in self.shipping)
 
 
+class DutyCommand(_Frozen):
+    """One import duty to refund: all that remains of it, or the returned units' share."""
+
+    duty_id: str
+    refund_type: Literal["full", "proportional"]
+
+
 class RefundCommand(_Frozen):
     """One refund to execute on the platform, fully decided by the engine beforehand."""
 
@@ -122,6 +129,8 @@ class RefundCommand(_Frozen):
     lines: tuple[RefundLineCommand, ...] = ()
     shipping_full: bool = False
     shipping_amount: int | None = None
+    duties: tuple[DutyCommand, ...] = ()
+    """Duties to refund, by the platform's duty id (Shopify's `refundDuties`)."""
     tenders: tuple[TenderCommand, ...] = ()
     note: str | None = None
     notify_customer: bool = False

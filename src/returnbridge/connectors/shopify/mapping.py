@@ -30,6 +30,7 @@ from returnbridge.domain.errors import DomainError
 from returnbridge.domain.money import exponent, format_minor, parse_minor
 from returnbridge.domain.orders import (
     DiscountAllocation,
+    Duty,
     Location,
     Order,
     OrderLine,
@@ -127,7 +128,42 @@ def _tax_lines(items: Iterable[Json], *, multi: bool, field: str) -> tuple[TaxLi
     return tuple(lines)
 
 
-def _order_line(node: Json, *, multi: bool) -> OrderLine:
+def _refunded_duties(refunds: Sequence[Json], *, multi: bool) -> dict[str, tuple[int, int]]:
+    """Per duty id: (refunded, refunded_shop) over the order's refunds (`Refund.duties`)."""
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for refund in refunds:
+        for item in refund.get("duties") or ():
+            duty_id = _id(item.get("originalDuty"))
+            if not duty_id:
+                continue
+            totals[duty_id][0] += presentment(item.get("amountSet"), field="duties")
+            if multi:
+                totals[duty_id][1] += shop(item.get("amountSet"), field="duties")
+    return {k: (v[0], v[1]) for k, v in totals.items()}
+
+
+def _duties(
+    node: Json, *, multi: bool, refunded: Mapping[str, tuple[int, int]]
+) -> tuple[Duty, ...]:
+    duties = []
+    for duty in node.get("duties") or ():
+        duty_id = str(duty.get("id") or "")
+        done, done_shop = refunded.get(duty_id, (0, 0))
+        duties.append(
+            Duty(
+                id=duty_id or None,
+                amount=presentment(duty.get("price"), field="duties.price"),
+                amount_shop=shop(duty.get("price"), field="duties.price") if multi else None,
+                already_refunded=done,
+                already_refunded_shop=done_shop if multi else None,
+            )
+        )
+    return tuple(duties)
+
+
+def _order_line(
+    node: Json, *, multi: bool, refunded_duties: Mapping[str, tuple[int, int]] | None = None
+) -> OrderLine:
     quantity = int(node["quantity"])
     refundable = int(node.get("refundableQuantity", quantity))
     unfulfilled = int(node.get("unfulfilledQuantity", 0))
@@ -154,6 +190,7 @@ def _order_line(node: Json, *, multi: bool) -> OrderLine:
         unit_price_shop=shop(price, field="originalUnitPriceSet") if multi else None,
         discount_allocations=tuple(allocations),
         tax_lines=_tax_lines(node.get("taxLines") or (), multi=multi, field="taxLines"),
+        duties=_duties(node, multi=multi, refunded=refunded_duties or {}),
         already_returned_quantity=max(quantity - refundable, 0),
         # Units refunded before shipping leave unfulfilledQuantity too, so this counts them as
         # "fulfilled": that keeps `fulfilled - already_returned` equal to the shipped units still
@@ -268,7 +305,11 @@ def order_from_shopify(order: Json, refunds: Sequence[Json] = ()) -> Order:
     shop_currency = str(order["currencyCode"])
     multi = currency != shop_currency
     refunded_shipping = _shipping_refunds(refunds, multi=multi)
-    lines = tuple(_order_line(node, multi=multi) for node in _nodes(order.get("lineItems")))
+    duties = _refunded_duties(refunds, multi=multi)
+    lines = tuple(
+        _order_line(node, multi=multi, refunded_duties=duties)
+        for node in _nodes(order.get("lineItems"))
+    )
     shipping = tuple(
         _shipping_line(node, i, multi=multi, refunded=refunded_shipping)
         for i, node in enumerate(_nodes(order.get("shippingLines")))
@@ -438,6 +479,11 @@ def refund_input(command: RefundCommand) -> dict[str, Any]:
         value["shipping"] = {"fullRefund": True}
     elif command.shipping_amount is not None:
         value["shipping"] = {"amount": format_minor(command.shipping_amount, currency)}
+    if command.duties:
+        value["refundDuties"] = [
+            {"dutyId": duty.duty_id, "refundType": duty.refund_type.upper()}
+            for duty in command.duties
+        ]
     transactions = []
     methods = []
     for tender in command.tenders:
