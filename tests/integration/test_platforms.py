@@ -211,7 +211,8 @@ def test_goods_only_return_on_bigcommerce_restocks_without_a_refund(
     merchants: Merchants,
 ) -> None:
     before = _bc_stock(merchants, "TENT-2P")
-    _bc_fault(merchants, "http_429")  # refused before anything was applied: tried again
+    # refused before anything was applied, the window said to reset in 0.2 s: tried again
+    _bc_fault(merchants, "http_429", delay=0.2)
     return_id = merchants.post("bigcommerce", _bc_sample("exchange, restocked"))
     body = merchants.wait("bigcommerce", return_id)
     assert body["status"] == "completed", body["timeline"]

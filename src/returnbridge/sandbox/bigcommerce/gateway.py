@@ -113,7 +113,9 @@ def admit(request: Request, store_hash: str, operation: str, version: Version) -
     if fault is not None and fault.kind in _FAULT_STATUS:
         status = _FAULT_STATUS[fault.kind]
         if status == 429:
-            quota = Quota(False, quota.window_ms, quota.reset_ms, quota.quota, 0)
+            # `delay` given: the window is said to reset that soon (a short throttle to test)
+            reset_ms = quota.reset_ms if fault.delay is None else round(fault.delay * 1000)
+            quota = Quota(False, quota.window_ms, reset_ms, quota.quota, 0)
         _journal(
             simulator,
             request,
