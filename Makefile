@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit install clean load mutation cost
+.PHONY: run test lint typecheck unit install clean load mutation cost fuzz
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ TEST_WORKERS ?= 3
 
 test: lint typecheck
 	$(BIN)/pytest -q -n $(TEST_WORKERS)
+
+# The OpenAPI fuzz at eight times the examples of `make test` (not part of it; several
+# minutes): schemathesis on SQLite and PostgreSQL (127.0.0.1:5432).
+fuzz: $(STAMP)
+	RETURNBRIDGE_FUZZ_EXAMPLES=200 $(BIN)/pytest -q tests/e2e/test_openapi_fuzz.py
 
 # Issue 5 load script (not part of `make test`): all scenarios at full size, SQLite then
 # PostgreSQL (127.0.0.1:5432); heavy on a 2-core machine. Figures go to .returnbridge/load.json.
