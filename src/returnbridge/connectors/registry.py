@@ -14,6 +14,7 @@ from returnbridge.connectors.base.connector import Capability, OrderConnector
 from returnbridge.connectors.bigcommerce import connector as bigcommerce_connector
 from returnbridge.connectors.shopify import client as shopify_client
 from returnbridge.connectors.shopify import connector as shopify_connector
+from returnbridge.connectors.shopline import connector as shopline_connector
 from returnbridge.connectors.woocommerce import connector as woocommerce_connector
 from returnbridge.domain.errors import DomainError, PermanentError
 
@@ -28,11 +29,13 @@ connection's non-secret options (for example WooCommerce's `api_refund`)."""
 FACTORIES: dict[str, ConnectorFactory] = {
     "bigcommerce": bigcommerce_connector.from_connection,
     "shopify": shopify_connector.from_connection,
+    "shopline": shopline_connector.from_connection,
     "woocommerce": woocommerce_connector.from_connection,
 }
 CAPABILITIES: dict[str, frozenset[Capability]] = {
     "bigcommerce": bigcommerce_connector.BigCommerceConnector.capabilities,
     "shopify": shopify_connector.ShopifyConnector.capabilities,
+    "shopline": shopline_connector.ShoplineConnector.capabilities,
     "woocommerce": woocommerce_connector.WooCommerceConnector.capabilities,
 }
 """What each platform's connector can do, known without building one."""
@@ -60,6 +63,7 @@ CREDENTIALS: dict[str, tuple[CredentialField, ...]] = {
         CredentialField("store_hash", "store hash (from the API path /stores/{hash})", False),
         CredentialField("access_token", "API account access token"),
     ),
+    "shopline": (CredentialField("access_token", "Open API access token (app or private app)"),),
 }
 """What `connections add` asks for, and what a new connection must carry, per platform."""
 

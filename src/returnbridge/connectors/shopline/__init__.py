@@ -1,0 +1,1 @@
+"""SHOPLINE (global Open Platform, `{handle}.myshopline.com`) connector, API `v20251201`."""
