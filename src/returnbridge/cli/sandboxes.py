@@ -10,6 +10,9 @@ from typing import Any
 import uvicorn
 
 SANDBOX_PLATFORMS = ("shopify", "woocommerce", "bigcommerce")
+"""The sandboxes started together (`--platform all`, the demo): each has a demo store."""
+SERVABLE_PLATFORMS = (*SANDBOX_PLATFORMS, "shopline")
+"""Every sandbox `build_app` can make; SHOPLINE has no demo store yet, so it is served alone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +41,17 @@ def _bigcommerce(_: float) -> Any:
     return create_app()
 
 
+def _shopline(_: float) -> Any:
+    from returnbridge.sandbox.shopline.app import create_app
+
+    return create_app()
+
+
 _APPS: dict[str, tuple[Callable[[float], Any], str]] = {
     "shopify": (_shopify, "GraphQL at /admin/api/2026-01/graphql.json"),
     "woocommerce": (_woocommerce, "REST at /wp-json/wc/v3"),
     "bigcommerce": (_bigcommerce, "REST at /stores/{hash}/v2 and /v3"),
+    "shopline": (_shopline, "REST at /stores/{handle}/admin/openapi/v20251201"),
 }
 
 
