@@ -72,6 +72,11 @@ class Settings(BaseSettings):
         default=40, ge=1, le=1000, description="threads serving API requests at once"
     )
     queue_polling_interval: float = 0.2
+    poll_tick_seconds: Literal[1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30] = Field(
+        default=15,
+        description="seconds between a worker's looks for poll sources that are due (a divisor"
+        " of 60): how late a scheduled sync may start; each look is a small workflow",
+    )
     notification_polling_interval: float = Field(
         default=1.0,
         ge=0.001,

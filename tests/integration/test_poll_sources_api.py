@@ -16,7 +16,7 @@ from dbos import DBOS
 from returnbridge.cli.servers import BackgroundServer
 from returnbridge.cli.sources_cmd import poll_example
 from returnbridge.sandbox.vendor import create_app as create_vendor
-from support.gateway import Gateway
+from support.gateway import Gateway, Sandbox, gateway_settings
 from support.processes import wait_until
 
 pytestmark = pytest.mark.timeout(240)
@@ -100,7 +100,19 @@ def test_a_poll_source_is_created_synced_paused_run_now_and_resumed(
     assert "vendor-token-1" not in api.get("/v1/sources").text
 
 
-def test_a_scheduled_source_syncs_again_on_its_own(gateway: Gateway, vendor: httpx.Client) -> None:
+@pytest.fixture
+def quick_tick_gateway(tmp_path: Path, sandbox: Sandbox) -> Iterator[Gateway]:
+    """A gateway whose worker looks for due sources every 2 s (default 15 s)."""
+    settings = gateway_settings(f"sqlite:///{tmp_path / 'rb.db'}", tmp_path, poll_tick_seconds=2)
+    running = Gateway(settings, sandbox)
+    yield running
+    running.close()
+
+
+def test_a_scheduled_source_syncs_again_on_its_own(
+    quick_tick_gateway: Gateway, vendor: httpx.Client
+) -> None:
+    gateway = quick_tick_gateway
     vendor.post("/_control/seed", params={"count": 2})
     source = gateway.api.post(
         "/v1/sources", json=_source(vendor, "every-second", "* * * * * *")

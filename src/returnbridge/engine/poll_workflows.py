@@ -23,10 +23,14 @@ from returnbridge.store import sources as source_store
 
 POLL_QUEUE: Final = "polls"
 TICK_SCHEDULE: Final = "returnbridge-poll-tick"
-TICK_CRON: Final = "*/15 * * * * *"
-"""Every 15 s: how late a due source may start (its own schedule is in its config; run-now
-does not wait for it). Each tick is a workflow: on PostgreSQL a 5 s tick cost an idle worker
-several ms of CPU a second."""
+
+
+def tick_cron(seconds: int) -> str:
+    """Every `seconds` (the setting `poll_tick_seconds`, default 15): how late a due source
+    may start (its own schedule is in its config; run-now does not wait for it). Each tick is
+    a workflow: on PostgreSQL a 5 s tick cost an idle worker several ms of CPU a second."""
+    return f"*/{seconds} * * * * *"
+
 
 POLLS_QUEUE_POLLING_INTERVAL: Final = 2.0
 """Seconds between looks at the `polls` queue: how late a run-now may start."""
@@ -108,5 +112,11 @@ def install_polling(settings: Settings, *, work: bool) -> None:
     )
     if work:
         DBOS.apply_schedules(
-            [{"schedule_name": TICK_SCHEDULE, "workflow_fn": poll_tick, "schedule": TICK_CRON}]
+            [
+                {
+                    "schedule_name": TICK_SCHEDULE,
+                    "workflow_fn": poll_tick,
+                    "schedule": tick_cron(settings.poll_tick_seconds),
+                }
+            ]
         )
