@@ -183,9 +183,9 @@ def line_units(order: Json) -> dict[str, LineUnits]:
     return units
 
 
-def _tax_lines(rows: Any, currency: str) -> tuple[TaxLine, ...]:
+def _tax_lines(values: Any, currency: str) -> tuple[TaxLine, ...]:
     taxes = []
-    for tax in rows(rows):
+    for tax in rows(values):
         rate = tax.get("rate")
         try:
             parsed_rate = Decimal(str(rate)) if rate not in (None, "") else None
