@@ -9,14 +9,18 @@ import hmac
 import json
 from collections.abc import Iterator
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from returnbridge.cli.sandboxes import SERVABLE_PLATFORMS, build_app
 from returnbridge.sandbox.shopline import BackgroundServer
 from returnbridge.sandbox.shopline.rate_limit import LeakyBucket
+from returnbridge.sandbox.shopline.state import DiscountAllocation, LineItem, TaxLine
 
 HANDLE = "acme"
 TOKEN = "sl-token-acme"
@@ -408,6 +412,56 @@ def test_calculate_prices_shipping_with_its_tax(http: httpx.Client) -> None:
     over = post(http, path, {"shipping": {"amount": "10.01"}})
     assert over.status_code == 422
     assert over.json()["errors"] == "shipping amount exceeds maximum refundable"
+
+
+@st.composite
+def _line_and_parts(draw: st.DrawFn) -> tuple[LineItem, list[int]]:
+    quantity = draw(st.integers(1, 12))
+    price = Decimal(draw(st.integers(1, 50_000))) / 100
+    discount = Decimal(draw(st.integers(0, int(price * quantity * 100)))) / 100
+    taxes = [
+        TaxLine("T", Decimal(0), Decimal(draw(st.integers(0, 9_999))) / 100)
+        for _ in range(draw(st.integers(0, 2)))
+    ]
+    line = LineItem(
+        id="1",
+        product_id="2",
+        variant_id="3",
+        sku="S",
+        title="S",
+        variant_title=None,
+        quantity=quantity,
+        price=price,
+        tax_lines=taxes,
+        discount_allocations=[DiscountAllocation(discount, 0)],
+        fulfilled=quantity,
+    )
+    parts: list[int] = []
+    left = quantity
+    while left:
+        parts.append(draw(st.integers(1, left)))
+        left -= parts[-1]
+    return line, parts
+
+
+@given(_line_and_parts())
+def test_partial_refund_shares_sum_to_the_line_and_stay_within_a_cent(
+    case: tuple[LineItem, list[int]],
+) -> None:
+    line, parts = case
+    taxed = sum((t.price for t in line.tax_lines), Decimal(0))
+    discount = line.discount_allocations[0].amount
+    done, paid = 0, Decimal(0)
+    for units in parts:
+        subtotal = line.price * units - (line.discount_of(done + units) - line.discount_of(done))
+        tax = line.tax_of(done + units) - line.tax_of(done)
+        exact = Fraction(line.price * units) - Fraction(discount) * units / line.quantity
+        exact_tax = Fraction(taxed) * units / line.quantity
+        assert abs(Fraction(subtotal) - exact) <= Fraction(1, 100)
+        assert abs(Fraction(tax) - exact_tax) <= Fraction(len(line.tax_lines), 100)
+        done += units
+        paid += subtotal + tax
+    assert paid == line.price * line.quantity - discount + taxed
 
 
 # --- refund creation --------------------------------------------------------------------------
