@@ -19,7 +19,7 @@ from graphql import (
     value_from_ast_untyped,
 )
 
-from returnbridge.sandbox.shopify import search
+from returnbridge.sandbox.shopify import returns, search
 from returnbridge.sandbox.shopify.gids import parse_gid
 from returnbridge.sandbox.shopify.pagination import connection
 from returnbridge.sandbox.shopify.refunds import create_refund
@@ -199,6 +199,15 @@ def executable_schema() -> GraphQLSchema:
     query.fields["orders"].resolve = _resolve_orders
     query.fields["locations"].resolve = _resolve_locations
     mutation.fields["refundCreate"].resolve = _resolve_refund_create
+    mutation.fields["returnCreate"].resolve = returns.resolve_return_create
+    mutation.fields["returnProcess"].resolve = returns.resolve_return_process
+    order = schema.get_type("Order")
+    assert isinstance(order, GraphQLObjectType)
+    order.fields["returns"].resolve = returns.resolve_order_returns
+    order.fields["fulfillments"].resolve = returns.resolve_order_fulfillments
+    return_line = schema.get_type("ReturnLineItemType")
+    assert isinstance(return_line, GraphQLInterfaceType)
+    return_line.resolve_type = returns.resolve_return_line_type
     discount = schema.get_type("DiscountApplication")
     assert isinstance(discount, GraphQLInterfaceType)
     discount.resolve_type = _resolve_discount_type

@@ -10,8 +10,12 @@ import itertools
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from returnbridge.sandbox.shopify.money import Bag, total
+
+if TYPE_CHECKING:
+    from returnbridge.sandbox.shopify.returns import ShopReturn
 
 CHARGE_KINDS = frozenset({"SALE", "CAPTURE"})
 
@@ -153,6 +157,7 @@ class Order:
     discount_applications: list[DiscountApplication]
     transactions: list[Transaction] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
+    returns: list[ShopReturn] = field(default_factory=list)
     phone: str | None = None
     shipping_zip: str | None = None
 
