@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from fractions import Fraction
@@ -584,6 +585,29 @@ def test_refunds_have_no_idempotency(http: httpx.Client) -> None:
     assert refund_writes(http) == [first["id"], second["id"]]
 
 
+def test_concurrent_refunds_never_refund_a_unit_twice(
+    http: httpx.Client, server: BackgroundServer
+) -> None:
+    order = seed(http)
+    body = refund_body(order, tee_line(order, 2), amount="39.60")
+    statuses: list[int] = []
+
+    def refund() -> None:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            statuses.append(
+                client.post(f"{API}/order/refund.json", json=body, headers=AUTH).status_code
+            )
+
+    threads = [threading.Thread(target=refund) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 422, 422, 422]
+    refunded = http.get(f"/_sandbox/stores/{HANDLE}/orders/{order['id']}").json()["refunded"]
+    assert refunded[order["line_items"][0]["id"]]["Returned"] == 2
+
+
 def _invalid(order: dict[str, Any], case: str) -> dict[str, Any]:
     body = refund_body(order, tee_line(order), amount="19.80")
     payment = body["transactions"][0]
@@ -835,7 +859,9 @@ def test_timeout_after_commit_makes_the_refund_and_holds_the_answer(
     assert refund_writes(http) == [refund["id"]]
 
 
-@pytest.mark.parametrize(("kind", "status"), [("throttled", 429), ("server_error", 500)])
+@pytest.mark.parametrize(
+    ("kind", "status"), [("throttled", 429), ("server_error", 500), ("unavailable", 503)]
+)
 def test_injected_errors_make_nothing(http: httpx.Client, kind: str, status: int) -> None:
     order = seed(http)
     _fault(http, kind)
