@@ -819,7 +819,15 @@ def test_refund_create_cancels_unfulfilled_units_back_to_stock(
     result = create_refund(
         shopify_sandbox,
         refund_input(
-            order, refundLineItems=[{"lineItemId": cap, "quantity": 2, "restockType": "CANCEL"}]
+            order,
+            refundLineItems=[
+                {
+                    "lineItemId": cap,
+                    "quantity": 2,
+                    "restockType": "CANCEL",
+                    "locationId": "gid://shopify/Location/1",
+                }
+            ],
         ),
         "cancel-1",
     )
@@ -848,9 +856,7 @@ def test_refund_without_transactions_records_the_return_only(shopify_sandbox: ht
     assert shopify_sandbox.get(f"/_sandbox/shops/{SHOP}/inventory").json() == {}
 
 
-def test_shipping_refund_is_recorded_per_shipping_line_and_capped(
-    shopify_sandbox: httpx.Client,
-) -> None:
+def test_shipping_refund_is_recorded_per_shipping_line(shopify_sandbox: httpx.Client) -> None:
     order = seed_order(shopify_sandbox, discounted_order())
     first = create_refund(
         shopify_sandbox,
@@ -865,11 +871,12 @@ def test_shipping_refund_is_recorded_per_shipping_line_and_capped(
         "6.0",
         "0.3",
     )
-    rest = create_refund(
-        shopify_sandbox, refund_input(order, shipping={"amount": "50.00"}), "ship-2"
-    )
-    [capped] = rest["refund"]["refundShippingLines"]["nodes"]
-    assert (shop_amount(capped["subtotalAmountSet"]), shop_amount(capped["taxAmountSet"])) == (
+    rest = create_refund(shopify_sandbox, refund_input(order, shipping={"fullRefund": True}), "s2")
+    [remaining] = rest["refund"]["refundShippingLines"]["nodes"]
+    assert (
+        shop_amount(remaining["subtotalAmountSet"]),
+        shop_amount(remaining["taxAmountSet"]),
+    ) == (
         "4.0",
         "0.2",
     )
@@ -921,7 +928,15 @@ def test_refund_of_more_units_than_refundable_is_rejected(shopify_sandbox: httpx
             },
             "restockType",
         ),
-        ({"sku": "TEE", "quantity": 1, "restockType": "CANCEL"}, "restockType"),
+        (
+            {
+                "sku": "TEE",
+                "quantity": 1,
+                "restockType": "CANCEL",
+                "locationId": "gid://shopify/Location/1",
+            },
+            "restockType",
+        ),
         (
             {
                 "sku": "TEE",
@@ -984,14 +999,12 @@ def test_multi_currency_refund_needs_the_presentment_currency(
     amount = ok["refund"]["totalRefundedSet"]
     assert amount["presentmentMoney"] == {"amount": "20.0", "currencyCode": "EUR"}
     assert amount["shopMoney"] == {"amount": "25.0", "currencyCode": "USD"}
-    lines_only = create_refund(
-        shopify_sandbox,
-        refund_input(
-            order, refundLineItems=[{"lineItemId": line(order, "MUG")["gid"], "quantity": 1}]
-        ),
-        "mc-4",
+    lines_only = refund_input(
+        order, refundLineItems=[{"lineItemId": line(order, "MUG")["gid"], "quantity": 1}]
     )
-    assert lines_only["userErrors"] == []
+    assert user_errors(shopify_sandbox, lines_only, "mc-4")[0]["field"] == ["currency"]
+    with_currency = create_refund(shopify_sandbox, {**lines_only, "currency": "EUR"}, "mc-5")
+    assert with_currency["userErrors"] == []
 
 
 # --- idempotency ----------------------------------------------------------------------------

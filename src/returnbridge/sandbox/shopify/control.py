@@ -88,6 +88,7 @@ def set_inventory(domain: str, seed: InventorySeed, simulator: SimulatorDep) -> 
         if shop.location(seed.location_id) is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown location {seed.location_id}")
         shop.stock[(seed.sku, seed.location_id)] = seed.available
+        shop.stocked.add((seed.sku, seed.location_id))
         return seed.model_dump()
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from returnbridge.sandbox.shopify.calculation import (
     LineRequest,
     price_lines,
+    remaining_shipping,
     shipping_shares,
 )
 from returnbridge.sandbox.shopify.gids import parse_gid
@@ -27,6 +28,7 @@ from returnbridge.sandbox.shopify.money import (
 from returnbridge.sandbox.shopify.state import (
     CHARGE_KINDS,
     Ids,
+    LineItem,
     Order,
     Refund,
     RefundLine,
@@ -50,13 +52,13 @@ class _Plan:
     lines: list[LineRequest] = field(default_factory=list)
     shipping_full: bool = False
     shipping_amount: int | None = None
-    transactions: list[tuple[Transaction | None, str, int]] = field(default_factory=list)
+    transactions: list[tuple[Transaction, str, int]] = field(default_factory=list)
 
 
 def _check_currency(order: Order, request: dict[str, Any], errors: list[UserError]) -> None:
+    """``RefundInput.currency`` must be the presentment currency, and is required whenever
+    that differs from the shop currency (schema description), whatever the refund moves."""
     currency = request.get("currency")
-    shipping = request.get("shipping") or {}
-    moves_money = bool(request.get("transactions")) or shipping.get("amount") is not None
     if currency is not None and currency != order.presentment_currency:
         errors.append(
             user_error(
@@ -65,11 +67,12 @@ def _check_currency(order: Order, request: dict[str, Any], errors: list[UserErro
                 f"({order.presentment_currency}).",
             )
         )
-    elif currency is None and moves_money and order.presentment_currency != order.currency:
+    elif currency is None and order.presentment_currency != order.currency:
         errors.append(
             user_error(
                 ["currency"],
-                "Currency is required when refunding amounts on a multi-currency order.",
+                "Currency is required for orders where the currency and presentment "
+                "currency differ.",
             )
         )
 
@@ -101,7 +104,7 @@ def _check_lines(
                 )
             )
             continue
-        location_id = _check_location(shop, item, restock, [*path, "locationId"], errors)
+        location_id = _check_location(shop, line, item, path=[*path, "locationId"], errors=errors)
         if restock == "LEGACY_RESTOCK":
             errors.append(
                 user_error(
@@ -131,30 +134,39 @@ def _check_lines(
                 )
                 continue
             used["unfulfilled"] += quantity
+        else:
+            shipped = min(quantity, max(order.returnable_fulfilled(line) - used["fulfilled"], 0))
+            used["fulfilled"] += shipped
+            used["unfulfilled"] += quantity - shipped
         used["all"] += quantity
         plan.lines.append(LineRequest(line, quantity, restock, location_id))
 
 
 def _check_location(
     shop: Shop,
+    line: LineItem,
     item: dict[str, Any],
-    restock: str,
+    *,
     path: list[str | int],
     errors: list[UserError],
 ) -> int | None:
+    """The restock location: none for NO_RESTOCK (the schema: "this value is empty"), required
+    for RETURN and CANCEL, active, and stocking the line's item."""
+    if (item.get("restockType") or "NO_RESTOCK") not in {"RETURN", "CANCEL"}:
+        return None
     raw = item.get("locationId")
     if raw is None:
-        if restock == "RETURN":
-            errors.append(user_error(path, "Location is required to restock returned items."))
-            return None
-        if restock == "CANCEL":
-            active = [loc for loc in shop.locations if loc.active]
-            return active[0].id if active else None
+        errors.append(user_error(path, "Location is required to restock items."))
         return None
     location_id = parse_gid(raw, "Location")
     location = shop.location(location_id) if location_id is not None else None
     if location is None or not location.active:
         errors.append(user_error(path, "Location does not exist or is not active."))
+        return None
+    if line.sku and not shop.stocks(line.sku, location.id):
+        errors.append(
+            user_error(path, f"The item {line.sku} is not stocked at the location {location.name}.")
+        )
         return None
     return location.id
 
@@ -165,6 +177,7 @@ def _check_shipping(
     shipping = request.get("shipping")
     if not shipping:
         return
+    remaining = sum(remaining_shipping(order, s)[0].presentment for s in order.shipping_lines)
     if shipping.get("amount") is not None:
         try:
             amount = parse_amount(shipping["amount"], order.presentment_currency)
@@ -174,8 +187,18 @@ def _check_shipping(
         if amount < 0:
             errors.append(user_error(["shipping", "amount"], "Amount must be positive."))
             return
+        if amount > remaining:
+            errors.append(
+                user_error(
+                    ["shipping", "amount"],
+                    f"Shipping refund amount {format_amount(amount, order.presentment_currency)}"
+                    f" is greater than the refundable shipping amount "
+                    f"{format_amount(remaining, order.presentment_currency)}.",
+                )
+            )
+            return
         plan.shipping_amount = amount
-    elif shipping.get("fullRefund"):
+    elif shipping.get("fullRefund") and remaining > 0:
         plan.shipping_full = True
 
 
@@ -199,39 +222,44 @@ def _check_transactions(
         if amount <= 0:
             errors.append(user_error([*path, "amount"], "Amount must be greater than 0."))
             continue
-        parent = None
-        if item.get("parentId") is not None:
-            parent_id = parse_gid(item["parentId"], "OrderTransaction")
-            parent = order.transaction(parent_id) if parent_id is not None else None
-            if parent is None or parent.kind not in CHARGE_KINDS or parent.status != "SUCCESS":
-                errors.append(
-                    user_error(
-                        [*path, "parentId"],
-                        "Parent transaction must be a successful sale or capture of the order.",
-                    )
+        if item.get("parentId") is None:
+            errors.append(
+                user_error(
+                    [*path, "parentId"], "A refund transaction needs its parent transaction."
                 )
-                continue
-            if parent.gateway != item["gateway"]:
-                errors.append(
-                    user_error([*path, "gateway"], "Gateway must match the parent transaction.")
-                )
-                continue
-            left = order.refundable_on(parent).presentment - sum(
-                a for p, _, a in plan.transactions if p is parent
             )
-            if amount > left and not over_refund_ok:
-                errors.append(
-                    user_error(
-                        [*path, "amount"],
-                        f"Amount exceeds what is refundable on the parent transaction "
-                        f"({format_amount(left, order.presentment_currency)}).",
-                    )
+            continue
+        parent_id = parse_gid(item["parentId"], "OrderTransaction")
+        parent = order.transaction(parent_id) if parent_id is not None else None
+        if parent is None or parent.kind not in CHARGE_KINDS or parent.status != "SUCCESS":
+            errors.append(
+                user_error(
+                    [*path, "parentId"],
+                    "Parent transaction must be a successful sale or capture of the order.",
                 )
-                continue
+            )
+            continue
+        if parent.gateway != item["gateway"]:
+            errors.append(
+                user_error([*path, "gateway"], "Gateway must match the parent transaction.")
+            )
+            continue
+        left = order.refundable_on(parent).presentment - sum(
+            a for p, _, a in plan.transactions if p is parent
+        )
+        if amount > left and not over_refund_ok:
+            errors.append(
+                user_error(
+                    [*path, "amount"],
+                    f"Amount exceeds what is refundable on the parent transaction "
+                    f"({format_amount(left, order.presentment_currency)}).",
+                )
+            )
+            continue
         plan.transactions.append((parent, item["gateway"], amount))
     asked = sum(a for _, _, a in plan.transactions)
     available = order.net_payment.presentment
-    if asked > available and not over_refund_ok:
+    if asked > 0 and asked > available and not over_refund_ok:
         errors.append(
             user_error(
                 ["transactions"],
@@ -278,14 +306,20 @@ def _commit(
     priced = price_lines(order, plan.lines)
     shipping, _ = shipping_shares(order, full=plan.shipping_full, amount=plan.shipping_amount)
     refund_lines = []
+    taken: dict[int, tuple[int, int]] = {}
     for line in priced:
-        unfulfilled = order.unfulfilled_quantity(line.line)
+        fulfilled_used, unfulfilled_used = taken.get(line.line.id, (0, 0))
         if line.restock_type == "RETURN":
             from_unfulfilled = 0
         elif line.restock_type == "CANCEL":
             from_unfulfilled = line.quantity
         else:
-            from_unfulfilled = min(line.quantity, max(unfulfilled, 0))
+            # Shipped units first: a refund without restock takes back what was delivered
+            # before it removes units still waiting to be fulfilled.
+            shipped = max(order.returnable_fulfilled(line.line) - fulfilled_used, 0)
+            from_unfulfilled = line.quantity - min(line.quantity, shipped)
+        from_fulfilled = line.quantity - from_unfulfilled
+        taken[line.line.id] = (fulfilled_used + from_fulfilled, unfulfilled_used + from_unfulfilled)
         refund_lines.append(
             RefundLine(
                 line_item_id=line.line.id,
@@ -295,7 +329,7 @@ def _commit(
                 unit_price=line.line.unit_price,
                 subtotal=line.subtotal,
                 tax=line.tax,
-                from_fulfilled=line.quantity - from_unfulfilled,
+                from_fulfilled=from_fulfilled,
                 from_unfulfilled=from_unfulfilled,
             )
         )
@@ -307,7 +341,7 @@ def _commit(
             source=order.presentment_currency,
             target=order.currency,
         )
-        if parent is not None and amount == order.refundable_on(parent).presentment:
+        if amount == order.refundable_on(parent).presentment:
             shop_amount = order.refundable_on(parent).shop
         transactions.append(
             Transaction(
@@ -317,7 +351,7 @@ def _commit(
                 gateway=gateway,
                 amount=Bag(shop_amount, amount),
                 created_at=now,
-                parent_id=parent.id if parent is not None else None,
+                parent_id=parent.id,
             )
         )
     refund = Refund(

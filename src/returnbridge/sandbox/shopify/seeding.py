@@ -83,6 +83,7 @@ class LineItemSeed(_Seed):
     fulfilled_quantity: int | None = Field(default=None, ge=0)
     tax_lines: list[TaxLineSeed] = Field(default_factory=list)
     discount_allocations: list[DiscountSeed] = Field(default_factory=list)
+    stocked_at: list[int] | None = None
 
 
 class ShippingLineSeed(_Seed):
@@ -262,7 +263,22 @@ def build_order(seed: OrderSeed, *, shop: Shop, ids: Ids) -> Order:
             )
     except ValueError as exc:
         raise SeedError(str(exc)) from exc
+    _stock_lines(seed, order, shop)
     return order
+
+
+def _stock_lines(seed: OrderSeed, order: Order, shop: Shop) -> None:
+    """Record where each SKU is stocked: ``stocked_at``, or every location of the shop."""
+    known = {loc.id for loc in shop.locations}
+    levels: set[tuple[str, int]] = set()
+    for line_seed, line in zip(seed.line_items, order.line_items, strict=True):
+        at = known if line_seed.stocked_at is None else set(line_seed.stocked_at)
+        if at - known:
+            msg = f"stocked_at of {line_seed.title!r} names unknown locations {sorted(at - known)}"
+            raise SeedError(msg)
+        if line.sku:
+            levels.update((line.sku, location_id) for location_id in at)
+    shop.stocked.update(levels)
 
 
 def build_shop(seed: ShopSeed, *, restore_rate: float, bucket_size: int) -> Shop:

@@ -273,11 +273,16 @@ class Shop:
     bucket_size: int
     orders: dict[int, Order] = field(default_factory=dict)
     stock: dict[tuple[str, int], int] = field(default_factory=dict)
+    stocked: set[tuple[str, int]] = field(default_factory=set)
     idempotency: dict[str, tuple[str, int, float]] = field(default_factory=dict)
 
     def location(self, location_id: int) -> Location | None:
         """The location with this id, if the shop has it."""
         return next((loc for loc in self.locations if loc.id == location_id), None)
+
+    def stocks(self, sku: str, location_id: int) -> bool:
+        """Whether the location stocks the SKU (has an inventory level for it)."""
+        return (sku, location_id) in self.stocked or (sku, location_id) in self.stock
 
 
 class Ids:

@@ -1,0 +1,171 @@
+"""Contract tests of the Shopify sandbox: the rules that make it as strict as Shopify.
+
+Each test names the rule it holds; the source of each rule is in the table of
+``docs/sandbox-shopify.md`` ("Strictness rules").
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from contract import test_shopify_sandbox as base
+from contract.test_shopify_sandbox import (
+    SHOP,
+    create_refund,
+    discounted_order,
+    line,
+    order_state,
+    refund_input,
+    refund_transaction,
+    seed_order,
+    user_errors,
+)
+
+# The base module's fixtures, shared by name: one server per module, reset per test.
+shopify_sandbox_clock = base.shopify_sandbox_clock
+shopify_sandbox_server = base.shopify_sandbox_server
+shopify_sandbox = base.shopify_sandbox
+
+LOCATION_1 = "gid://shopify/Location/1"
+
+
+def two_location_shop(client: httpx.Client) -> None:
+    response = client.post(
+        "/_sandbox/shops",
+        json={
+            "domain": SHOP,
+            "access_token": "shpat_alpha",
+            "locations": [
+                {"id": 1, "name": "Warehouse", "active": True},
+                {"id": 3, "name": "Outlet", "active": True},
+            ],
+        },
+    )
+    assert response.status_code == 201, response.text
+
+
+# --- money ----------------------------------------------------------------------------------
+
+
+def test_refund_moving_no_money_is_accepted_after_an_over_refund(
+    shopify_sandbox: httpx.Client,
+) -> None:
+    order = seed_order(shopify_sandbox, discounted_order())
+    over = refund_input(
+        order, transactions=[refund_transaction(order, "1327.17")], allowOverRefunding=True
+    )
+    assert create_refund(shopify_sandbox, over, "over")["userErrors"] == []
+    extra = refund_input(order, transactions=[refund_transaction(order, "1.00")])
+    assert user_errors(shopify_sandbox, extra, "over-2")[0]["field"][0] == "transactions"
+    tee = line(order, "TEE")["gid"]
+    goods_only = refund_input(
+        order, refundLineItems=[{"lineItemId": tee, "quantity": 1, "restockType": "NO_RESTOCK"}]
+    )
+    assert create_refund(shopify_sandbox, goods_only, "goods")["userErrors"] == []
+
+
+def test_shipping_amount_above_what_remains_is_rejected(shopify_sandbox: httpx.Client) -> None:
+    order = seed_order(shopify_sandbox, discounted_order())
+    errors = user_errors(shopify_sandbox, refund_input(order, shipping={"amount": "10.01"}), "s")
+    assert errors[0]["field"] == ["shipping", "amount"]
+    assert order_state(shopify_sandbox, order)["refunds"] == []
+
+
+def test_second_full_shipping_refund_is_an_empty_refund(shopify_sandbox: httpx.Client) -> None:
+    order = seed_order(shopify_sandbox, discounted_order())
+    full = refund_input(order, shipping={"fullRefund": True})
+    assert create_refund(shopify_sandbox, full, "ship-1")["userErrors"] == []
+    assert user_errors(shopify_sandbox, full, "ship-2")
+    assert len(order_state(shopify_sandbox, order)["refunds"]) == 1
+
+
+def test_no_restock_takes_shipped_units_first(shopify_sandbox: httpx.Client) -> None:
+    order = seed_order(shopify_sandbox, discounted_order())
+    cap = line(order, "CAP")["gid"]  # 3 caps, 1 fulfilled
+    one = refund_input(
+        order, refundLineItems=[{"lineItemId": cap, "quantity": 1, "restockType": "NO_RESTOCK"}]
+    )
+    assert create_refund(shopify_sandbox, one, "cap-1")["userErrors"] == []
+    assert line(order_state(shopify_sandbox, order), "CAP")["unfulfilled_quantity"] == 2
+    returned = refund_input(
+        order,
+        refundLineItems=[
+            {"lineItemId": cap, "quantity": 1, "restockType": "RETURN", "locationId": LOCATION_1}
+        ],
+    )
+    errors = user_errors(shopify_sandbox, returned, "cap-2")
+    assert errors[0]["field"] == ["refundLineItems", "0", "restockType"]
+
+
+def test_refund_transaction_without_parent_is_rejected(shopify_sandbox: httpx.Client) -> None:
+    order = seed_order(shopify_sandbox, discounted_order())
+    orphan = {k: v for k, v in refund_transaction(order, "5.00").items() if k != "parentId"}
+    errors = user_errors(shopify_sandbox, refund_input(order, transactions=[orphan]), "orphan")
+    assert errors == [{"field": ["transactions", "0", "parentId"], "message": errors[0]["message"]}]
+
+
+def test_refund_transaction_on_another_gateway_is_rejected(shopify_sandbox: httpx.Client) -> None:
+    order = seed_order(shopify_sandbox, discounted_order())
+    invented = refund_transaction(order, "5.00") | {"gateway": "made_up_pay"}
+    errors = user_errors(shopify_sandbox, refund_input(order, transactions=[invented]), "gw")
+    assert errors[0]["field"] == ["transactions", "0", "gateway"]
+
+
+# --- restock locations ----------------------------------------------------------------------
+
+
+def test_restock_location_must_stock_the_item(shopify_sandbox: httpx.Client) -> None:
+    two_location_shop(shopify_sandbox)
+    seeded = discounted_order()
+    seeded["line_items"][0]["stocked_at"] = [1]
+    order = seed_order(shopify_sandbox, seeded)
+    tee = line(order, "TEE")["gid"]
+    item = {"lineItemId": tee, "quantity": 1, "restockType": "RETURN"}
+    outlet = refund_input(
+        order, refundLineItems=[item | {"locationId": "gid://shopify/Location/3"}]
+    )
+    assert user_errors(shopify_sandbox, outlet, "r-3")[0]["field"] == [
+        "refundLineItems",
+        "0",
+        "locationId",
+    ]
+    warehouse = refund_input(order, refundLineItems=[item | {"locationId": LOCATION_1}])
+    assert create_refund(shopify_sandbox, warehouse, "r-1")["userErrors"] == []
+
+
+def test_inventory_seed_stocks_the_item_at_the_location(shopify_sandbox: httpx.Client) -> None:
+    two_location_shop(shopify_sandbox)
+    seeded = discounted_order()
+    seeded["line_items"][0]["stocked_at"] = []
+    order = seed_order(shopify_sandbox, seeded)
+    shopify_sandbox.post(
+        f"/_sandbox/shops/{SHOP}/inventory", json={"sku": "TEE", "location_id": 3, "available": 0}
+    )
+    item = {"lineItemId": line(order, "TEE")["gid"], "quantity": 1, "restockType": "RETURN"}
+    outlet = refund_input(
+        order, refundLineItems=[item | {"locationId": "gid://shopify/Location/3"}]
+    )
+    assert create_refund(shopify_sandbox, outlet, "r-3")["userErrors"] == []
+
+
+def test_no_restock_drops_the_location(shopify_sandbox: httpx.Client) -> None:
+    order = seed_order(shopify_sandbox, discounted_order())
+    item = {
+        "lineItemId": line(order, "TEE")["gid"],
+        "quantity": 1,
+        "restockType": "NO_RESTOCK",
+        "locationId": LOCATION_1,
+    }
+    result = create_refund(shopify_sandbox, refund_input(order, refundLineItems=[item]), "nr")
+    [refund_line] = result["refund"]["refundLineItems"]["nodes"]
+    assert refund_line["location"] is None
+    assert refund_line["restocked"] is False
+    assert order_state(shopify_sandbox, order)["refunds"][0]["lines"][0]["location_id"] is None
+
+
+def test_cancel_without_location_is_rejected(shopify_sandbox: httpx.Client) -> None:
+    order = seed_order(shopify_sandbox, discounted_order())
+    item = {"lineItemId": line(order, "CAP")["gid"], "quantity": 1, "restockType": "CANCEL"}
+    errors = user_errors(shopify_sandbox, refund_input(order, refundLineItems=[item]), "c")
+    assert errors[0]["field"] == ["refundLineItems", "0", "locationId"]
+    assert shopify_sandbox.get(f"/_sandbox/shops/{SHOP}/inventory").json() == {}
