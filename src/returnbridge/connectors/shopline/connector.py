@@ -70,7 +70,9 @@ class ShoplineConnector:
         limiter: LeakyBucket | None = None,
         timeout: float | httpx.Timeout = 30.0,
         default_location_id: str | None = None,
+        search_page_size: int = SEARCH_PAGE,
     ) -> None:
+        self.search_page_size = max(1, min(search_page_size, PAGE))
         self.client = ShoplineClient(
             base_url, access_token, http=http, limiter=limiter, timeout=timeout
         )
@@ -118,7 +120,7 @@ class ShoplineConnector:
     def find_orders(self, query: OrderQuery) -> list[OrderSummary]:
         """By order name (each spelling, with and without `#`), else email and/or date; every
         hit checked exactly (`search.matches`). Nothing to filter on: no scan, no hits."""
-        params: dict[str, str | int] = {"status": "any", "limit": SEARCH_PAGE}
+        params: dict[str, str | int] = {"status": "any", "limit": self.search_page_size}
         if query.email:
             params["email"] = query.email.strip()
         if query.created_from is not None:
