@@ -31,6 +31,9 @@ class Capability(StrEnum):
     RESTOCK = "restock"  # goods can be restocked apart from a refund (`OrderConnector.restock`)
     SEARCH_BY_EMAIL = "search_by_email"
     SEARCH_BY_NAME = "search_by_name"
+    PLATFORM_RETURNS = "platform_returns"
+    """The platform keeps returns of its own (`ReturnsConnector`): goods come back through one,
+    restocked and refunded when it is processed."""
 
 
 class OrderQuery(_Frozen):
@@ -231,6 +234,81 @@ class SuggestedRefund(_Frozen):
     def total(self) -> int:
         """Lines with their tax plus shipping with its tax, plus duties."""
         return self.subtotal + self.tax + self.shipping_amount + (self.duties or 0)
+
+
+class ReturnLineCommand(_Frozen):
+    line_id: str
+    """The order line the units come back from."""
+    quantity: int
+
+
+class OpenReturnCommand(_Frozen):
+    """A return to open on the platform for shipped goods, approved already.
+
+    `key` is the refund's idempotency key: the connector writes it where the platform keeps
+    it (`note`) and looks for it before opening another.
+    """
+
+    order_id: str
+    key: str
+    lines: tuple[ReturnLineCommand, ...]
+    note: str
+
+
+class PlatformReturnLine(_Frozen):
+    id: str
+    line_id: str
+    quantity: int
+    processed_quantity: int = 0
+
+
+class PlatformReturn(_Frozen):
+    """A return as the platform recorded it (status as the platform names it: OPEN, CLOSED)."""
+
+    id: str
+    order_id: str
+    status: str
+    lines: tuple[PlatformReturnLine, ...] = ()
+    name: str | None = None
+
+    @property
+    def processed(self) -> bool:
+        """Every unit of the return was processed (restocked or not, refunded or not)."""
+        return all(line.processed_quantity >= line.quantity for line in self.lines)
+
+
+class ProcessReturnCommand(_Frozen):
+    """Process an open return: its lines as `refund.lines` say (a location: restocked there;
+    none: not restocked) and the refund's money, if any, as its financial transfer."""
+
+    return_id: str
+    refund: RefundCommand
+
+
+class ProcessedReturn(_Frozen):
+    platform_return: PlatformReturn
+    refund: PlatformRefund | None = None
+    """The refund the processing made; None when no money moved (goods only)."""
+
+
+@runtime_checkable
+class ReturnsConnector(Protocol):
+    """The operations of a connector with Capability.PLATFORM_RETURNS.
+
+    `platform_returns` says whether this connection wants them (a connection setting): a
+    connector able to keep returns may still be asked to refund with `create_refund` only.
+    """
+
+    platform_returns: bool
+
+    def open_return(self, command: OpenReturnCommand) -> PlatformReturn:
+        """The return opened under `command.key`: the one already there, else a new one."""
+        ...
+
+    def process_return(self, command: ProcessReturnCommand) -> ProcessedReturn:
+        """Process the return once: a return already processed is answered with its refund
+        (found by the key, as `create_refund` does) instead of being processed again."""
+        ...
 
 
 @runtime_checkable

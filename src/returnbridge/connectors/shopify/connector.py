@@ -9,15 +9,19 @@ import httpx
 
 from returnbridge.connectors.base.connector import (
     Capability,
+    OpenReturnCommand,
     OrderQuery,
     PlatformRefund,
+    PlatformReturn,
+    ProcessedReturn,
+    ProcessReturnCommand,
     RefundCommand,
     RestockCommand,
     RestockResult,
     SuggestedRefund,
 )
 from returnbridge.connectors.base.search import matches
-from returnbridge.connectors.shopify import mapping, tenders
+from returnbridge.connectors.shopify import mapping, returns, tenders
 from returnbridge.connectors.shopify.client import ShopifyGraphQLClient
 from returnbridge.connectors.shopify.errors import error_from_user_errors
 from returnbridge.connectors.shopify.limits import CostLimiter
@@ -46,6 +50,7 @@ class ShopifyConnector:
             Capability.RESTOCK_WITH_REFUND,
             Capability.SEARCH_BY_EMAIL,
             Capability.SEARCH_BY_NAME,
+            Capability.PLATFORM_RETURNS,
         }
     )
 
@@ -58,6 +63,7 @@ class ShopifyConnector:
         limiter: CostLimiter | None = None,
         timeout: float | httpx.Timeout = 30.0,
         hints: dict[str, Any] | None = None,
+        platform_returns: bool = False,
     ) -> None:
         self.client = ShopifyGraphQLClient(
             shop_url, access_token, http=http, limiter=limiter, timeout=timeout
@@ -65,6 +71,8 @@ class ShopifyConnector:
         # What earlier calls taught about this store, kept as long as the caller keeps `hints`
         # (the runtime: the process's life): "shop_money" once it sold in a second currency.
         self.hints: dict[str, Any] = {} if hints is None else hints
+        # The connection's `shopify_returns`: returned goods go through Shopify returns.
+        self.platform_returns = platform_returns
 
     def _order_node(self, document: str, variables: Mapping[str, Any]) -> Mapping[str, Any]:
         data = self.client.execute(document, variables)
@@ -199,6 +207,14 @@ class ShopifyConnector:
             "UNSUPPORTED_OPERATION", "shopify restocks returned goods inside the refund"
         )
 
+    def open_return(self, command: OpenReturnCommand) -> PlatformReturn:
+        """`returnCreate` (status OPEN) unless the order already has the return under our key."""
+        return returns.open_return(self.client, command)
+
+    def process_return(self, command: ProcessReturnCommand) -> ProcessedReturn:
+        """`returnProcess`: dispositions and the refund as its financial transfer, once."""
+        return returns.process_return(self.client, command, suggest=self.suggest_refund)
+
     def list_refunds(self, order_id: str) -> list[PlatformRefund]:
         return [
             mapping.refund_from_shopify(refund, order_id=order_id)
@@ -257,4 +273,5 @@ def from_connection(
         limiter=limiter,
         http=http if isinstance(http, httpx.Client) else None,
         hints=state.setdefault("hints", {}),
+        platform_returns=settings.get("shopify_returns") is True,
     )
