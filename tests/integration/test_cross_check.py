@@ -2,12 +2,12 @@
 
 Disagreements are seeded the way they happen with real merchants. Shopify: the connection's
 rounding setting (`HALF_EVEN`) differs from Shopify's (half up), and half of a shipping line
-whose tax is 0.25 carries 0.125 of tax: we plan 0.12, Shopify calculates 0.13. BigCommerce:
-one of three units whose line tax is 1.00 carries 0.34 in our plan (the first units take the
-leftover minor unit, refund-math "Splitting a line over its units") and 0.33 in BigCommerce's
-quote (pro rata, half up). With no tolerance the return waits in `needs_review` with both
-breakdowns on its timeline; with a tolerance of one minor unit it goes on. Real parts: the API
-on loopback, DBOS on SQLite, sandboxes over HTTP.
+whose tax is 0.25 carries 0.125 of tax: we plan 0.12, Shopify calculates 0.13. BigCommerce and
+SHOPLINE: one of three units whose line tax is 1.00 carries 0.34 in our plan (the first units
+take the leftover minor unit, refund-math "Splitting a line over its units") and 0.33 in the
+platform's calculation (pro rata, half up). With no tolerance the return waits in
+`needs_review` with both breakdowns on its timeline; with a tolerance of one minor unit it goes
+on. Real parts: the API on loopback, DBOS on SQLite, sandboxes over HTTP.
 """
 
 from __future__ import annotations
@@ -89,6 +89,35 @@ def _seed_bigcommerce(control: httpx.Client) -> tuple[str, dict[str, str]]:
     return str(ORDER_ID), store.credentials
 
 
+SHOPLINE_HANDLE = "halfcent"
+SHOPLINE_ORDER = "21050000000000000000007101"
+
+
+def _seed_shopline(control: httpx.Client) -> tuple[str, dict[str, str]]:
+    """Three units of 10.00 with 1.00 tax on the line, shipped."""
+    token = "shopline-cross-check-token"
+    control.post(
+        "/_sandbox/stores", json={"handle": SHOPLINE_HANDLE, "access_token": token}
+    ).raise_for_status()
+    control.post(
+        f"/_sandbox/stores/{SHOPLINE_HANDLE}/orders",
+        json={
+            "id": SHOPLINE_ORDER,
+            "email": "third@example.com",
+            "line_items": [
+                {
+                    "sku": "HALF-1",
+                    "title": "Third-cent towel",
+                    "quantity": 3,
+                    "price": "10.00",
+                    "tax_lines": [{"title": "Tax", "rate": "0.0333", "price": "1.00"}],
+                }
+            ],
+        },
+    ).raise_for_status()
+    return SHOPLINE_ORDER, {"access_token": token}
+
+
 @dataclass(frozen=True)
 class Calculating:
     """A platform that calculates refunds: how to seed the order there, the settings of its
@@ -127,6 +156,17 @@ CALCULATING = {
         ours=1_000 + 34,
         theirs=1_000 + 33,
         base_path=platforms.BIGCOMMERCE.base_path,
+    ),
+    "shopline": Calculating(
+        "shopline",
+        _seed_shopline,
+        {},
+        {},
+        {},
+        "line {line}: tax ours 34 platform 33",
+        ours=1_000 + 34,
+        theirs=1_000 + 33,
+        base_path=f"/stores/{SHOPLINE_HANDLE}",
     ),
 }
 
