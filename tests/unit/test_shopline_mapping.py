@@ -578,3 +578,46 @@ def test_order_without_currency_is_refused() -> None:
     raw["currency"] = None
     with pytest.raises(PermanentError):
         mapping.order_from_shopline(raw)
+
+
+def test_the_create_answer_as_the_sdk_shows_it_reads_with_a_pending_transaction() -> None:
+    """No currency, epoch-millisecond `create_at`, a `pending` refund transaction (counted:
+    the refund is committed) and a failed one (not counted)."""
+    answer = {
+        "id": "2605755870074105241861",
+        "order_id": ORDER_ID,
+        "create_at": "1673404700862",
+        "note": "returnbridge rb-9 x",
+        "refund_line_items": [
+            {
+                "id": 0,
+                "line_item_id": 601,
+                "quantity": 1,
+                "restock_type": "return",
+                "subtotal": "3.45",
+                "total_tax": "0.28",
+            }
+        ],
+        "transactions": [
+            {
+                "id": SLIP,
+                "kind": "refund",
+                "status": "pending",
+                "amount": "3.73",
+                "currency": "USD",
+            },
+            {
+                "id": SLIP,
+                "kind": "refund",
+                "status": "failure",
+                "amount": "3.73",
+                "currency": "USD",
+            },
+        ],
+    }
+    refund = mapping.platform_refund(answer, currency="usd")
+    assert (refund.currency, refund.total, refund.idempotency_key) == ("USD", 373, "rb-9")
+    assert refund.created_at is not None
+    assert refund.created_at.year == 2023
+    assert [(x.line_id, x.restock) for x in refund.lines] == [("601", "return")]
+    assert refund.shipping is None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -56,6 +56,9 @@ ORIGINAL_ROUTE = frozenset({"original", "card"})
 (store credit, manual, cash) is recorded as refunded outside it."""
 PAID_KINDS = frozenset({"sale", "capture"})
 DONE = frozenset({"success", "succeeded", "paid", ""})
+FAILED = frozenset({"failure", "failed", "error"})
+"""Refund transactions that moved nothing; a `pending` one is committed and counts (the
+SDK's example answers a new refund with `status: pending`)."""
 
 
 # --------------------------------------------------------------------------- values
@@ -99,6 +102,9 @@ def wire_line_id(line_id: str) -> int | str:
 
 
 def _date(value: Any) -> datetime | None:
+    """An ISO 8601 time, or epoch milliseconds (the SDK's `create_at: "1673404700862"`)."""
+    if isinstance(value, int | str) and str(value).isdigit() and len(str(value)) >= 12:
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -251,7 +257,7 @@ def _refund_money(refund: Json, currency: str) -> int:
         minor(t.get("amount"), currency, field="transactions.amount")
         for t in rows(refund.get("transactions"))
         if str(t.get("kind") or "refund").lower() == "refund"
-        and str(t.get("status") or "").lower() in DONE
+        and str(t.get("status") or "").lower() not in FAILED
     )
 
 
@@ -271,7 +277,7 @@ def payments(order: Json, currency: str) -> tuple[Payment, ...]:
     for refund in rows(order.get("refunds")):
         for txn in rows(refund.get("transactions")):
             parent = _id(txn.get("parent_id")) or _id(txn.get("id"))
-            if parent and str(txn.get("status") or "").lower() in DONE:
+            if parent and str(txn.get("status") or "").lower() not in FAILED:
                 amount = minor(txn.get("amount"), currency, field="transactions.amount")
                 refunded[parent] = refunded.get(parent, 0) + amount
     found = []
@@ -672,7 +678,7 @@ def platform_refund(refund: Json, *, currency: str | None = None) -> PlatformRef
         order_id=str(refund.get("order_id")),
         currency=code,
         total=_refund_money(refund, code),
-        created_at=_date(refund.get("created_at")),
+        created_at=_date(refund.get("created_at") or refund.get("create_at")),
         note=text,
         idempotency_key=key_in_note(text),
         lines=tuple(
