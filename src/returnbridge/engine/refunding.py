@@ -20,7 +20,7 @@ from returnbridge.domain.money import Money
 from returnbridge.domain.orders import Order
 from returnbridge.domain.refunds import RefundPlan, RefundPolicy, plan_refund
 from returnbridge.domain.returns import CanonicalReturn, ReturnStatus
-from returnbridge.engine import completion
+from returnbridge.engine import completion, platform_returns
 from returnbridge.engine import refund_commands as rc
 from returnbridge.engine.admission import admit
 from returnbridge.engine.runtime import Runtime
@@ -381,7 +381,7 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
         if planned_command is not None:
             # The first attempt sends what the plan step decided on the order it had just read.
             sent = _ready(planned_command)
-            refund = connector.create_refund(sent)
+            refund = platform_returns.write_refund(runtime, tenant_id, return_id, connector, sent)
         else:
             found = find_by_key(connector.list_refunds(stored.order_id), key)
             if found is not None:
@@ -395,7 +395,7 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
             planned = _compute(canonical, order, connection)
             command = _command(connector, planned, canonical, connection, key)
             sent = _ready(command)
-            refund = connector.create_refund(sent)
+            refund = platform_returns.write_refund(runtime, tenant_id, return_id, connector, sent)
     except Exception as error:
         outcome = classify(runtime, tenant_id, return_id, error, step="refund")
         with transaction(runtime) as session:
@@ -404,7 +404,8 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
         return outcome
     finally:
         connector.close()
-    REFUNDS_CREATED.labels(platform=connection.platform).inc()
+    if refund is not None:  # None: a platform return that moved goods only
+        REFUNDS_CREATED.labels(platform=connection.platform).inc()
     return _record_refunded(
         runtime,
         tenant_id,
@@ -412,6 +413,7 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
         stored.id,
         refund,
         **recording,
+        skipped=refund is None,
         planned=sent.money,
         tolerance=sent.tolerance,
     )

@@ -198,7 +198,10 @@ def open_return(client: ShopifyGraphQLClient, command: OpenReturnCommand) -> Pla
     except TransientError as error:
         if not error.details.get("ambiguous"):
             raise
-        order = _read(client, command.order_id, fulfillments=False)
+        try:
+            order = _read(client, command.order_id, fulfillments=False)
+        except TransientError:
+            raise error from None  # still unknown: the engine looks again before any repeat
         again = _ours(order, command.order_id, command.key)
         if again is None:
             raise
@@ -387,7 +390,10 @@ def process_return(
     except TransientError as error:
         if not error.details.get("ambiguous"):
             raise
-        again = _find_return(client, refund.order_id, command.return_id)
+        try:
+            again = _find_return(client, refund.order_id, command.return_id)
+        except TransientError:
+            raise error from None  # still unknown: the engine looks again before any repeat
         if not platform_return(again, order_id=refund.order_id).processed:
             raise
         return _answer(again, refund)
