@@ -6,11 +6,16 @@ Each test names the rule it holds; the source of each rule is in the table of
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from contract import test_shopify_sandbox as base
 from contract.test_shopify_sandbox import (
+    GRAPHQL_PATH,
+    REFUND_CREATE_WITHOUT_KEY,
     SHOP,
+    TOKEN,
     create_refund,
     discounted_order,
     line,
@@ -169,3 +174,89 @@ def test_cancel_without_location_is_rejected(shopify_sandbox: httpx.Client) -> N
     errors = user_errors(shopify_sandbox, refund_input(order, refundLineItems=[item]), "c")
     assert errors[0]["field"] == ["refundLineItems", "0", "locationId"]
     assert shopify_sandbox.get(f"/_sandbox/shops/{SHOP}/inventory").json() == {}
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+def post(client: httpx.Client, query: str, variables: dict[str, Any] | None = None) -> Any:
+    response = client.post(
+        GRAPHQL_PATH,
+        json={"query": query, "variables": variables or {}},
+        headers={"X-Shopify-Access-Token": TOKEN},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_order_id_that_is_not_a_global_id_is_an_error(shopify_sandbox: httpx.Client) -> None:
+    literal = post(shopify_sandbox, '{ order(id: "8001") { id } }')
+    assert "data" not in literal
+    [error] = literal["errors"]
+    assert error["message"] == "Invalid global id `8001`"
+    assert error["extensions"]["code"] == "argumentLiteralsIncompatible"
+
+    variable = post(shopify_sandbox, "query($id: ID!) { order(id: $id) { id } }", {"id": "8001"})
+    [error] = variable["errors"]
+    assert error["message"] == "Variable $id of type ID! was provided invalid value"
+    assert error["extensions"]["problems"] == [
+        {"path": [], "explanation": "Invalid global id `8001`"}
+    ]
+
+
+def test_nested_id_that_is_not_a_global_id_is_an_error(shopify_sandbox: httpx.Client) -> None:
+    order = seed_order(shopify_sandbox, discounted_order())
+    body = post(
+        shopify_sandbox,
+        REFUND_CREATE_WITHOUT_KEY,
+        {"input": refund_input(order, refundLineItems=[{"lineItemId": "1", "quantity": 1}])},
+    )
+    [error] = body["errors"]
+    assert error["extensions"]["problems"][0]["path"] == ["refundLineItems", 0, "lineItemId"]
+    assert order_state(shopify_sandbox, order)["refunds"] == []
+
+
+def test_unknown_api_version_is_not_found_and_old_ones_fall_forward(
+    shopify_sandbox: httpx.Client,
+) -> None:
+    headers = {"X-Shopify-Access-Token": TOKEN}
+    query = {"query": "{ locations(first: 1) { nodes { id } } }"}
+    missing = shopify_sandbox.post("/admin/api/2026-02/graphql.json", json=query, headers=headers)
+    assert (missing.status_code, missing.json()) == (404, {"errors": "Not Found"})
+    old = shopify_sandbox.post("/admin/api/2025-07/graphql.json", json=query, headers=headers)
+    assert old.status_code == 200
+    assert old.headers["X-Shopify-API-Version"] == "2026-01"
+
+
+def test_every_answer_names_the_api_version(shopify_sandbox: httpx.Client) -> None:
+    answer = shopify_sandbox.post(GRAPHQL_PATH, json={"query": "{ x }"})
+    assert answer.status_code == 401
+    assert answer.headers["X-Shopify-API-Version"] == "2026-01"
+
+
+def test_validation_errors_carry_a_code(shopify_sandbox: httpx.Client) -> None:
+    body = post(shopify_sandbox, "{ locations(first: 1) { nodes { nope } } }")
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["undefinedField"]
+
+
+def test_page_size_above_250_is_refused(shopify_sandbox: httpx.Client) -> None:
+    body = post(shopify_sandbox, "{ locations(first: 251) { nodes { id } } }")
+    assert "data" not in body
+    assert body["errors"][0]["message"] == "The requested page size must be between 0 and 250."
+
+
+def test_input_list_above_250_items_is_refused(shopify_sandbox: httpx.Client) -> None:
+    order = seed_order(shopify_sandbox, discounted_order())
+    tee = line(order, "TEE")["gid"]
+    items = [{"lineItemId": tee, "quantity": 1}] * 251
+    body = post(
+        shopify_sandbox,
+        REFUND_CREATE_WITHOUT_KEY,
+        {"input": refund_input(order, refundLineItems=items)},
+    )
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "MAX_INPUT_SIZE_EXCEEDED"
+    assert (
+        error["message"]
+        == "The input array size of 251 is greater than the maximum allowed of 250."
+    )

@@ -24,7 +24,7 @@ def create_app(
         clock=clock or time.time, restore_rate=restore_rate, bucket_size=bucket_size
     )
     app.add_api_route(
-        f"/admin/api/{API_VERSION}/graphql.json",
+        "/admin/api/{version}/graphql.json",
         graphql_endpoint,
         methods=["POST"],
         include_in_schema=False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +20,9 @@ from graphql import (
     execute,
     get_operation_ast,
     parse,
-    validate,
 )
 
+from returnbridge.sandbox.shopify.coercion import coercion_errors, validation_errors
 from returnbridge.sandbox.shopify.cost import actual_cost, requested_cost
 from returnbridge.sandbox.shopify.faults import Fault
 from returnbridge.sandbox.shopify.gids import gid
@@ -35,6 +36,8 @@ INVALID_TOKEN_BODY = {
     "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
 }
 BAD_BODY = {"errors": {"query": "Required parameter missing or invalid"}}
+NOT_FOUND_BODY = {"errors": "Not Found"}
+VERSION_HEADER = "X-Shopify-API-Version"
 THROTTLED_ERROR = {
     "message": "Throttled",
     "extensions": {
@@ -86,7 +89,7 @@ def _respond(
         requested_cost=call.requested_cost,
         actual_cost=call.actual_cost,
     )
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers={VERSION_HEADER: API_VERSION})
 
 
 async def _read_body(request: Request) -> dict[str, Any] | None:
@@ -141,8 +144,26 @@ def _execute(
     return result, context
 
 
+_VERSION = re.compile(r"(\d{4})-(01|04|07|10)")
+
+
+def served_version(requested: str) -> str | None:
+    """The version that answers a request for ``requested``, or None (404).
+
+    Shopify serves a version it no longer supports with the oldest supported one ("falls
+    forward"); here that is the only version simulated. Versions after it are not simulated.
+    """
+    if requested == API_VERSION:
+        return API_VERSION
+    if _VERSION.fullmatch(requested) and requested < API_VERSION:
+        return API_VERSION
+    return None
+
+
 async def graphql_endpoint(request: Request) -> JSONResponse:
     """Serve one Admin GraphQL call the way the platform would."""
+    if served_version(request.path_params.get("version", API_VERSION)) is None:
+        return JSONResponse(NOT_FOUND_BODY, status_code=404)
     simulator: Simulator = request.app.state.simulator
     now = simulator.clock()
     call = _Call()
@@ -161,15 +182,18 @@ async def graphql_endpoint(request: Request) -> JSONResponse:
     except GraphQLError as error:
         return _respond(simulator, call, {"errors": [error.formatted]}, at=now)
     schema = executable_schema()
-    errors = validate(schema, document)
+    errors = validation_errors(schema, document)
     operation = get_operation_ast(document, body.get("operationName"))
     if errors or operation is None:
-        messages = [e.formatted for e in errors] or [
+        messages = errors or [
             {"message": "An operation name is required when several operations are sent."}
         ]
         return _respond(simulator, call, {"errors": messages}, at=now)
     call.kind = operation.operation.value
     call.operation = _root_field(operation)
+    coercion = coercion_errors(schema, document, operation, body.get("variables") or {})
+    if coercion:
+        return _respond(simulator, call, {"errors": coercion}, at=now)
     fault = simulator.faults.take(operation=call.operation, scope=shop.domain)
     call.fault = fault.kind if fault else None
     if fault is not None and fault.kind in _SERVER_ERRORS:
