@@ -21,7 +21,7 @@ def run_demo_command(
         [
             *(sys.executable, "-m", "returnbridge.cli.main", "demo", "--once"),
             *("--data-dir", str(data_dir), "--port", str(free_port())),
-            *("--sandbox-port", str(free_ports(3)), *extra),  # three sandboxes side by side
+            *("--sandbox-port", str(free_ports(4)), *extra),  # four sandboxes side by side
         ],
         capture_output=True,
         text=True,
@@ -38,7 +38,7 @@ def first_demo_run(
 ) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """One `demo --once` on a fresh data dir, shared by the tests that look at a first run.
 
-    The demo takes several seconds (a real process, four servers, twenty returns), so the
+    The demo takes several seconds (a real process, five servers, 23 returns), so the
     test of its output and the test of running it again use the same first run.
     """
     data_dir = tmp_path_factory.mktemp("first-demo") / "demo"
@@ -51,15 +51,15 @@ def test_demo_once_processes_every_sample_return_and_exits_zero(
     _, result = first_demo_run
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
-    assert "all 20 sample returns on 3 platforms ended as expected" in output
+    assert "all 23 sample returns on 4 platforms ended as expected" in output
     for external_id in ("TCK-5001", "EML-7002", "CHAT-3003", "IG-4004", "MKT-5005", "TEL-6006"):
         assert external_id in output
-    # a merchant on each platform; the same order refunds the same on all three
+    # a merchant on each platform; the same order refunds the same on all four
     final_table = result.stdout[result.stdout.rindex("┃ expected") :]
     rows = [line for line in final_table.splitlines() if "same order," in line]
-    assert len(rows) == 3, output[-4000:]
+    assert len(rows) == 4, output[-4000:]
     assert all("19.80 USD" in row and "completed" in row for row in rows)
-    for platform in ("shopify", "woocommerce", "bigcommerce"):
+    for platform in ("shopify", "woocommerce", "bigcommerce", "shopline"):
         assert any(platform in row for row in rows)
     # the other ways in: a polled vendor record and a signed push through a mapping
     assert "polled helpdesk" in output
@@ -127,4 +127,4 @@ def test_demo_runs_again_on_the_data_dir_it_made(
     assert (data_dir / DEMO_MARKER).is_file()
     second = run_demo_command(data_dir, "--timeout", "120", timeout=280)
     assert second.returncode == 0, (second.stdout + second.stderr)[-4000:]
-    assert "all 20 sample returns on 3 platforms ended as expected" in second.stdout
+    assert "all 23 sample returns on 4 platforms ended as expected" in second.stdout

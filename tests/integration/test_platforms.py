@@ -1,4 +1,5 @@
-"""One gateway, three platforms: the same return through Shopify, WooCommerce and BigCommerce.
+"""One gateway, four platforms: the same return through Shopify, WooCommerce, BigCommerce and
+SHOPLINE.
 
 Real parts only: the API on loopback, DBOS workflows on SQLite or PostgreSQL, and each
 platform's sandbox served over HTTP. The order is the same on every platform (three 20.00
@@ -23,7 +24,7 @@ from returnbridge.api.app import create_app
 from returnbridge.cli import demo_platforms as platforms
 from returnbridge.cli import demo_scenarios as scenarios
 from returnbridge.cli.demo import seed_gateway, seed_merchant, seed_sandbox
-from returnbridge.cli.sandboxes import SANDBOX_PLATFORMS, build_app
+from returnbridge.cli.sandboxes import build_app
 from returnbridge.cli.servers import BackgroundServer
 from returnbridge.engine.launch import launch_dbos, shutdown_dbos
 from returnbridge.engine.runtime import close_runtime, open_runtime
@@ -32,11 +33,12 @@ from support.gateway import RESTING, gateway_settings
 pytestmark = pytest.mark.timeout(240)
 
 STORES = {store.platform: store for store in platforms.OTHER_STORES}
+PLATFORMS = platforms.DEMO_PLATFORMS
 
 
 @pytest.fixture(scope="module")
 def sandboxes() -> Iterator[dict[str, BackgroundServer]]:
-    servers = {p: BackgroundServer(build_app(p)).start() for p in SANDBOX_PLATFORMS}
+    servers = {p: BackgroundServer(build_app(p)).start() for p in PLATFORMS}
     yield servers
     for server in servers.values():
         server.stop()
@@ -111,9 +113,12 @@ def _same_order_return(platform: str) -> dict[str, Any]:
 
 
 def _label(platform: str) -> str:
-    return {"shopify": "Shopify", "woocommerce": "WooCommerce", "bigcommerce": "BigCommerce"}[
-        platform
-    ]
+    return {
+        "shopify": "Shopify",
+        "woocommerce": "WooCommerce",
+        "bigcommerce": "BigCommerce",
+        "shopline": "SHOPLINE",
+    }[platform]
 
 
 def _events(body: dict[str, Any]) -> list[str]:
@@ -123,13 +128,11 @@ def _events(body: dict[str, Any]) -> list[str]:
 def test_one_partial_return_with_discount_and_tax_refunds_the_same_on_every_platform(
     merchants: Merchants,
 ) -> None:
-    ids = {p: merchants.post(p, _same_order_return(p)) for p in SANDBOX_PLATFORMS}
-    bodies = {p: merchants.wait(p, ids[p]) for p in SANDBOX_PLATFORMS}
-    assert {p: b["status"] for p, b in bodies.items()} == dict.fromkeys(
-        SANDBOX_PLATFORMS, "completed"
-    )
+    ids = {p: merchants.post(p, _same_order_return(p)) for p in PLATFORMS}
+    bodies = {p: merchants.wait(p, ids[p]) for p in PLATFORMS}
+    assert {p: b["status"] for p, b in bodies.items()} == dict.fromkeys(PLATFORMS, "completed")
     totals = {p: b["refund_total"] for p, b in bodies.items()}
-    assert set(totals) == set(SANDBOX_PLATFORMS)
+    assert set(totals) == set(PLATFORMS)
     for total in totals.values():
         assert (total["amount"], total["currency"]) == (platforms.SAME_ORDER_REFUND, "USD")
     # WooCommerce: the refund sent names each line's refund_total and refund_tax, and they
@@ -155,16 +158,32 @@ def test_one_partial_return_with_discount_and_tax_refunds_the_same_on_every_plat
     assert json.dumps(stock)  # the returned shirt went back into WooCommerce's stock
     tee = str(platforms.WOO_PRODUCTS["TEE-GRN"])
     assert stock[tee] == 11
+    # SHOPLINE restocks inside the refund: the shirt was typed Returned (it had shipped) and
+    # went back to the connection's location; the refund's note carries the gateway's key.
+    with merchants.control("shopline") as control:
+        shop = f"/_sandbox/stores/{platforms.SL_STORE}"
+        levels = control.get(f"{shop}/stock", params={"location_id": platforms.SL_LOCATION})
+        state = control.get(f"{shop}/orders/{platforms.SL_ORDER_IDS['#4001']}").json()
+    assert levels.json()["TEE-GRN"] == 11
+    (refunded,) = state["refunded"].values()
+    assert refunded["Returned"] == 1
+    assert not refunded.get("Unshipped")
+    (refund,) = state["order"]["refunds"]
+    assert refund["note"].startswith("returnbridge rb-")
 
 
-@pytest.mark.parametrize("platform", ["woocommerce", "bigcommerce"])
+@pytest.mark.parametrize("platform", ["woocommerce", "bigcommerce", "shopline"])
 def test_a_refund_whose_answer_was_lost_is_found_by_its_key_not_paid_twice(
     merchants: Merchants, platform: str
 ) -> None:
     """The platform made the refund, but the answer never arrived (timeout after commit):
-    neither platform has an idempotency key, so the gateway finds its refund by the key it
-    wrote into it, and the return completes with one refund."""
-    operation = {"woocommerce": "refunds.create", "bigcommerce": "createOrderRefund"}[platform]
+    none of these platforms has an idempotency key, so the gateway finds its refund by the
+    key it wrote into it, and the return completes with one refund."""
+    operation = {
+        "woocommerce": "refunds.create",
+        "bigcommerce": "createOrderRefund",
+        "shopline": "create_refund",
+    }[platform]
     with merchants.control(platform) as control:
         control.post(
             "/_sandbox/faults",

@@ -23,7 +23,7 @@ from rich.live import Live
 from rich.table import Table
 
 from returnbridge.cli import demo_scenarios as scenarios
-from returnbridge.cli.demo_platforms import OTHER_STORES, DemoStore, refund_keys
+from returnbridge.cli.demo_platforms import DEMO_PLATFORMS, OTHER_STORES, DemoStore, refund_keys
 from returnbridge.cli.demo_ways_in import bring_in
 from returnbridge.cli.servers import BackgroundServer
 from returnbridge.engine.runtime import Runtime
@@ -239,11 +239,12 @@ class Merchant:
 
 
 def _start_sandboxes(console: Console, sandbox_port: int) -> dict[str, BackgroundServer]:
-    """Shopify on `sandbox_port`, then WooCommerce and BigCommerce on the next ports."""
-    from returnbridge.cli.sandboxes import SANDBOX_PLATFORMS, build_app
+    """Shopify on `sandbox_port`, then every other demo merchant's platform (WooCommerce,
+    BigCommerce, SHOPLINE) on the next ports."""
+    from returnbridge.cli.sandboxes import build_app
 
     started: dict[str, BackgroundServer] = {}
-    for offset, platform in enumerate(SANDBOX_PLATFORMS):
+    for offset, platform in enumerate(DEMO_PLATFORMS):
         server = BackgroundServer(build_app(platform), port=sandbox_port + offset).start()
         started[platform] = server
         console.print(

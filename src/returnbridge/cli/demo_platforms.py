@@ -1,9 +1,9 @@
-"""The demo's WooCommerce and BigCommerce merchants: their stores, orders and sample returns.
+"""The demo's WooCommerce, BigCommerce and SHOPLINE merchants: stores, orders, sample returns.
 
 Each merchant is its own tenant (a vendor embeds returnbridge once per merchant, whatever the
-platform). Both sell the order every platform has (`SAME_ORDER`): three T-shirts at 20.00 with a
+platform). All sell the order every platform has (`SAME_ORDER`): three T-shirts at 20.00 with a
 5.00 order coupon, 8 % tax on the discounted price and taxed shipping. Returning one shirt
-refunds 19.80 on Shopify, WooCommerce and BigCommerce alike.
+refunds 19.80 on Shopify, WooCommerce, BigCommerce and SHOPLINE alike.
 """
 
 from __future__ import annotations
@@ -329,4 +329,154 @@ BIGCOMMERCE = DemoStore(
     samples=_bc_samples,
 )
 
-OTHER_STORES = (WOOCOMMERCE, BIGCOMMERCE)
+
+# --------------------------------------------------------------------------- SHOPLINE
+
+SL_STORE = "lumen-goods"
+SL_TOKEN = "sl_demo_token_000000000000000000"  # noqa: S105 - sandbox-only token
+SL_SECRET = "sl-demo-app-secret"  # noqa: S105 - sandbox-only app secret
+SL_LOCATION = "5409000000000000401"
+SL_ORDER_IDS = {
+    "#4001": "21050000000000000000004001",
+    "#4002": "21050000000000000000004002",
+    "#4003": "21050000000000000000004003",
+}
+_SL_VAT = [{"title": "VAT", "rate": "0.08"}]
+
+
+def _sl_order(name: str, email: str, lines: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {
+        "id": SL_ORDER_IDS[name],
+        "name": name,
+        "email": email,
+        "line_items": lines,
+        "shipping_lines": [
+            {
+                "title": "Standard",
+                "price": "5.99",
+                "tax_lines": [{"title": "VAT", "rate": "0.08", "price": "0.48"}],
+            }
+        ],
+        **extra,
+    }
+
+
+def sl_orders() -> list[dict[str, Any]]:
+    """The same order (#4001), a mug order to return in full with shipping (#4002) and a cap
+    order found by email and SKU (#4003); every unit shipped, paid through PayPal."""
+    same = _sl_order(
+        "#4001",
+        "jo@example.com",
+        [
+            {
+                "sku": "TEE-GRN",
+                "title": "Green tee",
+                "quantity": 3,
+                "price": "20.00",
+                "discount_allocations": [{"amount": "5.00", "discount_application_index": 0}],
+                "tax_lines": _SL_VAT,
+            }
+        ],
+        discount_applications=[
+            {
+                "code": "SAVE5",
+                "value": "5.00",
+                "value_type": "fixed_amount",
+                "target_type": "line_item",
+                "allocation_method": "across",
+            }
+        ],
+        shipping_lines=[
+            {
+                "title": "Standard",
+                "price": "10.00",
+                "tax_lines": [{"title": "VAT", "rate": "0.08", "price": "0.80"}],
+            }
+        ],
+    )
+    mugs = [{"sku": "MUG-WHT", "title": "White mug", "quantity": 2, "price": "12.00"}]
+    cap = [{"sku": "CAP-GRY", "title": "Grey cap", "quantity": 1, "price": "18.00"}]
+    return [
+        same,
+        _sl_order("#4002", "lee@example.com", [{**mugs[0], "tax_lines": _SL_VAT}]),
+        _sl_order("#4003", "ida@example.com", [{**cap[0], "tax_lines": _SL_VAT}]),
+    ]
+
+
+def _seed_sl(client: httpx.Client) -> int:
+    client.post(
+        "/_sandbox/stores",
+        json={
+            "handle": SL_STORE,
+            "access_token": SL_TOKEN,
+            "app_secret": SL_SECRET,
+            "locations": [{"id": SL_LOCATION, "name": "Main warehouse"}],
+        },
+    ).raise_for_status()
+    orders = sl_orders()
+    for order in orders:
+        client.post(f"/_sandbox/stores/{SL_STORE}/orders", json=order).raise_for_status()
+        for line in order["line_items"]:
+            client.post(
+                f"/_sandbox/stores/{SL_STORE}/stock",
+                json={"sku": line["sku"], "level": 10, "location_id": SL_LOCATION},
+            ).raise_for_status()
+    return len(orders)
+
+
+def _sl_samples() -> list[Sample]:
+    return [
+        Sample(
+            "same order, SHOPLINE",
+            _event(
+                "SL-4001",
+                "email",
+                reason="too small",
+                order={"order_number": "4001", "customer_email": "jo@example.com"},
+                lines=[{"sku": "TEE-GRN", "quantity": 1, "condition": "new"}],
+            ),
+            "completed",
+            SAME_ORDER_REFUND,
+        ),
+        Sample(
+            "full return + shipping",
+            _event(
+                "SL-4002",
+                "web",
+                reason="arrived broken",
+                order={"platform_order_id": SL_ORDER_IDS["#4002"]},
+                lines=[{"sku": "MUG-WHT", "quantity": 2, "condition": "damaged"}],
+                refund={"shipping": {"mode": "full"}},
+            ),
+            "completed",
+            "32.39",  # 2 x 12.00 + 1.92 tax + 5.99 shipping + 0.48 its tax
+        ),
+        Sample(
+            "by email + SKU",
+            _event(
+                "SL-4003",
+                "chat",
+                reason="wrong colour",
+                order={"customer_email": "ida@example.com"},
+                lines=[{"sku": "CAP-GRY", "quantity": 1, "condition": "new"}],
+            ),
+            "completed",
+            "19.44",
+        ),
+    ]
+
+
+SHOPLINE = DemoStore(
+    platform="shopline",
+    tenant_name="Lumen Goods (SHOPLINE)",
+    store_label=f"SHOPLINE store {SL_STORE}",
+    credentials={"access_token": SL_TOKEN},
+    settings={"restock_location_id": SL_LOCATION},
+    seed=_seed_sl,
+    samples=_sl_samples,
+    base_path=f"/stores/{SL_STORE}",
+)
+
+OTHER_STORES = (WOOCOMMERCE, BIGCOMMERCE, SHOPLINE)
+DEMO_PLATFORMS = ("shopify", *(store.platform for store in OTHER_STORES))
+"""Every platform the demo has a merchant on, in the order their sandboxes start."""
