@@ -260,3 +260,40 @@ def test_input_list_above_250_items_is_refused(shopify_sandbox: httpx.Client) ->
         error["message"]
         == "The input array size of 251 is greater than the maximum allowed of 250."
     )
+
+
+# --- search ---------------------------------------------------------------------------------
+
+ORDER_NAMES = "query($q: String) { orders(first: 10, query: $q) { nodes { name } } }"
+
+
+def names(client: httpx.Client, query: str) -> list[str]:
+    body = post(client, ORDER_NAMES, {"q": query})
+    assert "search" not in body.get("extensions", {}), body["extensions"]
+    return [n["name"] for n in body["data"]["orders"]["nodes"]]
+
+
+def test_orders_search_filters_status_financial_status_and_created_at(
+    shopify_sandbox: httpx.Client,
+) -> None:
+    seed_order(shopify_sandbox, discounted_order("#1001", created_at="2025-12-30T10:00:00Z"))
+    paid = seed_order(shopify_sandbox, discounted_order("#1002", created_at="2026-01-02T10:00:00Z"))
+    seed_order(
+        shopify_sandbox,
+        discounted_order(
+            "#1003",
+            created_at="2026-01-05T10:00:00Z",
+            closed_at="2026-01-06T10:00:00Z",
+            cancelled_at="2026-01-06T10:00:00Z",
+        ),
+    )
+    refund = refund_input(paid, transactions=[refund_transaction(paid, "10.00")])
+    assert create_refund(shopify_sandbox, refund, "search")["userErrors"] == []
+
+    assert names(shopify_sandbox, "created_at:>=2026-01-01") == ["#1002", "#1003"]
+    assert names(shopify_sandbox, "created_at:<2026-01-01") == ["#1001"]
+    assert names(shopify_sandbox, "financial_status:partially_refunded") == ["#1002"]
+    assert names(shopify_sandbox, "financial_status:paid") == ["#1001", "#1003"]
+    assert names(shopify_sandbox, "status:open") == ["#1001", "#1002"]
+    assert names(shopify_sandbox, "status:cancelled") == ["#1003"]
+    assert names(shopify_sandbox, "status:any") == ["#1001", "#1002", "#1003"]

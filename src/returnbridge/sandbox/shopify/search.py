@@ -4,10 +4,12 @@ Terms are ``field:value`` (the value may be quoted) or bare words; terms side by
 match (``AND`` may be written), ``OR`` offers alternatives, ``NOT`` or a leading ``-`` negates, and
 parentheses group. A bare word is a case-insensitive search over name, email and SKUs. Supported
 fields: ``name`` (``#`` optional), ``email``, ``sku``, ``id`` (with ``>``, ``>=``, ``<``, ``<=``),
-``created_at`` and ``updated_at`` (a date ``2024-01-31`` or an ISO 8601 time, optionally quoted,
-with the same comparators; a bare date compares whole days, in UTC here where the platform uses
-the shop's time zone). Other fields match everything and are reported as warnings, as the
-platform does.
+``financial_status`` (the display financial status in lower case: ``paid``,
+``partially_refunded``, ``refunded``, ...), ``status`` (``open``, ``closed``, ``cancelled``,
+``not_closed``, ``any``), ``created_at`` and ``updated_at`` (a date ``2024-01-31`` or an
+ISO 8601 time, optionally quoted, with the same comparators; a bare date compares whole days,
+in UTC here where the platform uses the shop's time zone). Other fields match everything and
+are reported as warnings, as the platform does.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from returnbridge.sandbox.shopify.state import Order
 _TOKEN = re.compile(
     r'\(|\)|-?[A-Za-z_][\w.]*:(?:"(?:[^"\\]|\\.)*"|[^\s()]*)|-?"(?:[^"\\]|\\.)*"|[^\s()]+'
 )
-SUPPORTED_FIELDS = frozenset({"name", "email", "sku", "id", "created_at", "updated_at"})
+SUPPORTED_FIELDS = frozenset(
+    {"name", "email", "sku", "id", "created_at", "updated_at", "financial_status", "status"}
+)
 
 
 class SearchSyntaxError(ValueError):
@@ -213,6 +217,19 @@ def _date_matches(stamp: str, value: str) -> bool:
     return _COMPARATORS[match.group(1) or "="](have, wanted)
 
 
+def _status_matches(order: Order, value: str) -> bool:
+    """``status:`` open (neither closed nor cancelled), closed, cancelled, not_closed, any."""
+    closed = order.closed_at is not None
+    cancelled = order.cancelled_at is not None
+    return {
+        "open": not closed and not cancelled,
+        "closed": closed,
+        "cancelled": cancelled,
+        "not_closed": not closed,
+        "any": True,
+    }.get(value, False)
+
+
 def _term_matches(order: Order, term: Term) -> bool:
     value = term.value.lower()
     skus = [(li.sku or "").lower() for li in order.line_items]
@@ -224,6 +241,10 @@ def _term_matches(order: Order, term: Term) -> bool:
         return value in skus
     if term.field == "id":
         return _id_matches(order, term.value)
+    if term.field == "financial_status":
+        return order.financial_status.lower() == value
+    if term.field == "status":
+        return _status_matches(order, value)
     if term.field in {"created_at", "updated_at"}:
         stamp = order.created_at if term.field == "created_at" else order.updated_at
         return _date_matches(stamp, term.value)

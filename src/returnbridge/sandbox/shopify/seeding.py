@@ -121,6 +121,8 @@ class OrderSeed(_Seed):
     phone: str | None = None
     shipping_address: AddressSeed | None = None
     created_at: str = "2026-01-15T10:00:00Z"
+    closed_at: str | None = None
+    cancelled_at: str | None = None
     currency: str | None = None
     presentment_currency: str | None = None
     exchange_rate: Decimal = Decimal(1)
@@ -226,6 +228,8 @@ def build_order(seed: OrderSeed, *, shop: Shop, ids: Ids) -> Order:
             shipping_zip=seed.shipping_address.zip if seed.shipping_address else None,
             created_at=seed.created_at,
             updated_at=seed.created_at,
+            closed_at=seed.closed_at,
+            cancelled_at=seed.cancelled_at,
             currency=builder.currency,
             presentment_currency=builder.presentment,
             exchange_rate=builder.rate,

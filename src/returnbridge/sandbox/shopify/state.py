@@ -160,6 +160,8 @@ class Order:
     returns: list[ShopReturn] = field(default_factory=list)
     phone: str | None = None
     shipping_zip: str | None = None
+    closed_at: str | None = None
+    cancelled_at: str | None = None
 
     def line(self, line_id: int) -> LineItem | None:
         """The line with this id, if it belongs to the order."""
