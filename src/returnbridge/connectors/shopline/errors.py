@@ -37,6 +37,8 @@ SENTENCES: Mapping[str, str] = {
     "with SHOPLINE before anything can be synced",
     "UNAUTHORIZED": "SHOPLINE refused the access token (missing, invalid or expired); "
     "reconnect the store or refresh the token",
+    "FORBIDDEN": "the access token lacks a scope this call needs (such as read_orders, "
+    "write_orders or write_return); grant it in the app's API credentials",
 }
 """Our own sentence for answers a person must act on, before SHOPLINE's words."""
 
