@@ -107,12 +107,12 @@ def test_a_lost_answer_to_return_process_moves_money_once_when_the_step_retries(
     wait_until(lambda: sandbox.journal("returnProcess"), timeout=60, what="returnProcess committed")
     # ... and the connector's own look at the return fails too, so the step gives up and
     # DBOS runs it again: it finds the refund by its key instead of processing again
-    sandbox.fault("http_503", operation="order")
+    sandbox.fault("http_503", operation="return")
     body = gateway.wait_for(return_id)
 
     assert body["status"] == "completed", body["timeline"]
     assert [e["effect"] for e in sandbox.journal("returnProcess")] == ["return_processed"]
-    assert [e["fault"] for e in sandbox.journal("order") if e["fault"]] == ["http_503"]
+    assert [e["fault"] for e in sandbox.journal("return") if e["fault"]] == ["http_503"]
     assert "OrderRefunds" in _calls(sandbox)  # the retried step looked for its key first
     order = sandbox.order(3002)
     assert len(order["refunds"]) == 1

@@ -22,6 +22,7 @@ EXPECTED = {
     "OrderReturns",
     "OrdersSearch",
     "RefundCreate",
+    "Return",
     "ReturnCreate",
     "ReturnProcess",
     "SuggestedRefund",

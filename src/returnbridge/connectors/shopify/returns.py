@@ -358,9 +358,8 @@ def _refund(node: Json, command: RefundCommand) -> PlatformRefund | None:
 
 
 def _find_return(client: ShopifyGraphQLClient, order_id: str, return_id: str) -> Json:
-    order = _read(client, order_id, fulfillments=False)
-    node = next((n for n in _returns(order, order_id) if str(n.get("id")) == return_id), None)
-    if node is None:
+    node = client.execute("Return", {"id": return_id}).get("return")
+    if not isinstance(node, Mapping):
         raise NotFound("NOT_FOUND", f"return {return_id} not found on order {order_id}")
     return node
 

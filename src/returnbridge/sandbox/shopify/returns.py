@@ -293,6 +293,13 @@ def return_view(ret: ShopReturn, order: Order, shop: Shop) -> View:
     }
 
 
+def resolve_return(_root: object, info: Info, id: str) -> View | None:
+    """``return(id)``: ``null`` for an unknown id or another shop's return."""
+    shop = _context(info).shop
+    found = _find_return(shop, id)
+    return return_view(found[1], found[0], shop) if found else None
+
+
 def resolve_return_line_type(value: View, *_: object) -> str:
     return str(value["__typename"])
 

@@ -198,6 +198,7 @@ def executable_schema() -> GraphQLSchema:
     query.fields["order"].resolve = _resolve_order
     query.fields["orders"].resolve = _resolve_orders
     query.fields["locations"].resolve = _resolve_locations
+    query.fields["return"].resolve = returns.resolve_return
     mutation.fields["refundCreate"].resolve = _resolve_refund_create
     mutation.fields["returnCreate"].resolve = returns.resolve_return_create
     mutation.fields["returnProcess"].resolve = returns.resolve_return_process

@@ -34,6 +34,7 @@ OUTPUT_FIELDS: dict[str, tuple[str, ...]] = {
         "order(id)",
         "orders(after,first,query,reverse,sortKey)",
         "locations(after,first,includeInactive)",
+        "return(id)",
     ),
     "Mutation": ("refundCreate(input)", "returnCreate(returnInput)", "returnProcess(input)"),
     "Order": (
