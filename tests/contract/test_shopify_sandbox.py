@@ -552,7 +552,7 @@ def test_suggested_refund_consumes_the_extra_cent_discount_units_first(
     # 524.98 over 5 units: 105.00, 105.00, 105.00, 104.99, 104.99; tax 61.25: 12.25 each.
     assert shop_amount(two["refundLineItems"][0]["subtotalSet"]) == "489.98"
     assert shop_amount(two["refundLineItems"][0]["totalTaxSet"]) == "24.5"
-    assert shop_amount(two["subtotalSet"]) == "489.98"
+    assert shop_amount(two["subtotalSet"]) == "699.98"  # prices before discounts
     assert shop_amount(two["discountedSubtotalSet"]) == "489.98"
     assert shop_amount(two["totalTaxSet"]) == "24.5"
     assert shop_amount(two["amountSet"]) == "514.48"

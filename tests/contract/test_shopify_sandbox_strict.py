@@ -297,3 +297,13 @@ def test_orders_search_filters_status_financial_status_and_created_at(
     assert names(shopify_sandbox, "status:open") == ["#1001", "#1002"]
     assert names(shopify_sandbox, "status:cancelled") == ["#1003"]
     assert names(shopify_sandbox, "status:any") == ["#1001", "#1002", "#1003"]
+
+
+def test_suggested_subtotal_is_before_discounts_and_discounted_subtotal_after(
+    shopify_sandbox: httpx.Client,
+) -> None:
+    order = seed_order(shopify_sandbox, discounted_order())
+    tee = line(order, "TEE")["gid"]
+    suggested = base.suggest(shopify_sandbox, order, lines=[{"lineItemId": tee, "quantity": 1}])
+    assert base.shop_amount(suggested["subtotalSet"]) == "349.99"
+    assert base.shop_amount(suggested["discountedSubtotalSet"]) == "244.99"

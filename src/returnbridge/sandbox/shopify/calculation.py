@@ -59,6 +59,7 @@ class Suggestion:
     lines: list[LineRefund]
     shipping: list[ShippingShare]
     shipping_maximum: Bag
+    gross_subtotal: Bag
     subtotal: Bag
     tax: Bag
     amount: Bag
@@ -205,6 +206,7 @@ def suggest(
         lines=lines,
         shipping=shipping,
         shipping_maximum=shipping_maximum,
+        gross_subtotal=total([line.line.unit_price.times(line.quantity) for line in lines]),
         subtotal=subtotal,
         tax=line_tax + shipping_tax,
         amount=amount,

@@ -217,7 +217,9 @@ def _suggestion_view(suggestion: Suggestion, order: Order, shop: Shop) -> View:
         )
     return {
         "amountSet": money_bag(suggestion.amount, order),
-        "subtotalSet": money_bag(suggestion.subtotal, order),
+        # The schema: subtotalSet is "the sum of all the prices", discountedSubtotalSet "the
+        # sum of all the discounted prices" of the line items being refunded.
+        "subtotalSet": money_bag(suggestion.gross_subtotal, order),
         "discountedSubtotalSet": money_bag(suggestion.subtotal, order),
         "totalTaxSet": money_bag(suggestion.tax, order),
         "maximumRefundableSet": money_bag(suggestion.maximum_refundable, order),
