@@ -7,7 +7,12 @@ import json
 import pytest
 
 from returnbridge.connectors.base.http import error_for_status
-from returnbridge.connectors.shopline.errors import STATUS_RULES, platform_message, refine
+from returnbridge.connectors.shopline.errors import (
+    LOCAL_ID_PREFIX,
+    STATUS_RULES,
+    platform_message,
+    refine,
+)
 from returnbridge.domain.errors import (
     AuthError,
     ConnectorError,
@@ -116,3 +121,15 @@ def test_429_keeps_the_wait_and_is_not_ambiguous() -> None:
 def test_an_error_without_an_answer_is_left_as_it_is() -> None:
     timeout = TransientError("TIMEOUT", "POST order/refund.json: timed out", ambiguous=True)
     assert refine(timeout, operation="POST order/refund.json") is timeout
+
+
+def test_our_own_request_id_is_not_passed_off_as_a_trace_id() -> None:
+    """A gateway in front of SHOPLINE answered without `traceId`: no trace is claimed."""
+    made = error_for_status(
+        502, rules=STATUS_RULES, body="<html>bad gateway</html>", request_id=f"{LOCAL_ID_PREFIX}1"
+    )
+    assert made is not None
+    failed = refine(made, operation="GET orders.json")
+    assert "traceId" not in failed.message
+    assert failed.details["trace_id"] is None
+    assert failed.request_id == f"{LOCAL_ID_PREFIX}1"

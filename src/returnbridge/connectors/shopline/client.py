@@ -8,6 +8,7 @@ SHOPLINE's `traceId` response header, and every error carries it (`errors.refine
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from returnbridge.connectors.base.http import HttpMethod, JsonHttpClient, QueryParams
-from returnbridge.connectors.shopline.errors import STATUS_RULES, refine
+from returnbridge.connectors.base.signing import header
+from returnbridge.connectors.shopline.errors import LOCAL_ID_PREFIX, STATUS_RULES, refine
 from returnbridge.connectors.shopline.limits import LeakyBucket
 from returnbridge.domain.errors import ConnectorError, RateLimited
 from returnbridge.observability import get_logger
@@ -44,8 +46,7 @@ def store_root(base_url: str) -> str:
 
 def next_page_info(headers: Mapping[str, str]) -> str | None:
     """The `page_info` cursor of a `Link` header's `rel="next"` target, if any."""
-    link = next((v for k, v in headers.items() if k.lower() == "link"), None)
-    found = _NEXT.search(link or "")
+    found = _NEXT.search(header(headers, "Link") or "")
     if not found:
         return None
     values = parse_qs(urlsplit(found.group(1)).query).get("page_info")
@@ -60,6 +61,10 @@ def _shopline_request(request: httpx.Request) -> None:
     request.headers.pop(TRACE_HEADER, None)
     if request.headers.get("Content-Type", "").startswith("application/json"):
         request.headers["Content-Type"] = CONTENT_TYPE
+
+
+def _local_id() -> str:
+    return f"{LOCAL_ID_PREFIX}{uuid.uuid4().hex}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +107,7 @@ class ShoplineClient:
             secrets=(access_token,),
             status_rules=STATUS_RULES,
             request_id_header=TRACE_HEADER,
+            new_request_id=_local_id,
         )
 
     def __repr__(self) -> str:
@@ -139,10 +145,7 @@ class ShoplineClient:
             except ConnectorError as error:
                 self._log(operation, error.status, error.request_id, error=error.code)
                 raise refine(error, operation=operation) from None
-            trace = response.headers.get(TRACE_HEADER) or next(
-                (v for k, v in response.headers.items() if k.lower() == TRACE_HEADER.lower()),
-                None,
-            )
+            trace = header(response.headers, TRACE_HEADER)
             self._log(operation, response.status, trace)
             return Answer(response.body, trace, next_page_info(response.headers))
 

@@ -15,6 +15,10 @@ from typing import Any
 from returnbridge.connectors.base.http import DEFAULT_STATUS_RULES, StatusRule
 from returnbridge.domain.errors import ConnectorError, PermanentError, RateLimited, Rejected
 
+LOCAL_ID_PREFIX = "rb-local-"
+"""Starts the request id we make up for a call; an answer's `traceId` replaces it, so an error
+still carrying it got no `traceId` from SHOPLINE (a proxy or load balancer answered)."""
+
 STATUS_RULES: tuple[StatusRule, ...] = (
     # 400 (bad parameters), 409 and 422 (refused for a business reason): the request itself is
     # wrong; sending it again cannot succeed.
@@ -76,6 +80,8 @@ def refine(error: ConnectorError, *, operation: str) -> ConnectorError:
     body = error.details.get("body")
     platform_code, message = platform_message(body) if isinstance(body, str) else (None, None)
     trace = error.request_id
+    if trace is not None and trace.startswith(LOCAL_ID_PREFIX):
+        trace = None
     parts = [f"{operation} -> HTTP {error.status}"]
     sentence = SENTENCES.get(error.code)
     if sentence:
@@ -96,7 +102,9 @@ def refine(error: ConnectorError, *, operation: str) -> ConnectorError:
             text,
             retry_after=error.retry_after,
             status=error.status,
-            request_id=trace,
+            request_id=error.request_id,
             **details,
         )
-    return type(error)(error.code, text, status=error.status, request_id=trace, **details)
+    return type(error)(
+        error.code, text, status=error.status, request_id=error.request_id, **details
+    )
