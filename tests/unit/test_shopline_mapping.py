@@ -621,3 +621,15 @@ def test_the_create_answer_as_the_sdk_shows_it_reads_with_a_pending_transaction(
     assert refund.created_at.year == 2023
     assert [(x.line_id, x.restock) for x in refund.lines] == [("601", "return")]
     assert refund.shipping is None
+
+
+def test_a_refund_without_its_own_currency_takes_its_transactions_or_the_orders() -> None:
+    raw = refund_json()
+    del raw["currency"]
+    assert mapping.refund_currency(raw) == "USD"
+    for txn in raw["transactions"]:
+        del txn["currency"]
+    assert mapping.refund_currency(raw) is None
+    assert mapping.platform_refund(raw, currency="EUR").currency == "EUR"
+    with pytest.raises(PermanentError):
+        mapping.platform_refund(raw)

@@ -132,7 +132,7 @@ class ShoplineConnector:
                 spelling for n in names for spelling in (n, f"#{n.lstrip('#')}", n.lstrip("#"))
             )
             searches = [{**params, "name": s} for s in spellings if s]
-        elif len(params) > 2:
+        elif query.email or query.created_from is not None:
             searches = [params]
         hits: dict[str, OrderSummary] = {}
         limit = max(1, query.limit)
@@ -175,7 +175,12 @@ class ShoplineConnector:
             {"limit": PAGE},
             max_pages=MAX_REFUND_PAGES,
         )
-        return [mapping.platform_refund(row) for row in rows]
+        currency = None
+        if any(mapping.refund_currency(row) is None for row in rows):
+            # SHOPLINE's refund object may name no currency (the SDK's has none): it is
+            # the order's settlement currency.
+            currency = mapping.settlement_currency(self._order_json(order_id))
+        return [mapping.platform_refund(row, currency=currency) for row in rows]
 
     # ------------------------------------------------------------------ refunds
 

@@ -651,10 +651,22 @@ def suggested_refund(calculation: Json, command: RefundCommand) -> SuggestedRefu
     )
 
 
+def refund_currency(refund: Json) -> str | None:
+    """The currency a refund names (its own, else its transactions'), if any."""
+    named = refund.get("currency")
+    if isinstance(named, str) and named:
+        return named.upper()
+    for txn in rows(refund.get("transactions")):
+        code = txn.get("currency")
+        if isinstance(code, str) and code:
+            return code.upper()
+    return None
+
+
 def platform_refund(refund: Json, *, currency: str | None = None) -> PlatformRefund:
     """A SHOPLINE refund; its lines merged per order line (types and restocks joined), its
     note carrying our key when we made it."""
-    code = str(refund.get("currency") or currency or "").upper()
+    code = (refund_currency(refund) or currency or "").upper()
     if not code:
         raise PermanentError("NO_CURRENCY", f"SHOPLINE refund {refund.get('id')} has no currency")
     merged: dict[str, dict[str, Any]] = {}
