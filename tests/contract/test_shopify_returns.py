@@ -115,7 +115,14 @@ def test_return_is_opened_then_processed_restocking_and_refunding_once(
     assert len(sandbox.journal("returnCreate")) == 1
     state = sandbox.order(7001)
     assert len(state["refunds"]) == 1
-    # the engine finds the refund by its key in the note, as for refundCreate
+    # a retry finds the return and its refund by the key, without relying on the note ...
+    earlier = connector.find_return(order_gid, KEY)
+    assert earlier is not None
+    assert earlier.platform_return.id == opened.id
+    assert earlier.refund is not None
+    assert (earlier.refund.id, earlier.refund.total) == (done.refund.id, 2000)
+    assert connector.find_return(order_gid, "rb-other-1-1") is None
+    # ... and the engine finds the refund by its key in the note, as for refundCreate
     found = find_by_key(connector.list_refunds(order_gid), KEY)
     assert found is not None
     assert found.id == done.refund.id

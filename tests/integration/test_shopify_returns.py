@@ -113,7 +113,8 @@ def test_a_lost_answer_to_return_process_moves_money_once_when_the_step_retries(
     assert body["status"] == "completed", body["timeline"]
     assert [e["effect"] for e in sandbox.journal("returnProcess")] == ["return_processed"]
     assert [e["fault"] for e in sandbox.journal("return") if e["fault"]] == ["http_503"]
-    assert "OrderRefunds" in _calls(sandbox)  # the retried step looked for its key first
+    # the retried step looked for its return (and refund) by the key before planning again
+    assert _calls(sandbox)[-2:] == ["OrderReturns", "Return"]
     order = sandbox.order(3002)
     assert len(order["refunds"]) == 1
     assert order["financial_status"] == "REFUNDED"
@@ -122,6 +123,8 @@ def test_a_lost_answer_to_return_process_moves_money_once_when_the_step_retries(
     refund_gid = f"gid://shopify/Refund/{order['refunds'][0]['id']}"
     assert body["refunds"][0]["platform_refund_id"] == refund_gid
     assert len(_events(body, "platform_return_opened")) == 1
+    processed = _events(body, "platform_return_processed")
+    assert [(p["status"], p["platform_refund_id"]) for p in processed] == [("CLOSED", refund_gid)]
     assert sandbox.pending_faults() == []
 
 

@@ -23,6 +23,7 @@ from returnbridge.connectors.base.connector import (
     OpenReturnCommand,
     OrderConnector,
     PlatformRefund,
+    ProcessedReturn,
     ProcessReturnCommand,
     RefundCommand,
     ReturnLineCommand,
@@ -39,15 +40,50 @@ OPENED = "platform_return_opened"
 PROCESSED = "platform_return_processed"
 
 
-def wanted(connector: OrderConnector, command: RefundCommand) -> ReturnsConnector | None:
-    """The connector, when `command` goes through a platform return; else None."""
+def _enabled(connector: OrderConnector) -> ReturnsConnector | None:
+    """The connector, when it keeps platform returns and its connection wants them."""
     if Capability.PLATFORM_RETURNS not in connector.capabilities:
         return None
     if not isinstance(connector, ReturnsConnector) or not connector.platform_returns:
         return None
+    return connector
+
+
+def wanted(connector: OrderConnector, command: RefundCommand) -> ReturnsConnector | None:
+    """The connector, when `command` goes through a platform return; else None."""
     if not command.lines or any(line.restock == "cancel" for line in command.lines):
         return None
-    return connector
+    return _enabled(connector)
+
+
+def made_earlier(
+    runtime: Runtime,
+    tenant_id: str,
+    return_id: str,
+    connector: OrderConnector,
+    *,
+    order_id: str,
+    key: str,
+) -> PlatformRefund | None:
+    """On a retry, before anything is planned again: the refund a platform return opened
+    under `key` was processed with, if it was (its answer was lost). It does not depend on
+    the platform keeping our key in the refund's note."""
+    returns = _enabled(connector)
+    if returns is None:
+        return None
+    found = returns.find_return(order_id, key)
+    if found is None or not found.platform_return.processed or found.refund is None:
+        return None
+    _note(runtime, tenant_id, return_id, PROCESSED, _processed(found))
+    return found.refund
+
+
+def _processed(done: ProcessedReturn) -> dict[str, Any]:
+    return {
+        "platform_return_id": done.platform_return.id,
+        "status": done.platform_return.status,
+        "platform_refund_id": done.refund.id if done.refund else None,
+    }
 
 
 def _return_lines(command: RefundCommand) -> tuple[ReturnLineCommand, ...]:
@@ -85,11 +121,7 @@ def write_refund(
         {"platform_return_id": opened.id, "status": opened.status},
     )
     done = returns.process_return(ProcessReturnCommand(return_id=opened.id, refund=command))
-    data: dict[str, Any] = {
-        "platform_return_id": done.platform_return.id,
-        "status": done.platform_return.status,
-        "platform_refund_id": done.refund.id if done.refund else None,
-    }
+    data = _processed(done)
     _note(runtime, tenant_id, return_id, PROCESSED, data)
     log.info("platform return processed", **data)
     return done.refund

@@ -383,7 +383,9 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
             sent = _ready(planned_command)
             refund = platform_returns.write_refund(runtime, tenant_id, return_id, connector, sent)
         else:
-            found = find_by_key(connector.list_refunds(stored.order_id), key)
+            found = platform_returns.made_earlier(
+                runtime, tenant_id, return_id, connector, order_id=stored.order_id, key=key
+            ) or find_by_key(connector.list_refunds(stored.order_id), key)
             if found is not None:
                 log.info("refund already on the platform", refund_id=found.id, key=key)
                 # Not checked against the plan: this is a retry (an operator's, after a

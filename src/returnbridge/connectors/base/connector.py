@@ -310,6 +310,11 @@ class ReturnsConnector(Protocol):
         (found by the key, as `create_refund` does) instead of being processed again."""
         ...
 
+    def find_return(self, order_id: str, key: str) -> ProcessedReturn | None:
+        """The return opened under `key` with the refund its processing made (None while it
+        is not processed or made none); None when there is no such return."""
+        ...
+
 
 @runtime_checkable
 class OrderConnector(Protocol):

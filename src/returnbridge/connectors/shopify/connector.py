@@ -215,6 +215,10 @@ class ShopifyConnector:
         """`returnProcess`: dispositions and the refund as its financial transfer, once."""
         return returns.process_return(self.client, command, suggest=self.suggest_refund)
 
+    def find_return(self, order_id: str, key: str) -> ProcessedReturn | None:
+        """The return opened under `key` (and the refund its processing made), if any."""
+        return returns.find_return(self.client, order_id, key)
+
     def list_refunds(self, order_id: str) -> list[PlatformRefund]:
         return [
             mapping.refund_from_shopify(refund, order_id=order_id)

@@ -328,32 +328,30 @@ def process_input(node: Json, command: RefundCommand) -> dict[str, Any]:
     return value
 
 
-def _refund(node: Json, command: RefundCommand) -> PlatformRefund | None:
+def _refund(
+    node: Json,
+    *,
+    order_id: str,
+    key: str,
+    note: str | None = None,
+    lines: tuple[RefundedLine, ...] = (),
+) -> PlatformRefund | None:
     """The refund the return's processing made: the one with our key in its note, else the
     return's latest (every refund of our return is ours)."""
     refunds = _nodes(node.get("refunds"))
     if not refunds:
         return None
-    key = command.idempotency_key
     refund = next((r for r in refunds if key_in_note(r.get("note")) == key), refunds[-1])
     total = refund.get("totalRefundedSet") or {}
     return PlatformRefund(
         id=str(refund["id"]),
-        order_id=command.order_id,
+        order_id=order_id,
         currency=str((total.get("presentmentMoney") or {})["currencyCode"]),
         total=mapping.presentment(total, field="totalRefundedSet"),
         created_at=_timestamp(refund.get("createdAt")),
-        note=refund.get("note") or command.note,
+        note=refund.get("note") or note,
         idempotency_key=key,
-        lines=tuple(
-            RefundedLine(
-                line_id=line.line_id,
-                quantity=line.quantity,
-                restock=line.restock,
-                location_id=line.location_id if line.restock == "return" else None,
-            )
-            for line in command.lines
-        ),
+        lines=lines,
     )
 
 
@@ -365,9 +363,37 @@ def _find_return(client: ShopifyGraphQLClient, order_id: str, return_id: str) ->
 
 
 def _answer(node: Json, command: RefundCommand) -> ProcessedReturn:
+    lines = tuple(
+        RefundedLine(
+            line_id=line.line_id,
+            quantity=line.quantity,
+            restock=line.restock,
+            location_id=line.location_id if line.restock == "return" else None,
+        )
+        for line in command.lines
+    )
     return ProcessedReturn(
         platform_return=platform_return(node, order_id=command.order_id),
-        refund=_refund(node, command),
+        refund=_refund(
+            node,
+            order_id=command.order_id,
+            key=command.idempotency_key,
+            note=command.note,
+            lines=lines,
+        ),
+    )
+
+
+def find_return(client: ShopifyGraphQLClient, order_id: str, key: str) -> ProcessedReturn | None:
+    """The return opened under `key` with the refund its processing made, if there is one."""
+    order = _read(client, order_id, fulfillments=False)
+    found = _ours(order, order_id, key)
+    if found is None:
+        return None
+    node = _find_return(client, order_id, str(found["id"]))
+    return ProcessedReturn(
+        platform_return=platform_return(node, order_id=order_id),
+        refund=_refund(node, order_id=order_id, key=key),
     )
 
 
