@@ -36,6 +36,7 @@ from returnbridge.domain.money import format_minor
 
 Json = Mapping[str, Any]
 MAX_RETURNS = 5  # per order, read in one call (a longer list is refused, never cut)
+MAX_RETURN_LINES = 10  # per return, as ReturnFields and OrderReturns read them
 MAX_REASON_NOTE = 255  # ReturnLineItemInput.returnReasonNote
 _DONE = frozenset({"CANCELED", "DECLINED"})  # returns that no longer hold their units
 DISPOSITIONS = {"return": "RESTOCKED", "none": "NOT_RESTOCKED"}
@@ -176,6 +177,11 @@ def return_line_items(order: Json, command: OpenReturnCommand) -> list[dict[str,
                 left -= take
             if not left:
                 break
+    if len(items) > MAX_RETURN_LINES:
+        raise PermanentError(
+            "ORDER_TOO_LARGE",
+            f"order {command.order_id}: a return of more than {MAX_RETURN_LINES} lines",
+        )
     return items
 
 
