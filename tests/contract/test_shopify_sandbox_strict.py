@@ -6,6 +6,7 @@ Each test names the rule it holds; the source of each rule is in the table of
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx
@@ -307,3 +308,71 @@ def test_suggested_subtotal_is_before_discounts_and_discounted_subtotal_after(
     suggested = base.suggest(shopify_sandbox, order, lines=[{"lineItemId": tee, "quantity": 1}])
     assert base.shop_amount(suggested["subtotalSet"]) == "349.99"
     assert base.shop_amount(suggested["discountedSubtotalSet"]) == "244.99"
+
+
+# --- idempotency ----------------------------------------------------------------------------
+
+
+def test_request_while_the_same_key_executes_is_a_concurrent_request_error(
+    shopify_sandbox: httpx.Client, shopify_sandbox_server: Any
+) -> None:
+    order = seed_order(shopify_sandbox, discounted_order())
+    refund = base.tee_refund(order)
+    fault = {"kind": "latency", "delay": 30, "operation": "refundCreate"}
+    assert shopify_sandbox.post("/_sandbox/faults", json=fault).status_code == 201
+    first: list[dict[str, Any]] = []
+
+    def send_first() -> None:
+        with httpx.Client(base_url=shopify_sandbox_server.url, timeout=60) as own:
+            first.append(base.gql(own, base.REFUND_CREATE, {"input": refund, "key": "k"}))
+
+    thread = threading.Thread(target=send_first)
+    thread.start()
+    while shopify_sandbox.get("/_sandbox/faults").json():  # the first call took the fault
+        threading.Event().wait(0.05)
+    second = base.gql(shopify_sandbox, base.REFUND_CREATE, {"input": refund, "key": "k"})
+    assert second["data"] == {"refundCreate": None}
+    assert second["errors"][0]["extensions"]["code"] == "IDEMPOTENCY_CONCURRENT_REQUEST"
+    thread.join()
+    assert first[0]["data"]["refundCreate"]["userErrors"] == []
+    assert len(order_state(shopify_sandbox, order)["refunds"]) == 1
+
+
+def test_replay_answers_the_first_response_not_the_current_order(
+    shopify_sandbox: httpx.Client,
+) -> None:
+    order = seed_order(shopify_sandbox, discounted_order())
+    query = """mutation($input: RefundInput!, $key: String!) {
+      refundCreate(input: $input) @idempotent(key: $key) {
+        refund { id } order { netPaymentSet { shopMoney { amount } } refunds { id } }
+        userErrors { field message } } }"""
+    variables = {"input": base.tee_refund(order), "key": "first"}
+    first = base.gql(shopify_sandbox, query, variables)["data"]["refundCreate"]
+    create_refund(shopify_sandbox, base.tee_refund(order), "later")
+    again = base.gql(shopify_sandbox, query, variables)["data"]["refundCreate"]
+    assert again == first
+    assert len(again["order"]["refunds"]) == 1
+
+
+def test_a_key_whose_first_attempt_failed_replays_the_failure(
+    shopify_sandbox: httpx.Client,
+) -> None:
+    two_location_shop(shopify_sandbox)
+    seeded = discounted_order()
+    seeded["line_items"][0]["stocked_at"] = [1]
+    order = seed_order(shopify_sandbox, seeded)
+    item = {
+        "lineItemId": line(order, "TEE")["gid"],
+        "quantity": 1,
+        "restockType": "RETURN",
+        "locationId": "gid://shopify/Location/3",
+    }
+    request = refund_input(order, refundLineItems=[item])
+    failed = user_errors(shopify_sandbox, request, "revision-1")
+    shopify_sandbox.post(
+        f"/_sandbox/shops/{SHOP}/inventory", json={"sku": "TEE", "location_id": 3, "available": 0}
+    )
+    assert user_errors(shopify_sandbox, request, "revision-1") == failed
+    effects = [e["effect"] for e in base.journal(shopify_sandbox, operation="refundCreate")]
+    assert effects == ["rejected", "idempotent_replay"]
+    assert create_refund(shopify_sandbox, request, "revision-1-retry")["userErrors"] == []

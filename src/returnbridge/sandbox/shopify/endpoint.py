@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,11 @@ from returnbridge.sandbox.shopify.coercion import coercion_errors, validation_er
 from returnbridge.sandbox.shopify.cost import actual_cost, requested_cost
 from returnbridge.sandbox.shopify.faults import Fault
 from returnbridge.sandbox.shopify.gids import gid
-from returnbridge.sandbox.shopify.schema import RequestContext, executable_schema
+from returnbridge.sandbox.shopify.schema import (
+    RequestContext,
+    executable_schema,
+    idempotency_key_of,
+)
 from returnbridge.sandbox.shopify.simulator import Simulator
 from returnbridge.sandbox.shopify.state import Shop
 
@@ -194,7 +199,65 @@ async def graphql_endpoint(request: Request) -> JSONResponse:
     coercion = coercion_errors(schema, document, operation, body.get("variables") or {})
     if coercion:
         return _respond(simulator, call, {"errors": coercion}, at=now)
-    fault = simulator.faults.take(operation=call.operation, scope=shop.domain)
+    key = None
+    if call.operation == "refundCreate":
+        key = idempotency_key_of(operation, body.get("variables") or {})
+    with simulator.world.lock:
+        if key is not None and key in shop.in_flight:
+            # The first request with this key is still executing (or holding its answer).
+            call.idempotency_key, call.effect = key, "idempotency_concurrent"
+            return _respond(simulator, call, _concurrent_body(call.operation), at=now)
+        if key is not None:
+            shop.in_flight.add(key)
+        fault = simulator.faults.take(operation=call.operation, scope=shop.domain)
+
+    def release() -> None:
+        if key is not None:
+            with simulator.world.lock:
+                shop.in_flight.discard(key)
+
+    try:
+        return await _charge_and_run(
+            simulator,
+            call,
+            shop=shop,
+            document=document,
+            body=body,
+            operation=operation,
+            fault=fault,
+            now=now,
+            release=release,
+        )
+    finally:
+        release()
+
+
+def _concurrent_body(operation: str | None) -> dict[str, Any]:
+    return {
+        "errors": [
+            {
+                "message": "This request is currently in progress, please try again.",
+                "path": [operation],
+                "extensions": {"code": "IDEMPOTENCY_CONCURRENT_REQUEST"},
+            }
+        ],
+        "data": {operation: None},
+    }
+
+
+async def _charge_and_run(
+    simulator: Simulator,
+    call: _Call,
+    *,
+    shop: Shop,
+    document: DocumentNode,
+    body: dict[str, Any],
+    operation: OperationDefinitionNode,
+    fault: Fault | None,
+    now: float,
+    release: Callable[[], None],
+) -> JSONResponse:
+    schema = executable_schema()
     call.fault = fault.kind if fault else None
     if fault is not None and fault.kind in _SERVER_ERRORS:
         status, message = _SERVER_ERRORS[fault.kind]
@@ -225,7 +288,9 @@ async def graphql_endpoint(request: Request) -> JSONResponse:
             simulator, call, {"errors": [THROTTLED_ERROR], "extensions": extensions}, at=now
         )
     executed = _Executed(document, body, operation, fragments, requested)
-    return await _run(simulator, call, shop=shop, executed=executed, fault=fault, now=now)
+    return await _run(
+        simulator, call, shop=shop, executed=executed, fault=fault, now=now, release=release
+    )
 
 
 @dataclass(frozen=True)
@@ -247,6 +312,7 @@ async def _run(
     executed: _Executed,
     fault: Fault | None,
     now: float,
+    release: Callable[[], None],
 ) -> JSONResponse:
     schema = executable_schema()
     variables = executed.body.get("variables") or {}
@@ -271,6 +337,7 @@ async def _run(
         extensions["search"] = [{"path": [call.operation], "warnings": context.search_warnings}]
     response["extensions"] = extensions
     answer = _respond(simulator, call, response, at=now)
+    release()  # executed: a repeat now replays, even while this answer is held back
     if fault is not None and fault.kind == "timeout_after_commit":
         await anyio.sleep(fault.hold_seconds)
     return answer

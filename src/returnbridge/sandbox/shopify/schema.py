@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,11 +11,13 @@ from importlib.resources import files
 from typing import Any
 
 from graphql import (
+    FieldNode,
     GraphQLError,
     GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLResolveInfo,
     GraphQLSchema,
+    OperationDefinitionNode,
     build_schema,
     value_from_ast_untyped,
 )
@@ -23,7 +26,7 @@ from returnbridge.sandbox.shopify import returns, search
 from returnbridge.sandbox.shopify.gids import parse_gid
 from returnbridge.sandbox.shopify.pagination import connection
 from returnbridge.sandbox.shopify.refunds import create_refund
-from returnbridge.sandbox.shopify.state import Order, Shop, World
+from returnbridge.sandbox.shopify.state import Order, Shop, StoredAttempt, World
 from returnbridge.sandbox.shopify.views import location_view, order_view, refund_view
 
 Info = GraphQLResolveInfo[Any]
@@ -130,15 +133,41 @@ def _idempotency_key(info: Info) -> str | None:
     return None
 
 
-def _payload(shop: Shop, order: Order | None, refund_id: int | None) -> dict[str, Any]:
+def _payload(
+    shop: Shop,
+    order: Order | None,
+    refund_id: int | None,
+    user_errors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     refund = None
     if order is not None and refund_id is not None:
         refund = next((r for r in order.refunds if r.id == refund_id), None)
     return {
         "refund": refund_view(refund, order, shop) if refund and order else None,
         "order": order_view(order, shop) if order else None,
-        "userErrors": [],
+        "userErrors": list(user_errors or []),
     }
+
+
+def idempotency_key_of(operation: OperationDefinitionNode, variables: dict[str, Any]) -> str | None:
+    """The ``@idempotent(key:)`` of the operation's root field, when given and not blank."""
+    for selection in operation.selection_set.selections:
+        if not isinstance(selection, FieldNode):
+            continue
+        for directive in selection.directives or ():
+            if directive.name.value != "idempotent":
+                continue
+            for argument in directive.arguments or ():
+                if argument.name.value == "key":
+                    value = value_from_ast_untyped(argument.value, variables)
+                    if isinstance(value, str) and value.strip():
+                        return value
+    return None
+
+
+def _mismatch() -> GraphQLError:
+    msg = "The same idempotency key cannot be used with different operation parameters."
+    return GraphQLError(msg, extensions={"code": "IDEMPOTENCY_KEY_PARAMETER_MISMATCH"})
 
 
 def _resolve_refund_create(_root: object, info: Info, input: dict[str, Any]) -> dict[str, Any]:
@@ -150,35 +179,35 @@ def _resolve_refund_create(_root: object, info: Info, input: dict[str, Any]) -> 
     order_id = parse_gid(input["orderId"], "Order")
     order = shop.orders.get(order_id) if order_id is not None else None
     with ctx.world.lock:
-        if key is not None:
-            stored = shop.idempotency.get(key)
-            if stored and ctx.clock_value - stored[2] > IDEMPOTENCY_RETENTION_SECONDS:
-                stored = None
-            if stored is not None:
-                if stored[0] != fingerprint:
-                    ctx.effect = "rejected"
-                    msg = (
-                        "The same idempotency key cannot be used with different "
-                        "operation parameters."
-                    )
-                    raise GraphQLError(
-                        msg, extensions={"code": "IDEMPOTENCY_KEY_PARAMETER_MISMATCH"}
-                    )
-                ctx.effect, ctx.refund_id = "idempotent_replay", stored[1]
-                return _payload(shop, order, stored[1])
+        stored = shop.idempotency.get(key) if key is not None else None
+        if stored and ctx.clock_value - stored.at > IDEMPOTENCY_RETENTION_SECONDS:
+            stored = None
+        if stored is not None:
+            if stored.fingerprint != fingerprint:
+                ctx.effect = "rejected"
+                raise _mismatch()
+            # The first answer again, successful or not ("the result of the original
+            # operation"), from the order as it was then.
+            ctx.effect, ctx.refund_id = "idempotent_replay", stored.refund_id
+            return _payload(shop, stored.order, stored.refund_id, stored.user_errors)
+        refund = None
         if order is None:
-            ctx.effect = "rejected"
-            return {
-                "refund": None,
-                "order": None,
-                "userErrors": [{"field": ["orderId"], "message": "Order does not exist."}],
-            }
-        refund, errors = create_refund(shop, order, input, ids=ctx.world.ids, now=ctx.now)
+            errors: list[dict[str, Any]] = [
+                {"field": ["orderId"], "message": "Order does not exist."}
+            ]
+        else:
+            refund, errors = create_refund(shop, order, input, ids=ctx.world.ids, now=ctx.now)
+        if key is not None:
+            shop.idempotency[key] = StoredAttempt(
+                fingerprint=fingerprint,
+                at=ctx.clock_value,
+                refund_id=refund.id if refund else None,
+                order=copy.deepcopy(order),
+                user_errors=[dict(e) for e in errors],
+            )
         if refund is None:
             ctx.effect = "rejected"
-            return {"refund": None, "order": order_view(order, shop), "userErrors": errors}
-        if key is not None:
-            shop.idempotency[key] = (fingerprint, refund.id, ctx.clock_value)
+            return _payload(shop, order, None, errors)
         ctx.effect, ctx.refund_id = "refund_created", refund.id
         return _payload(shop, order, refund.id)
 

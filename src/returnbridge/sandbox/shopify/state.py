@@ -264,6 +264,21 @@ class Order:
 
 
 @dataclass(slots=True)
+class StoredAttempt:
+    """The first answer to an idempotency key: what a repeat with the same input gets back.
+
+    ``order`` is a copy of the order as that answer showed it, so a replay answers the first
+    response, not the order's current state.
+    """
+
+    fingerprint: str
+    at: float
+    refund_id: int | None
+    order: Order | None
+    user_errors: list[dict[str, object]]
+
+
+@dataclass(slots=True)
 class Shop:
     """One simulated shop: its token, currency, locations, orders and stock."""
 
@@ -276,7 +291,8 @@ class Shop:
     orders: dict[int, Order] = field(default_factory=dict)
     stock: dict[tuple[str, int], int] = field(default_factory=dict)
     stocked: set[tuple[str, int]] = field(default_factory=set)
-    idempotency: dict[str, tuple[str, int, float]] = field(default_factory=dict)
+    idempotency: dict[str, StoredAttempt] = field(default_factory=dict)
+    in_flight: set[str] = field(default_factory=set)
 
     def location(self, location_id: int) -> Location | None:
         """The location with this id, if the shop has it."""
