@@ -260,3 +260,55 @@ def test_a_stock_adjustment_whose_answer_was_lost_waits_for_a_person(
     assert body["timeline"][-1]["event"] == "restock_uncertain"
     assert "check the stock" in body["timeline"][-1]["reason"]
     assert _bc_stock(merchants, "TENT-2P") == before + 1  # applied once, never twice
+
+
+def test_a_shopline_return_of_shipped_and_unshipped_units_types_and_restocks_each(
+    merchants: Merchants,
+) -> None:
+    """Two lamps, one shipped: SHOPLINE gets one unit typed Returned (restocked as a return)
+    and one typed Unshipped (restocked as a cancellation), both at the connection's location,
+    and refunds both."""
+    order_id = "21050000000000000000004004"
+    shop = f"/_sandbox/stores/{platforms.SL_STORE}"
+    with merchants.control("shopline") as control:
+        control.post(
+            f"{shop}/orders",
+            json={
+                "id": order_id,
+                "name": "#4004",
+                "email": "kim@example.com",
+                "line_items": [
+                    {
+                        "sku": "LAMP-S",
+                        "title": "Desk lamp",
+                        "quantity": 2,
+                        "price": "35.00",
+                        "fulfilled": 1,
+                        "tax_lines": [{"title": "VAT", "rate": "0.08"}],
+                    }
+                ],
+            },
+        ).raise_for_status()
+    event = {
+        "external_id": "SL-4004",
+        "channel": "web",
+        "reason": "ordered two by mistake",
+        "order": {"order_number": "#4004"},
+        "lines": [{"sku": "LAMP-S", "quantity": 2}],
+    }
+    body = merchants.wait("shopline", merchants.post("shopline", event))
+    assert body["status"] == "completed", body["timeline"]
+    assert body["refund_total"]["amount"] == "75.60"  # 2 x (35.00 + 2.80 tax)
+    with merchants.control("shopline") as control:
+        state = control.get(f"{shop}/orders/{order_id}").json()
+        levels = control.get(f"{shop}/stock", params={"location_id": platforms.SL_LOCATION})
+    ((_, refunded),) = state["refunded"].items()
+    assert refunded == {"Returned": 1, "Unshipped": 1}
+    (refund,) = state["order"]["refunds"]
+    assert sorted(
+        (x["type"], x["restock_type"], x["location_id"]) for x in refund["refund_line_items"]
+    ) == [
+        ("Returned", "return", platforms.SL_LOCATION),
+        ("Unshipped", "cancel", platforms.SL_LOCATION),
+    ]
+    assert levels.json()["LAMP-S"] == 2
