@@ -9,7 +9,7 @@ the normalised order is in the settlement currency and its plain amounts are rea
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -494,11 +494,13 @@ def refund_note(command: RefundCommand) -> str:
 
 @dataclass
 class _Slip:
+    """A payment slip the calculation offers, and what our tenders take from it."""
+
     parent_id: str
     gateway: str
     room: int
     taken: int = 0
-    original: bool | None = field(default=None)
+    original: bool = False
 
 
 def _slips(calculation: Json, currency: str) -> list[_Slip]:
@@ -557,7 +559,7 @@ def refund_transactions(command: RefundCommand, calculation: Json) -> list[dict[
             "gateway": slip.gateway,
             "amount": wire(slip.taken, currency),
             "currency": currency,
-            "type": bool(slip.original),
+            "type": slip.original,
         }
         for slip in slips
         if slip.taken > 0
@@ -669,19 +671,21 @@ def platform_refund(refund: Json, *, currency: str | None = None) -> PlatformRef
     code = (refund_currency(refund) or currency or "").upper()
     if not code:
         raise PermanentError("NO_CURRENCY", f"SHOPLINE refund {refund.get('id')} has no currency")
-    merged: dict[str, dict[str, Any]] = {}
+    merged: dict[str, RefundedLine] = {}
     for row in rows(refund.get("refund_line_items")):
         line_id = str(row.get("line_item_id"))
-        entry = merged.setdefault(
-            line_id, {"quantity": 0, "subtotal": 0, "tax": 0, "restock": "none", "location": None}
-        )
-        entry["quantity"] += int(row.get("quantity") or 0)
-        entry["subtotal"] += minor(row.get("subtotal"), code, field="subtotal")
-        entry["tax"] += minor(row.get("total_tax"), code, field="total_tax")
+        known = merged.get(line_id) or RefundedLine(line_id=line_id, quantity=0, subtotal=0, tax=0)
         restock = RESTOCK_KINDS.get(str(row.get("restock_type") or "no_restock"), "none")
-        if entry["restock"] == "none" and restock != "none":
-            entry["restock"] = restock
-            entry["location"] = _id(row.get("location_id"))
+        first_restock = known.restock == "none" and restock != "none"
+        merged[line_id] = known.model_copy(
+            update={
+                "quantity": known.quantity + int(row.get("quantity") or 0),
+                "subtotal": (known.subtotal or 0) + minor(row.get("subtotal"), code),
+                "tax": (known.tax or 0) + minor(row.get("total_tax"), code),
+                "restock": restock if first_restock else known.restock,
+                "location_id": _id(row.get("location_id")) if first_restock else known.location_id,
+            }
+        )
     shipping = refund.get("shipping")
     note = refund.get("note")
     text = str(note) if isinstance(note, str) and note else None
@@ -693,17 +697,7 @@ def platform_refund(refund: Json, *, currency: str | None = None) -> PlatformRef
         created_at=_date(refund.get("created_at") or refund.get("create_at")),
         note=text,
         idempotency_key=key_in_note(text),
-        lines=tuple(
-            RefundedLine(
-                line_id=line_id,
-                quantity=entry["quantity"],
-                restock=entry["restock"],
-                location_id=entry["location"],
-                subtotal=entry["subtotal"],
-                tax=entry["tax"],
-            )
-            for line_id, entry in merged.items()
-        ),
+        lines=tuple(merged.values()),
         shipping=minor(shipping.get("amount"), code, field="shipping.amount")
         if isinstance(shipping, Mapping)
         else None,
