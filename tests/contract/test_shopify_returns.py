@@ -208,3 +208,19 @@ def test_return_process_refuses_unknown_ids_and_too_many_units(
     errors = data["returnProcess"]["userErrors"]
     assert [e["field"] for e in errors] == [["input", "returnLineItems", "0", "quantity"]]
     assert data["returnProcess"]["return"] is None
+
+
+def test_restocking_at_a_location_that_does_not_stock_the_item_is_refused(
+    sandbox: Sandbox, connector: ShopifyConnector
+) -> None:
+    order = simple_order(7008)
+    order["line_items"][0]["stocked_at"] = [1]
+    sandbox.seed_order(order)
+    order_gid = "gid://shopify/Order/7008"
+    line_id = connector.get_order(order_gid).line_items[0].id
+    opened = connector.open_return(_open(order_gid, line_id))
+    for amount in (0, 2000):  # goods only, and with the refund (refundCreate's own rule)
+        with pytest.raises(Rejected, match="not stocked"):
+            _process(connector, opened.id, _refund(order_gid, line_id, amount=amount))
+    assert sandbox.journal("returnProcess")[-1]["effect"] == "rejected"
+    assert sandbox.inventory().get("MUG-WHT", {}).get("2", 0) == 0

@@ -432,11 +432,15 @@ class _Step:
 
 def _check_dispositions(
     shop: Shop,
+    order: Order,
     line: ReturnLine,
     item: dict[str, Any],
+    *,
     path: list[str | int],
     errors: list[UserError],
 ) -> list[tuple[int, str, int | None]] | None:
+    ordered = order.line(line.line_item_id)
+    sku = ordered.sku if ordered is not None else None
     given = item.get("dispositions") or []
     out: list[tuple[int, str, int | None]] = []
     for index, disposition in enumerate(given):
@@ -479,6 +483,15 @@ def _check_dispositions(
                     )
                 )
                 return None
+            if sku and not shop.stocks(sku, location.id):  # as refundCreate's RETURN
+                errors.append(
+                    _error(
+                        "INVALID",
+                        [*at, "locationId"],
+                        f"The item {sku} is not stocked at the location {location.name}.",
+                    )
+                )
+                return None
         out.append((quantity, kind, location_id))
     if given and sum(q for q, _, _ in out) != item["quantity"]:
         errors.append(
@@ -493,7 +506,7 @@ def _check_dispositions(
 
 
 def _check_steps(
-    shop: Shop, ret: ShopReturn, request: dict[str, Any], errors: list[UserError]
+    shop: Shop, order: Order, ret: ShopReturn, request: dict[str, Any], errors: list[UserError]
 ) -> list[_Step]:
     steps: list[_Step] = []
     pending: dict[int, int] = {}
@@ -520,7 +533,7 @@ def _check_steps(
                 )
             )
             continue
-        dispositions = _check_dispositions(shop, line, item, path, errors)
+        dispositions = _check_dispositions(shop, order, line, item, path=path, errors=errors)
         if dispositions is None:
             continue
         pending[line.id] = pending.get(line.id, 0) + quantity
@@ -609,7 +622,7 @@ def process_return(
                 "Exchanges are not supported by the sandbox.",
             )
         )
-    steps = _check_steps(shop, ret, request, errors)
+    steps = _check_steps(shop, order, ret, request, errors)
     transfer = (request.get("financialTransfer") or {}).get("issueRefund")
     if transfer is None and (request.get("refundShipping") or request.get("refundDuties")):
         errors.append(
