@@ -633,3 +633,22 @@ def test_a_refund_without_its_own_currency_takes_its_transactions_or_the_orders(
     assert mapping.platform_refund(raw, currency="EUR").currency == "EUR"
     with pytest.raises(PermanentError):
         mapping.platform_refund(raw)
+
+
+def test_untyped_refund_lines_are_split_by_what_is_still_fulfillable() -> None:
+    """The SDK's refund line names no type: 2 of 3 tees shipped, one unshipped and one shipped
+    tee refunded (fulfillable 0 of the 1 never shipped): one of each type."""
+    raw = order_json()
+    raw["fulfillments"][0]["line_items"] = [{"id": TEE, "quantity": 2}]
+    refund = refund_json()
+    refund["refund_line_items"][0]["quantity"] = 2
+    del refund["refund_line_items"][0]["type"]
+    raw["refunds"] = [refund]
+    raw["line_items"][0]["fulfillable_quantity"] = 0
+    tee = mapping.line_units(raw)[TEE]
+    assert (tee.returned, tee.unshipped, tee.returnable, tee.cancellable) == (1, 1, 1, 0)
+    raw["line_items"][0]["fulfillable_quantity"] = 1  # the unshipped one is still there
+    tee = mapping.line_units(raw)[TEE]
+    assert (tee.returned, tee.unshipped) == (2, 0)
+    del raw["line_items"][0]["fulfillable_quantity"]  # nothing to tell: shipped ones first
+    assert mapping.line_units(raw)[TEE].returned == 2

@@ -166,7 +166,13 @@ def _fulfilled(order: Json) -> dict[str, int] | None:
 
 
 def line_units(order: Json) -> dict[str, LineUnits]:
-    """Per order line: its quantity, units shipped and units refunded by type."""
+    """Per order line: its quantity, units shipped and units refunded by type.
+
+    A refund line's `type` is read when SHOPLINE gives it (the SDK's refund line has none).
+    Untyped units are split with the line's `fulfillable_quantity` (units neither shipped nor
+    refunded unshipped): what is missing from it was refunded `Unshipped`, the rest
+    `Returned`. Without it, untyped units count as shipped ones, as the engine assumes.
+    """
     shipped = _fulfilled(order)
     refunded: dict[str, dict[str, int]] = {}
     for refund in rows(order.get("refunds")):
@@ -174,17 +180,24 @@ def line_units(order: Json) -> dict[str, LineUnits]:
             line_id = _id(item.get("line_item_id"))
             if line_id:
                 kinds = refunded.setdefault(line_id, {})
-                kind = str(item.get("type") or RETURNED)
+                kind = str(item.get("type") or "")
                 kinds[kind] = kinds.get(kind, 0) + int(item.get("quantity") or 0)
     units = {}
     for item in rows(order.get("line_items")):
         line_id = str(item["id"])
+        quantity = int(item.get("quantity") or 0)
+        fulfilled = None if shipped is None else shipped.get(line_id, 0)
         kinds = refunded.get(line_id, {})
+        returned, unshipped = kinds.get(RETURNED, 0), kinds.get(UNSHIPPED, 0)
+        untyped = kinds.get("", 0)
+        fulfillable = item.get("fulfillable_quantity")
+        if untyped and isinstance(fulfillable, int) and not isinstance(fulfillable, bool):
+            never_shipped = quantity - (quantity if fulfilled is None else fulfilled)
+            derived = min(untyped, max(0, never_shipped - fulfillable - unshipped))
+            unshipped += derived
+            untyped -= derived
         units[line_id] = LineUnits(
-            quantity=int(item.get("quantity") or 0),
-            fulfilled=None if shipped is None else shipped.get(line_id, 0),
-            returned=kinds.get(RETURNED, 0),
-            unshipped=kinds.get(UNSHIPPED, 0),
+            quantity=quantity, fulfilled=fulfilled, returned=returned + untyped, unshipped=unshipped
         )
     return units
 
