@@ -10,7 +10,7 @@ from returnbridge.connectors.base.connector import (
 )
 from returnbridge.domain.matching import resolve_lines
 from returnbridge.domain.orders import Duty, Order, OrderLine, Payment, ShippingLine, TaxLine
-from returnbridge.domain.refunds import RefundPolicy, plan_refund
+from returnbridge.domain.refunds import RefundPlan, RefundPolicy, plan_refund
 from returnbridge.domain.returns import CanonicalReturn
 from returnbridge.engine import refund_commands as rc
 
@@ -46,6 +46,13 @@ def canonical(**body: object) -> CanonicalReturn:
     return CanonicalReturn.model_validate(event)
 
 
+def plan_for(the_order: Order, ret: CanonicalReturn) -> RefundPlan:
+    resolved = resolve_lines(the_order, ret.lines)
+    return plan_refund(
+        the_order, rc.refund_request(ret, the_order, resolved), policy=RefundPolicy()
+    )
+
+
 def test_refund_key_is_fixed_by_return_and_revision() -> None:
     assert rc.refund_key("ret_1", 2) == rc.refund_key("ret_1", 2) == "rb-ret_1-2-1"
 
@@ -75,14 +82,11 @@ def test_refund_only_restocks_nothing() -> None:
 def test_command_carries_plan_tenders_and_full_shipping() -> None:
     the_order = order()
     ret = canonical(refund={"shipping": {"mode": "full"}})
-    resolved = resolve_lines(the_order, ret.lines)
-    plan = plan_refund(
-        the_order, rc.refund_request(ret, the_order, resolved), policy=RefundPolicy()
-    )
+    plan = plan_for(the_order, ret)
     command = rc.refund_command(
         plan,
         the_order,
-        quantities=rc.merged_quantities(resolved),
+        quantities=rc.merged_quantities(resolve_lines(the_order, ret.lines)),
         key="rb-ret_1-1-1",
         note=rc.refund_note("rb-ret_1-1-1", ret),
         choice=rc.RestockChoice(restock=True, location_id="loc"),
@@ -114,10 +118,7 @@ def test_goods_only_command_moves_no_money() -> None:
 def test_any_cent_of_disagreement_is_reported() -> None:
     the_order = order()
     ret = canonical(lines=[{"sku": "MUG", "quantity": 1}])
-    resolved = resolve_lines(the_order, ret.lines)
-    plan = plan_refund(
-        the_order, rc.refund_request(ret, the_order, resolved), policy=RefundPolicy()
-    )
+    plan = plan_for(the_order, ret)
     agreeing = SuggestedRefund(
         currency="USD",
         lines=(SuggestedLine(line_id="L1", quantity=1, subtotal=1_200, tax=50),),
@@ -135,14 +136,16 @@ def full_command(fee: dict[str, object] | None = None) -> rc.RefundCommand:
     if fee is not None:
         body["restocking_fee"] = fee
     ret = canonical(refund=body)
-    resolved = resolve_lines(the_order, ret.lines)
-    plan = plan_refund(
-        the_order, rc.refund_request(ret, the_order, resolved), policy=RefundPolicy()
-    )
+    plan = plan_for(the_order, ret)
     return rc.refund_command(
-        plan, the_order, quantities=rc.merged_quantities(resolved), key="k", note="n",
-        choice=rc.RestockChoice(restock=True, location_id="loc"), shipping_mode="full",
-    )  # fmt: skip
+        plan,
+        the_order,
+        quantities=rc.merged_quantities(resolve_lines(the_order, ret.lines)),
+        key="k",
+        note="n",
+        choice=rc.RestockChoice(restock=True, location_id="loc"),
+        shipping_mode="full",
+    )
 
 
 def test_the_command_carries_the_plans_money_to_the_minor_unit() -> None:
@@ -202,10 +205,7 @@ def test_every_cent_the_platform_recorded_differently_is_named() -> None:
 def test_tolerance_forgives_small_differences_but_never_quantities() -> None:
     the_order = order()
     ret = canonical(lines=[{"sku": "MUG", "quantity": 1}])
-    resolved = resolve_lines(the_order, ret.lines)
-    plan = plan_refund(
-        the_order, rc.refund_request(ret, the_order, resolved), policy=RefundPolicy()
-    )
+    plan = plan_for(the_order, ret)
     off_by_two = SuggestedRefund(
         currency="USD",
         lines=(SuggestedLine(line_id="L1", quantity=1, subtotal=1_202, tax=50),),
@@ -225,10 +225,7 @@ def test_tolerance_forgives_small_differences_but_never_quantities() -> None:
 def test_platform_lines_we_do_not_refund_and_stated_duties_count() -> None:
     the_order = order()
     ret = canonical(lines=[{"sku": "MUG", "quantity": 1}])
-    resolved = resolve_lines(the_order, ret.lines)
-    plan = plan_refund(
-        the_order, rc.refund_request(ret, the_order, resolved), policy=RefundPolicy()
-    )
+    plan = plan_for(the_order, ret)
     extra = SuggestedRefund(
         currency="USD",
         lines=(
@@ -257,10 +254,7 @@ def test_duties_are_refunded_by_their_id_as_the_return_asks() -> None:
     the_order = _dutiable()
     for mode, share in (("proportional", 30), ("full", 90)):
         ret = canonical(lines=[{"sku": "MUG", "quantity": 1}], refund={"duties": mode})
-        resolved = resolve_lines(the_order, ret.lines)
-        plan = plan_refund(
-            the_order, rc.refund_request(ret, the_order, resolved), policy=RefundPolicy()
-        )
+        plan = plan_for(the_order, ret)
         assert plan.lines[0].duties == share
         command = rc.refund_command(
             plan,
@@ -282,9 +276,6 @@ def test_duties_are_refunded_by_their_id_as_the_return_asks() -> None:
 def test_no_duties_are_sent_unless_the_return_asks_for_them() -> None:
     the_order = _dutiable()
     ret = canonical(lines=[{"sku": "MUG", "quantity": 1}])
-    resolved = resolve_lines(the_order, ret.lines)
-    plan = plan_refund(
-        the_order, rc.refund_request(ret, the_order, resolved), policy=RefundPolicy()
-    )
+    plan = plan_for(the_order, ret)
     assert plan.presentment.duties == 0
     assert rc.duty_commands(plan, the_order, "none") == ()
