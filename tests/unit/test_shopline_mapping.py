@@ -652,3 +652,43 @@ def test_untyped_refund_lines_are_split_by_what_is_still_fulfillable() -> None:
     assert (tee.returned, tee.unshipped) == (2, 0)
     del raw["line_items"][0]["fulfillable_quantity"]  # nothing to tell: shipped ones first
     assert mapping.line_units(raw)[TEE].returned == 2
+
+
+def test_a_listed_refund_as_the_sdk_shows_it_counts_on_the_order() -> None:
+    """Listed refunds name shipping as a `shipping_refund` adjustment, and their transactions
+    carry their own ids (no `parent_id`): with one slip, that slip took the money."""
+    listed = {
+        "id": "SL201AS4571669738589065294",
+        "order_id": ORDER_ID,
+        "created_at": "2022-10-03T12:44:45-04:00",
+        "note": "returnbridge rb-7 x",
+        "order_adjustments": [
+            {"kind": "shipping_refund", "amount": "-5.00", "tax_amount": "-0.40"},
+            {"kind": "refund_discrepancy", "amount": "1.00", "tax_amount": "0"},
+        ],
+        "refund_line_items": [
+            {
+                "line_item_id": TEE,
+                "quantity": 1,
+                "restock_type": "no_restock",
+                "subtotal": "18.33",
+                "total_tax": "1.47",
+            }
+        ],
+        "transactions": [
+            {
+                "id": "10100112220607455014540963840",
+                "kind": "refund",
+                "status": "success",
+                "amount": "25.20",
+                "currency": "USD",
+            }
+        ],
+    }
+    order = mapping.order_from_shopline(order_json(refunds=[listed]))
+    assert (order.payments[0].refunded, order.already_refunded_amount) == (2520, 2520)
+    shipping = order.shipping_lines[0]
+    assert (shipping.already_refunded, shipping.already_refunded_tax) == (500, 40)
+    refund = mapping.platform_refund(listed)
+    assert (refund.currency, refund.total, refund.shipping) == ("USD", 2520, 500)
+    assert mapping.platform_refund({**listed, "order_adjustments": None}).shipping is None

@@ -285,56 +285,77 @@ def _payment_method(gateway: str) -> str:
 
 def payments(order: Json, currency: str) -> tuple[Payment, ...]:
     """The order's payment slips (sale transactions, else `payment_details`), each with what
-    refunds already took from it."""
-    refunded: dict[str, int] = {}
-    for refund in rows(order.get("refunds")):
-        for txn in rows(refund.get("transactions")):
-            parent = _id(txn.get("parent_id")) or _id(txn.get("id"))
-            if parent and str(txn.get("status") or "").lower() not in FAILED:
-                amount = minor(txn.get("amount"), currency, field="transactions.amount")
-                refunded[parent] = refunded.get(parent, 0) + amount
-    found = []
+    refunds already took from it.
+
+    A refund transaction names its slip by `parent_id` (the sandbox) or by its own `id` (the
+    SDK's create answer reuses the slip number); one naming neither (a listed refund's
+    transaction has its own id) is put on the slip when the order has only one.
+    """
+    slips: list[tuple[str | None, str, int]] = []
     for txn in rows(order.get("transactions")):
         if str(txn.get("kind") or "").lower() not in PAID_KINDS:
             continue
         if str(txn.get("status") or "").lower() not in DONE:
             continue
-        slip = _id(txn.get("id"))
-        gateway = str(txn.get("gateway") or "")
-        found.append(
-            Payment(
-                id=slip,
-                method=_payment_method(gateway),
-                gateway=gateway or None,
-                amount=minor(txn.get("amount"), currency, field="transactions.amount"),
-                refunded=refunded.get(slip or "", 0),
+        amount = minor(txn.get("amount"), currency, field="transactions.amount")
+        slips.append((_id(txn.get("id")), str(txn.get("gateway") or ""), amount))
+    if not slips and not isinstance(order.get("transactions"), list):
+        for detail in rows(order.get("payment_details")):
+            amount = detail.get("settle_pay_amount", detail.get("pay_amount"))
+            slips.append(
+                (
+                    _id(detail.get("pay_seq")),
+                    str(detail.get("gateway") or ""),
+                    minor(amount, currency, field="payment_details.settle_pay_amount"),
+                )
             )
+    known = {slip for slip, _, _ in slips if slip}
+    only = next(iter(known)) if len(slips) == 1 and known else None
+    refunded: dict[str, int] = {}
+    for refund in rows(order.get("refunds")):
+        for txn in rows(refund.get("transactions")):
+            if str(txn.get("status") or "").lower() in FAILED:
+                continue
+            named = [_id(txn.get("parent_id")), _id(txn.get("id"))]
+            slip = next((x for x in named if x in known), only)
+            if slip is not None:
+                amount = minor(txn.get("amount"), currency, field="transactions.amount")
+                refunded[slip] = refunded.get(slip, 0) + amount
+    return tuple(
+        Payment(
+            id=slip,
+            method=_payment_method(gateway),
+            gateway=gateway or None,
+            amount=amount,
+            refunded=refunded.get(slip or "", 0),
         )
-    if found or isinstance(order.get("transactions"), list):
-        return tuple(found)
-    for detail in rows(order.get("payment_details")):
-        slip = _id(detail.get("pay_seq"))
-        gateway = str(detail.get("gateway") or "")
-        amount = detail.get("settle_pay_amount", detail.get("pay_amount"))
-        found.append(
-            Payment(
-                id=slip,
-                method=_payment_method(gateway),
-                gateway=gateway or None,
-                amount=minor(amount, currency, field="payment_details.settle_pay_amount"),
-                refunded=refunded.get(slip or "", 0),
-            )
+        for slip, gateway, amount in slips
+    )
+
+
+def _refunded_shipping(refund: Json, currency: str) -> tuple[int, int]:
+    """Shipping a refund gave back and its tax: its `shipping` object (the sandbox), else its
+    `shipping_refund` order adjustments (the SDK's listed refunds)."""
+    shipping = refund.get("shipping")
+    if isinstance(shipping, Mapping):
+        return (
+            minor(shipping.get("amount"), currency, field="shipping.amount"),
+            minor(shipping.get("tax"), currency, field="shipping.tax"),
         )
-    return tuple(found)
+    amount = tax = 0
+    for adjustment in rows(refund.get("order_adjustments")):
+        if adjustment.get("kind") == "shipping_refund":
+            amount += abs(minor(adjustment.get("amount"), currency, field="adjustment.amount"))
+            tax += abs(minor(adjustment.get("tax_amount"), currency, field="adjustment.tax"))
+    return amount, tax
 
 
 def _shipping_lines(order: Json, currency: str) -> tuple[ShippingLine, ...]:
     refunded = refunded_tax = 0
     for refund in rows(order.get("refunds")):
-        shipping = refund.get("shipping")
-        if isinstance(shipping, Mapping):
-            refunded += minor(shipping.get("amount"), currency, field="shipping.amount")
-            refunded_tax += minor(shipping.get("tax"), currency, field="shipping.tax")
+        amount, tax = _refunded_shipping(refund, currency)
+        refunded += amount
+        refunded_tax += tax
     lines = []
     for index, row in enumerate(rows(order.get("shipping_lines"))):
         price = minor(row.get("price"), currency, field="shipping_lines.price")
@@ -711,7 +732,7 @@ def platform_refund(refund: Json, *, currency: str | None = None) -> PlatformRef
         note=text,
         idempotency_key=key_in_note(text),
         lines=tuple(merged.values()),
-        shipping=minor(shipping.get("amount"), code, field="shipping.amount")
-        if isinstance(shipping, Mapping)
+        shipping=_refunded_shipping(refund, code)[0]
+        if isinstance(shipping, Mapping) or isinstance(refund.get("order_adjustments"), list)
         else None,
     )
