@@ -8,6 +8,7 @@ import pytest
 
 from returnbridge.connectors.base.connector import (
     Capability,
+    DutyCommand,
     OpenReturnCommand,
     ProcessedReturn,
     ProcessReturnCommand,
@@ -19,6 +20,7 @@ from returnbridge.connectors.base.connector import (
 )
 from returnbridge.connectors.base.dedupe import find_by_key
 from returnbridge.connectors.shopify.connector import ShopifyConnector, from_connection
+from returnbridge.connectors.shopify.returns import process_input
 from returnbridge.domain.errors import DomainError, NotFound, Rejected
 from support.gateway import Sandbox, simple_order
 
@@ -224,3 +226,99 @@ def test_restocking_at_a_location_that_does_not_stock_the_item_is_refused(
             _process(connector, opened.id, _refund(order_gid, line_id, amount=amount))
     assert sandbox.journal("returnProcess")[-1]["effect"] == "rejected"
     assert sandbox.inventory().get("MUG-WHT", {}).get("2", 0) == 0
+
+
+def test_process_input_carries_dispositions_money_shipping_and_duties() -> None:
+    node = {
+        "id": "gid://shopify/Return/9",
+        "returnLineItems": {
+            "nodes": [
+                {
+                    "id": "gid://shopify/ReturnLineItem/10",
+                    "quantity": 2,
+                    "processedQuantity": 0,
+                    "fulfillmentLineItem": {
+                        "id": "gid://shopify/FulfillmentLineItem/5",
+                        "lineItem": {"id": "gid://shopify/LineItem/5"},
+                    },
+                }
+            ]
+        },
+        "reverseFulfillmentOrders": {
+            "nodes": [
+                {
+                    "lineItems": {
+                        "nodes": [
+                            {
+                                "id": "gid://shopify/ReverseFulfillmentOrderLineItem/11",
+                                "fulfillmentLineItem": {
+                                    "id": "gid://shopify/FulfillmentLineItem/5"
+                                },
+                            }
+                        ]
+                    }
+                }
+            ]
+        },
+    }
+    command = RefundCommand(
+        order_id="gid://shopify/Order/1",
+        currency="usd",
+        idempotency_key=KEY,
+        lines=(
+            RefundLineCommand(
+                line_id="gid://shopify/LineItem/5",
+                quantity=1,
+                restock="return",
+                location_id=LOCATION,
+            ),
+            RefundLineCommand(line_id="gid://shopify/LineItem/5", quantity=1, restock="none"),
+        ),
+        shipping_amount=250,
+        duties=(DutyCommand(duty_id="gid://shopify/Duty/3", refund_type="proportional"),),
+        tenders=(
+            TenderCommand(amount=1500, parent_id="gid://shopify/OrderTransaction/7"),
+            TenderCommand(amount=300, method="store_credit"),
+        ),
+        note=NOTE,
+    )
+    rfo_line = "gid://shopify/ReverseFulfillmentOrderLineItem/11"
+    assert process_input(node, command) == {
+        "returnId": "gid://shopify/Return/9",
+        "returnLineItems": [
+            {
+                "id": "gid://shopify/ReturnLineItem/10",
+                "quantity": 2,
+                "dispositions": [
+                    {
+                        "reverseFulfillmentOrderLineItemId": rfo_line,
+                        "quantity": 1,
+                        "dispositionType": "RESTOCKED",
+                        "locationId": LOCATION,
+                    },
+                    {
+                        "reverseFulfillmentOrderLineItemId": rfo_line,
+                        "quantity": 1,
+                        "dispositionType": "NOT_RESTOCKED",
+                    },
+                ],
+            }
+        ],
+        "notifyCustomer": False,
+        "note": NOTE,
+        "financialTransfer": {
+            "issueRefund": {
+                "orderTransactions": [
+                    {
+                        "parentId": "gid://shopify/OrderTransaction/7",
+                        "transactionAmount": {"amount": "15.00", "currencyCode": "USD"},
+                    }
+                ],
+                "refundMethods": [
+                    {"storeCreditRefund": {"amount": {"amount": "3.00", "currencyCode": "USD"}}}
+                ],
+            }
+        },
+        "refundShipping": {"shippingRefundAmount": {"amount": "2.50", "currencyCode": "USD"}},
+        "refundDuties": [{"dutyId": "gid://shopify/Duty/3", "refundType": "PROPORTIONAL"}],
+    }
