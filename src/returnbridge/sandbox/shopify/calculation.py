@@ -19,7 +19,13 @@ from returnbridge.sandbox.shopify.money import (
     proportion,
     total,
 )
-from returnbridge.sandbox.shopify.state import LineItem, Order, ShippingLine, Transaction
+from returnbridge.sandbox.shopify.state import (
+    Duty,
+    LineItem,
+    Order,
+    ShippingLine,
+    Transaction,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,14 @@ class SuggestedTransaction:
 
 
 @dataclass(frozen=True, slots=True)
+class DutyRefund:
+    """Part of one duty in a refund."""
+
+    duty: Duty
+    amount: Bag
+
+
+@dataclass(frozen=True, slots=True)
 class Suggestion:
     """The platform's calculation of a refund request."""
 
@@ -65,6 +79,12 @@ class Suggestion:
     amount: Bag
     maximum_refundable: Bag
     transactions: list[SuggestedTransaction]
+    duties: list[DutyRefund]
+
+    @property
+    def duties_total(self) -> Bag:
+        """Duties refunded."""
+        return total([d.amount for d in self.duties])
 
     @property
     def shipping_amount(self) -> Bag:
@@ -162,6 +182,41 @@ class LineRequest:
     location_id: int | None
 
 
+def duty_amount(
+    order: Order, line: LineItem, duty: Duty, *, refund_type: str, quantity: int
+) -> Bag:
+    """What refunding a duty gives back: all that is left of it (FULL), or the share of the
+    ``quantity`` units refunded now, after the units refunded before (PROPORTIONAL)."""
+    left = duty.price - order.refunded_duty(duty.id)
+    if refund_type != "PROPORTIONAL":
+        return left
+    share = duty.price.unit_share(
+        line.quantity, taken=order.refunded_quantity(line), count=quantity
+    )
+    return left if share.presentment > left.presentment else share
+
+
+def price_duties(
+    order: Order, requests: list[LineRequest], duties: list[tuple[int, str]]
+) -> list[DutyRefund]:
+    """Money of each requested ``(duty id, refund type)``; unknown duties are skipped."""
+    refunded_units: dict[int, int] = {}
+    for request in requests:
+        refunded_units[request.line.id] = refunded_units.get(request.line.id, 0) + request.quantity
+    priced = []
+    for duty_id, refund_type in duties:
+        found = order.duty(duty_id)
+        if found is None:
+            continue
+        line, duty = found
+        amount = duty_amount(
+            order, line, duty, refund_type=refund_type, quantity=refunded_units.get(line.id, 0)
+        )
+        if amount.presentment > 0:
+            priced.append(DutyRefund(duty, amount))
+    return priced
+
+
 def price_lines(order: Order, requests: list[LineRequest]) -> list[LineRefund]:
     """Money of each requested line, consuming units after those already refunded."""
     pending: dict[int, int] = {}
@@ -189,9 +244,11 @@ def suggest(
     *,
     full_shipping: bool,
     shipping_amount: int | None,
+    duties: list[tuple[int, str]] | None = None,
 ) -> Suggestion:
-    """The suggested refund for some units and some shipping."""
+    """The suggested refund for some units, some shipping and some duties."""
     lines = price_lines(order, requests)
+    duty_refunds = price_duties(order, requests, duties or [])
     shipping, shipping_maximum = shipping_shares(order, full=full_shipping, amount=shipping_amount)
     subtotal = total([line.subtotal for line in lines])
     line_tax = total([line.tax for line in lines])
@@ -200,6 +257,7 @@ def suggest(
     amount = subtotal + shipping_subtotal
     if not order.taxes_included:
         amount = amount + line_tax + shipping_tax
+    amount = amount + total([d.amount for d in duty_refunds])
     maximum = order.net_payment
     to_refund = maximum if amount.presentment > maximum.presentment else amount
     return Suggestion(
@@ -212,4 +270,5 @@ def suggest(
         amount=amount,
         maximum_refundable=maximum,
         transactions=spread_over_charges(order, to_refund),
+        duties=duty_refunds,
     )

@@ -26,6 +26,7 @@ from returnbridge.sandbox.shopify.seeding import (
     build_shop,
     order_state,
     shop_state,
+    store_credit_state,
 )
 from returnbridge.sandbox.shopify.simulator import Simulator
 from returnbridge.sandbox.shopify.state import Shop
@@ -100,6 +101,15 @@ def read_inventory(domain: str, simulator: SimulatorDep) -> dict[str, dict[str, 
         for (sku, location_id), available in sorted(_shop(simulator, domain).stock.items()):
             stock.setdefault(sku, {})[str(location_id)] = available
         return stock
+
+
+@router.get("/shops/{domain}/store_credit")
+def read_store_credit(
+    domain: str, simulator: SimulatorDep, email: str | None = None
+) -> dict[str, Any]:
+    """Store credit accounts: ``{email: {currency: {balance, account_id, credits}}}``."""
+    with simulator.world.lock:
+        return store_credit_state(_shop(simulator, domain), email)
 
 
 @router.post("/reset", status_code=status.HTTP_204_NO_CONTENT)

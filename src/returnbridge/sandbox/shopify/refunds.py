@@ -8,10 +8,13 @@ nothing when there is one. A committed refund records its lines (with the money 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from returnbridge.sandbox.shopify.calculation import (
     LineRequest,
+    duty_amount,
+    price_duties,
     price_lines,
     remaining_shipping,
     shipping_shares,
@@ -31,9 +34,12 @@ from returnbridge.sandbox.shopify.state import (
     LineItem,
     Order,
     Refund,
+    RefundDuty,
     RefundLine,
     RefundShipping,
     Shop,
+    StoreCreditAccount,
+    StoreCreditCredit,
     Transaction,
 )
 
@@ -53,6 +59,15 @@ class _Plan:
     shipping_full: bool = False
     shipping_amount: int | None = None
     transactions: list[tuple[Transaction, str, int]] = field(default_factory=list)
+    duties: list[tuple[int, str]] = field(default_factory=list)
+    store_credit: list[tuple[int, str | None]] = field(default_factory=list)
+
+    def moves_money(self) -> int:
+        """Presentment minor units the refund gives back (transactions and store credit)."""
+        return sum(a for _, _, a in self.transactions) + sum(a for a, _ in self.store_credit)
+
+
+STORE_CREDIT_GATEWAY = "shopify_store_credit"
 
 
 def _check_currency(order: Order, request: dict[str, Any], errors: list[UserError]) -> None:
@@ -257,12 +272,21 @@ def _check_transactions(
             )
             continue
         plan.transactions.append((parent, item["gateway"], amount))
-    asked = sum(a for _, _, a in plan.transactions)
+
+
+def _check_net_payment(
+    order: Order, request: dict[str, Any], plan: _Plan, errors: list[UserError]
+) -> None:
+    """Money given back may not exceed the net payment, unless over-refunding is allowed.
+
+    A refund that moves no money (goods or shipping recorded only) is never refused for it.
+    """
+    asked = plan.moves_money()
     available = order.net_payment.presentment
-    if asked > 0 and asked > available and not over_refund_ok:
+    if asked > 0 and asked > available and not request.get("allowOverRefunding"):
         errors.append(
             user_error(
-                ["transactions"],
+                ["transactions"] if plan.transactions else ["refundMethods"],
                 f"Refund amount {format_amount(asked, order.presentment_currency)} is greater "
                 f"than the net payment received "
                 f"{format_amount(available, order.presentment_currency)}.",
@@ -270,14 +294,92 @@ def _check_transactions(
         )
 
 
-def _check_unsupported(request: dict[str, Any], errors: list[UserError]) -> None:
-    for index, duty in enumerate(request.get("refundDuties") or []):
-        errors.append(user_error(["refundDuties", index, "dutyId"], "Duty does not exist."))
-        del duty
-    if request.get("refundMethods"):
-        errors.append(
-            user_error(["refundMethods"], "Store credit refunds are not supported by the sandbox.")
+def _check_duties(
+    order: Order, request: dict[str, Any], plan: _Plan, errors: list[UserError]
+) -> None:
+    units: dict[int, int] = {}
+    for requested in plan.lines:
+        units[requested.line.id] = units.get(requested.line.id, 0) + requested.quantity
+    seen: set[int] = set()
+    for index, item in enumerate(request.get("refundDuties") or []):
+        path: list[str | int] = ["refundDuties", index]
+        duty_id = parse_gid(item["dutyId"], "Duty")
+        found = order.duty(duty_id) if duty_id is not None else None
+        if found is None or duty_id is None:
+            errors.append(user_error([*path, "dutyId"], "Duty does not exist."))
+            continue
+        if duty_id in seen:
+            errors.append(user_error([*path, "dutyId"], "Duty is listed more than once."))
+            continue
+        seen.add(duty_id)
+        line, duty = found
+        refund_type = item.get("refundType") or "FULL"
+        if refund_type == "PROPORTIONAL" and not units.get(line.id):
+            errors.append(
+                user_error(
+                    [*path, "refundType"],
+                    "A proportional duty refund needs refund line items of the duty's line item.",
+                )
+            )
+            continue
+        amount = duty_amount(
+            order, line, duty, refund_type=refund_type, quantity=units.get(line.id, 0)
         )
+        if amount.presentment <= 0:
+            errors.append(user_error([*path, "dutyId"], "Duty has already been refunded."))
+            continue
+        plan.duties.append((duty_id, refund_type))
+
+
+def _check_refund_methods(
+    order: Order, request: dict[str, Any], plan: _Plan, errors: list[UserError], *, now: str
+) -> None:
+    """Store credit: in the presentment currency, positive, not expired, for a customer."""
+    for index, method in enumerate(request.get("refundMethods") or []):
+        path: list[str | int] = ["refundMethods", index, "storeCreditRefund"]
+        credit = method.get("storeCreditRefund")
+        if credit is None:
+            errors.append(user_error(path, "A refund method needs a store credit refund."))
+            continue
+        if not order.email:
+            errors.append(
+                user_error(path, "Store credit can only be issued to an order's customer.")
+            )
+            continue
+        money = credit["amount"]
+        if money["currencyCode"] != order.presentment_currency:
+            errors.append(
+                user_error(
+                    [*path, "amount", "currencyCode"],
+                    f"Store credit must be issued in the order's presentment currency "
+                    f"({order.presentment_currency}).",
+                )
+            )
+            continue
+        try:
+            amount = parse_amount(money["amount"], order.presentment_currency)
+        except AmountError:
+            errors.append(user_error([*path, "amount", "amount"], "Amount is invalid."))
+            continue
+        if amount <= 0:
+            errors.append(user_error([*path, "amount", "amount"], "Amount must be greater than 0."))
+            continue
+        expires_at = credit.get("expiresAt")
+        if expires_at is not None and not _after(str(expires_at), now):
+            errors.append(user_error([*path, "expiresAt"], "Expiry date must be in the future."))
+            continue
+        plan.store_credit.append((amount, str(expires_at) if expires_at is not None else None))
+
+
+def _after(moment: str, now: str) -> bool:
+    def parse(text: str) -> datetime:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    try:
+        return parse(moment) > parse(now)
+    except ValueError:
+        return False
 
 
 def create_refund(
@@ -287,14 +389,23 @@ def create_refund(
     errors: list[UserError] = []
     plan = _Plan()
     _check_currency(order, request, errors)
-    _check_unsupported(request, errors)
     _check_lines(shop, order, request, plan, errors)
     _check_shipping(order, request, plan, errors)
+    _check_duties(order, request, plan, errors)
     _check_transactions(order, request, plan, errors)
+    _check_refund_methods(order, request, plan, errors, now=now)
+    _check_net_payment(order, request, plan, errors)
     if not errors and not (
-        plan.lines or plan.shipping_full or plan.shipping_amount or plan.transactions
+        plan.lines
+        or plan.shipping_full
+        or plan.shipping_amount
+        or plan.transactions
+        or plan.duties
+        or plan.store_credit
     ):
-        errors.append(user_error([], "A refund needs line items, shipping or transactions."))
+        errors.append(
+            user_error([], "A refund needs line items, shipping, duties or money to refund.")
+        )
     if errors:
         return None, errors
     return _commit(shop, order, plan, request, ids=ids, now=now), []
@@ -354,6 +465,22 @@ def _commit(
                 parent_id=parent.id,
             )
         )
+    credits = []
+    for amount, expires_at in plan.store_credit:
+        shop_amount = convert(
+            amount, order.exchange_rate, source=order.presentment_currency, target=order.currency
+        )
+        credit = Transaction(
+            id=ids.next(),
+            kind="REFUND",
+            status="SUCCESS",
+            gateway=STORE_CREDIT_GATEWAY,
+            amount=Bag(shop_amount, amount),
+            created_at=now,
+        )
+        transactions.append(credit)
+        credits.append((credit, expires_at))
+    duties = [RefundDuty(d.duty.id, d.amount) for d in price_duties(order, plan.lines, plan.duties)]
     refund = Refund(
         id=ids.next(),
         created_at=now,
@@ -363,8 +490,11 @@ def _commit(
             RefundShipping(ids.next(), s.shipping_line.id, s.subtotal, s.tax) for s in shipping
         ],
         transaction_ids=[t.id for t in transactions],
+        duties=duties,
     )
     order.transactions.extend(transactions)
+    for credit, expires_at in credits:
+        _credit_store_account(shop, order, credit, expires_at=expires_at, ids=ids)
     order.refunds.append(refund)
     order.updated_at = now
     for restocked in refund_lines:
@@ -373,6 +503,27 @@ def _commit(
             key = (sku, restocked.location_id)
             shop.stock[key] = shop.stock.get(key, 0) + restocked.quantity
     return refund
+
+
+def _credit_store_account(
+    shop: Shop, order: Order, credit: Transaction, *, expires_at: str | None, ids: Ids
+) -> None:
+    """Put a store credit refund on the customer's account in the presentment currency."""
+    owner = (order.email or "").lower()
+    key = (owner, order.presentment_currency)
+    account = shop.store_credit.get(key)
+    if account is None:
+        account = StoreCreditAccount(ids.next(), owner, order.presentment_currency)
+        shop.store_credit[key] = account
+    account.credits.append(
+        StoreCreditCredit(
+            id=ids.next(),
+            amount=credit.amount.presentment,
+            created_at=credit.created_at,
+            expires_at=expires_at,
+            origin_transaction_id=credit.id,
+        )
+    )
 
 
 def refund_total(order: Order, refund: Refund) -> Bag:

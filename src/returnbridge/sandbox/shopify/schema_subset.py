@@ -61,7 +61,10 @@ OUTPUT_FIELDS: dict[str, tuple[str, ...]] = {
         "shippingLines(after,first)",
         "transactions(first)",
         "refunds(first)",
-        "suggestedRefund(refundLineItems,refundShipping,shippingAmount,suggestFullRefund)",
+        "suggestedRefund(refundDuties,refundLineItems,refundShipping,shippingAmount,"
+        "suggestFullRefund)",
+        "originalTotalDutiesSet",
+        "currentTotalDutiesSet",
         "fulfillments(first,query)",
         "returns(after,first,query,reverse)",
     ),
@@ -81,7 +84,9 @@ OUTPUT_FIELDS: dict[str, tuple[str, ...]] = {
         "originalUnitPriceSet",
         "discountAllocations",
         "taxLines",
+        "duties",
     ),
+    "Duty": ("id", "price", "taxLines", "harmonizedSystemCode", "countryCodeOfOrigin"),
     "DiscountAllocation": ("allocatedAmountSet", "discountApplication"),
     "DiscountApplication": ("allocationMethod", "index", "targetSelection", "targetType"),
     "DiscountCodeApplication": (
@@ -122,7 +127,9 @@ OUTPUT_FIELDS: dict[str, tuple[str, ...]] = {
         "refundLineItems(after,first)",
         "refundShippingLines(after,first)",
         "transactions(after,first)",
+        "duties",
     ),
+    "RefundDuty": ("amountSet", "originalDuty"),
     "RefundLineItemConnection": _CONNECTION,
     "RefundLineItemEdge": _EDGE,
     "RefundLineItem": (
@@ -147,6 +154,8 @@ OUTPUT_FIELDS: dict[str, tuple[str, ...]] = {
         "refundLineItems",
         "shipping",
         "suggestedTransactions",
+        "refundDuties",
+        "totalDutiesSet",
     ),
     "ShippingRefund": ("amountSet", "taxSet", "maximumRefundableSet"),
     "SuggestedOrderTransaction": (

@@ -17,6 +17,7 @@ from returnbridge.sandbox.shopify.money import Bag, convert, format_fixed, parse
 from returnbridge.sandbox.shopify.state import (
     DiscountAllocation,
     DiscountApplication,
+    Duty,
     Ids,
     LineItem,
     Location,
@@ -72,6 +73,15 @@ class DiscountSeed(_Seed):
     target_type: Literal["LINE_ITEM", "SHIPPING_LINE"] = "LINE_ITEM"
 
 
+class DutySeed(_Seed):
+    """An import duty charged on all units of a line (``LineItem.duties``)."""
+
+    id: int | None = None
+    price: str
+    harmonized_system_code: str | None = None
+    country_code_of_origin: str | None = None
+
+
 class LineItemSeed(_Seed):
     """An ordered line."""
 
@@ -84,6 +94,7 @@ class LineItemSeed(_Seed):
     tax_lines: list[TaxLineSeed] = Field(default_factory=list)
     discount_allocations: list[DiscountSeed] = Field(default_factory=list)
     stocked_at: list[int] | None = None
+    duties: list[DutySeed] = Field(default_factory=list)
 
 
 class ShippingLineSeed(_Seed):
@@ -191,6 +202,15 @@ class _Builder:
                 DiscountAllocation(self.bag(d.amount), self.application(d))
                 for d in seed.discount_allocations
             ],
+            duties=[
+                Duty(
+                    id=d.id or self.ids.next(),
+                    price=self.bag(d.price),
+                    harmonized_system_code=d.harmonized_system_code,
+                    country_code_of_origin=d.country_code_of_origin,
+                )
+                for d in seed.duties
+            ],
         )
 
     def shipping(self, seed: ShippingLineSeed) -> ShippingLine:
@@ -297,6 +317,34 @@ def build_shop(seed: ShopSeed, *, restore_rate: float, bucket_size: int) -> Shop
     )
 
 
+def store_credit_state(shop: Shop, owner: str | None = None) -> dict[str, Any]:
+    """Store credit per customer (email) per currency: balance and the credits behind it."""
+    accounts: dict[str, Any] = {}
+    for (email, currency), account in sorted(shop.store_credit.items()):
+        if owner is not None and email != owner.lower():
+            continue
+        accounts.setdefault(email, {})[currency] = {
+            "account_id": gid("StoreCreditAccount", account.id),
+            "balance": format_fixed(account.balance, currency),
+            "credits": [
+                {
+                    "id": gid("StoreCreditAccountCreditTransaction", c.id),
+                    "amount": format_fixed(c.amount, currency),
+                    "created_at": c.created_at,
+                    "expires_at": c.expires_at,
+                    "event": c.event,
+                    "origin_transaction": (
+                        gid("OrderTransaction", c.origin_transaction_id)
+                        if c.origin_transaction_id
+                        else None
+                    ),
+                }
+                for c in account.credits
+            ],
+        }
+    return accounts
+
+
 def shop_state(shop: Shop) -> dict[str, Any]:
     """A shop as the control surface answers it."""
     return {
@@ -353,6 +401,15 @@ def order_state(order: Order) -> dict[str, Any]:
                 "price": bag(li.unit_price),
                 "discount": bag(total([a.amount for a in li.discount_allocations])),
                 "tax": bag(total([t.price for t in li.tax_lines])),
+                "duties": [
+                    {
+                        "id": d.id,
+                        "gid": gid("Duty", d.id),
+                        "price": bag(d.price),
+                        "refunded": bag(order.refunded_duty(d.id)),
+                    }
+                    for d in li.duties
+                ],
             }
             for li in order.line_items
         ],
@@ -404,6 +461,7 @@ def order_state(order: Order) -> dict[str, Any]:
                     }
                     for rs in r.shipping
                 ],
+                "duties": [{"duty_id": d.duty_id, "amount": bag(d.amount)} for d in r.duties],
                 "transaction_ids": r.transaction_ids,
             }
             for r in order.refunds

@@ -59,6 +59,16 @@ class TaxLine:
 
 
 @dataclass(slots=True)
+class Duty:
+    """An import duty charged on all units of a line."""
+
+    id: int
+    price: Bag
+    harmonized_system_code: str | None = None
+    country_code_of_origin: str | None = None
+
+
+@dataclass(slots=True)
 class LineItem:
     """An ordered line: unit price, quantity, and the components charged on it."""
 
@@ -70,6 +80,7 @@ class LineItem:
     fulfilled_quantity: int
     tax_lines: list[TaxLine]
     discount_allocations: list[DiscountAllocation]
+    duties: list[Duty] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -128,8 +139,16 @@ class RefundShipping:
 
 
 @dataclass(slots=True)
+class RefundDuty:
+    """Part of a duty given back by a refund."""
+
+    duty_id: int
+    amount: Bag
+
+
+@dataclass(slots=True)
 class Refund:
-    """A committed refund: lines, shipping and the refund transactions it created."""
+    """A committed refund: lines, shipping, duties and the refund transactions it created."""
 
     id: int
     created_at: str
@@ -137,6 +156,7 @@ class Refund:
     lines: list[RefundLine]
     shipping: list[RefundShipping]
     transaction_ids: list[int]
+    duties: list[RefundDuty] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -196,6 +216,23 @@ class Order:
         ]
         return total([e.subtotal for e in entries]), total([e.tax for e in entries])
 
+    def duty(self, duty_id: int) -> tuple[LineItem, Duty] | None:
+        """The duty with this id and its line, if it belongs to the order."""
+        for line in self.line_items:
+            for duty in line.duties:
+                if duty.id == duty_id:
+                    return line, duty
+        return None
+
+    def refunded_duty(self, duty_id: int) -> Bag:
+        """What refunds already gave back of a duty."""
+        return total([d.amount for r in self.refunds for d in r.duties if d.duty_id == duty_id])
+
+    @property
+    def total_duties(self) -> Bag:
+        """Every duty charged on the order."""
+        return total([d.price for line in self.line_items for d in line.duties])
+
     def line_total(self, line: LineItem) -> Bag:
         """What the customer was charged for a line."""
         charged = line.unit_price.times(line.quantity) - total(
@@ -213,8 +250,10 @@ class Order:
     @property
     def total_price(self) -> Bag:
         """The order total as charged."""
-        return total([self.line_total(li) for li in self.line_items]) + total(
-            [self.shipping_total(s) for s in self.shipping_lines]
+        return (
+            total([self.line_total(li) for li in self.line_items])
+            + total([self.shipping_total(s) for s in self.shipping_lines])
+            + self.total_duties
         )
 
     def _successful(self, kinds: frozenset[str]) -> list[Transaction]:
@@ -264,6 +303,33 @@ class Order:
 
 
 @dataclass(slots=True)
+class StoreCreditCredit:
+    """A credit on a store credit account (``StoreCreditAccountCreditTransaction``)."""
+
+    id: int
+    amount: int
+    created_at: str
+    expires_at: str | None
+    origin_transaction_id: int | None
+    event: str = "ORDER_REFUND"
+
+
+@dataclass(slots=True)
+class StoreCreditAccount:
+    """One customer's store credit in one currency."""
+
+    id: int
+    owner: str
+    currency: str
+    credits: list[StoreCreditCredit] = field(default_factory=list)
+
+    @property
+    def balance(self) -> int:
+        """Minor units available (credits are never spent in the sandbox)."""
+        return sum(c.amount for c in self.credits)
+
+
+@dataclass(slots=True)
 class StoredAttempt:
     """The first answer to an idempotency key: what a repeat with the same input gets back.
 
@@ -293,6 +359,7 @@ class Shop:
     stocked: set[tuple[str, int]] = field(default_factory=set)
     idempotency: dict[str, StoredAttempt] = field(default_factory=dict)
     in_flight: set[str] = field(default_factory=set)
+    store_credit: dict[tuple[str, str], StoreCreditAccount] = field(default_factory=dict)
 
     def location(self, location_id: int) -> Location | None:
         """The location with this id, if the shop has it."""

@@ -14,11 +14,18 @@ from graphql import GraphQLError, GraphQLResolveInfo
 
 from returnbridge.sandbox.shopify.calculation import LineRequest, Suggestion, suggest
 from returnbridge.sandbox.shopify.gids import gid, parse_gid
-from returnbridge.sandbox.shopify.money import AmountError, Bag, format_amount, parse_amount
+from returnbridge.sandbox.shopify.money import (
+    AmountError,
+    Bag,
+    format_amount,
+    parse_amount,
+    total,
+)
 from returnbridge.sandbox.shopify.pagination import connection
 from returnbridge.sandbox.shopify.refunds import refund_total
 from returnbridge.sandbox.shopify.state import (
     DiscountAllocation,
+    Duty,
     LineItem,
     Location,
     Order,
@@ -111,6 +118,26 @@ def line_item_view(line: LineItem, order: Order) -> View:
         "taxLines": lambda _info, first=None: _truncate(
             [_tax_line_view(t, order) for t in line.tax_lines], first
         ),
+        "duties": [duty_view(d, order) for d in line.duties],
+    }
+
+
+def duty_view(duty: Duty, order: Order) -> View:
+    """A ``Duty`` (the sandbox keeps no taxes on duties)."""
+    return {
+        "id": gid("Duty", duty.id),
+        "price": money_bag(duty.price, order),
+        "taxLines": [],
+        "harmonizedSystemCode": duty.harmonized_system_code,
+        "countryCodeOfOrigin": duty.country_code_of_origin,
+    }
+
+
+def _refund_duty_view(duty_id: int, amount: Bag, order: Order) -> View:
+    found = order.duty(duty_id)
+    return {
+        "amountSet": money_bag(amount, order),
+        "originalDuty": duty_view(found[1], order) if found else None,
     }
 
 
@@ -175,6 +202,7 @@ def refund_view(refund: Refund, order: Order, shop: Shop) -> View:
         "createdAt": refund.created_at,
         "note": refund.note,
         "totalRefundedSet": money_bag(refund_total(order, refund), order),
+        "duties": [_refund_duty_view(d.duty_id, d.amount, order) for d in refund.duties],
         "refundLineItems": lambda _info, first=None, after=None: connection(
             lines,
             first=first,
@@ -224,6 +252,8 @@ def _suggestion_view(suggestion: Suggestion, order: Order, shop: Shop) -> View:
         "totalTaxSet": money_bag(suggestion.tax, order),
         "maximumRefundableSet": money_bag(suggestion.maximum_refundable, order),
         "refundLineItems": lines,
+        "refundDuties": [_refund_duty_view(d.duty.id, d.amount, order) for d in suggestion.duties],
+        "totalDutiesSet": money_bag(suggestion.duties_total, order),
         "shipping": {
             "amountSet": money_bag(suggestion.shipping_amount, order),
             "taxSet": money_bag(suggestion.shipping_tax, order),
@@ -242,6 +272,16 @@ def _suggestion_view(suggestion: Suggestion, order: Order, shop: Shop) -> View:
     }
 
 
+def _requested_duties(items: list[dict[str, Any]] | None) -> list[tuple[int, str]]:
+    """``(duty id, refund type)`` of each ``RefundDutyInput`` naming a duty id."""
+    duties = []
+    for item in items or []:
+        duty_id = parse_gid(item.get("dutyId"), "Duty")
+        if duty_id is not None:
+            duties.append((duty_id, item.get("refundType") or "FULL"))
+    return duties
+
+
 def _suggested_refund(
     order: Order,
     shop: Shop,
@@ -250,6 +290,7 @@ def _suggested_refund(
     refund_shipping: bool | None,
     shipping_amount: object,
     suggest_full_refund: bool,
+    refund_duties: list[dict[str, Any]] | None = None,
 ) -> View:
     """``Order.suggestedRefund``: quantities above what is refundable are lowered to it."""
     requests = []
@@ -287,6 +328,12 @@ def _suggested_refund(
         requests,
         full_shipping=bool(refund_shipping) or suggest_full_refund,
         shipping_amount=amount,
+        duties=_requested_duties(refund_duties)
+        or (
+            [(d.id, "FULL") for li in order.line_items for d in li.duties]
+            if suggest_full_refund
+            else []
+        ),
     )
     return _suggestion_view(suggestion, order, shop)
 
@@ -300,6 +347,7 @@ def order_view(order: Order, shop: Shop) -> View:
         refundShipping: bool | None = None,  # noqa: N803
         shippingAmount: object = None,  # noqa: N803
         suggestFullRefund: bool = False,  # noqa: N803
+        refundDuties: list[dict[str, Any]] | None = None,  # noqa: N803
     ) -> View:
         return _suggested_refund(
             order,
@@ -308,9 +356,13 @@ def order_view(order: Order, shop: Shop) -> View:
             refund_shipping=refundShipping,
             shipping_amount=shippingAmount,
             suggest_full_refund=suggestFullRefund,
+            refund_duties=refundDuties,
         )
 
     net = order.net_payment
+    has_duties = any(line.duties for line in order.line_items)
+    duties = order.total_duties
+    refunded_duties = total([d.amount for r in order.refunds for d in r.duties])
     return {
         "id": gid("Order", order.id),
         "legacyResourceId": str(order.id),
@@ -333,6 +385,10 @@ def order_view(order: Order, shop: Shop) -> View:
         "totalReceivedSet": money_bag(order.received, order),
         "totalRefundedSet": money_bag(order.refunded, order),
         "netPaymentSet": money_bag(net, order),
+        "originalTotalDutiesSet": money_bag(duties, order) if has_duties else None,
+        "currentTotalDutiesSet": (
+            money_bag(duties - refunded_duties, order) if has_duties else None
+        ),
         "lineItems": lambda _info, first=None, after=None: connection(
             order.line_items,
             first=first,
