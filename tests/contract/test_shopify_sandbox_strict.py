@@ -318,7 +318,7 @@ def test_request_while_the_same_key_executes_is_a_concurrent_request_error(
 ) -> None:
     order = seed_order(shopify_sandbox, discounted_order())
     refund = base.tee_refund(order)
-    fault = {"kind": "latency", "delay": 30, "operation": "refundCreate"}
+    fault = {"kind": "latency", "delay": 5, "operation": "refundCreate"}  # holds the first
     assert shopify_sandbox.post("/_sandbox/faults", json=fault).status_code == 201
     first: list[dict[str, Any]] = []
 
