@@ -418,7 +418,11 @@ def test_cancel_unshipped_units_and_refund_shipping(
         order_id=seeded["gid"],
         currency="USD",
         idempotency_key="rb-cancel",
-        lines=(RefundLineCommand(line_id=mug["gid"], quantity=1, restock="cancel"),),
+        lines=(
+            RefundLineCommand(
+                line_id=mug["gid"], quantity=1, restock="cancel", location_id=LOCATION
+            ),
+        ),
         shipping_full=True,
         tenders=(
             TenderCommand(

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from returnbridge.cli.sandboxes import SERVABLE_PLATFORMS, build_app
+from returnbridge.cli.sandboxes import SANDBOX_PLATFORMS, build_app
 from returnbridge.sandbox.shopline import BackgroundServer
 from returnbridge.sandbox.shopline.rate_limit import LeakyBucket
 from returnbridge.sandbox.shopline.state import DiscountAllocation, LineItem, TaxLine
@@ -945,6 +945,6 @@ def test_reset_forgets_stores(http: httpx.Client) -> None:
 
 
 def test_the_cli_can_serve_shopline() -> None:
-    assert "shopline" in SERVABLE_PLATFORMS
+    assert "shopline" in SANDBOX_PLATFORMS
     app = build_app("shopline")
     assert app.title == "returnbridge SHOPLINE sandbox"

@@ -428,7 +428,7 @@ def test_woocommerce_connection_keeps_its_secrets_out_of_the_answer(
     assert "ck_visible" not in response.text
 
 
-@pytest.mark.parametrize("platform", ["magento", "shopline"])
+@pytest.mark.parametrize("platform", ["magento", "loop"])
 def test_connection_for_a_platform_without_connector_is_422_problem(
     gateway: Gateway, admin: httpx.Client, platform: str
 ) -> None:

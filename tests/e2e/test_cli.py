@@ -229,8 +229,8 @@ def test_a_credential_key_that_does_not_open_the_stored_credentials_refuses_to_s
     assert_refused(result, "the credential key does not open the stored connection credentials")
 
 
-def test_sandbox_serves_all_three_platforms_and_stops_on_sigint(tmp_path: Path) -> None:
-    first = free_ports(3)
+def test_sandbox_serves_every_platform_and_stops_on_sigint(tmp_path: Path) -> None:
+    first = free_ports(4)
     sandbox = CommandProcess(
         ["sandbox", "--port", str(first)], env=cli_env(tmp_path), log=tmp_path / "sandbox.log"
     )
@@ -240,6 +240,7 @@ def test_sandbox_serves_all_three_platforms_and_stops_on_sigint(tmp_path: Path) 
             "shopify": (first, "/_sandbox/journal", 200),
             "woocommerce": (first + 1, "/wp-json/wc/v3/orders", 401),  # no key: WooCommerce's 401
             "bigcommerce": (first + 2, "/_sandbox/journal", 200),
+            "shopline": (first + 3, "/_sandbox/journal", 200),
         }
         for platform, (port, path, status) in probes.items():
 

@@ -62,7 +62,7 @@ def test_shipped_units_return_to_the_location_and_unshipped_ones_are_cancelled()
     commands = rc.line_commands(order(fulfilled=2), {"L1": 3}, choice=choice)
     assert [(c.restock, c.quantity, c.location_id) for c in commands] == [
         ("return", 2, "gid://shopify/Location/2"),
-        ("cancel", 1, None),
+        ("cancel", 1, "gid://shopify/Location/2"),
     ]
 
 

@@ -302,7 +302,7 @@ def command(**overrides: Any) -> RefundCommand:
         "idempotency_key": "rb-ret-1-1-1",
         "lines": (
             RefundLineCommand(line_id=LINE_A, quantity=1, restock="return", location_id=LOC),
-            RefundLineCommand(line_id=LINE_B, quantity=1, restock="cancel"),
+            RefundLineCommand(line_id=LINE_B, quantity=1, restock="cancel", location_id=LOC),
         ),
         "shipping_amount": 300,
         "tenders": (
@@ -324,7 +324,7 @@ def test_refund_input_carries_restock_shipping_transactions_currency_and_note() 
         "note": "Return RMA-7",
         "refundLineItems": [
             {"lineItemId": LINE_A, "quantity": 1, "restockType": "RETURN", "locationId": LOC},
-            {"lineItemId": LINE_B, "quantity": 1, "restockType": "CANCEL"},
+            {"lineItemId": LINE_B, "quantity": 1, "restockType": "CANCEL", "locationId": LOC},
         ],
         "shipping": {"amount": "3.00"},
         "transactions": [
@@ -344,6 +344,12 @@ def test_refund_input_carries_restock_shipping_transactions_currency_and_note() 
             },
         ],
     }
+
+
+def test_cancel_without_a_location_is_a_domain_error() -> None:
+    unplaced = RefundLineCommand(line_id=LINE_B, quantity=1, restock="cancel")
+    with pytest.raises(DomainError, match="restock 'cancel' needs a location_id"):
+        mapping.refund_input(command(lines=(unplaced,)))
 
 
 def test_money_only_refund_uses_no_restock_and_full_shipping() -> None:
@@ -425,7 +431,7 @@ def test_created_refund_has_the_answer_s_total_and_the_command_s_lines() -> None
         (x.line_id, x.quantity, x.restock, x.location_id, x.subtotal) for x in refund.lines
     ] == [
         (LINE_A, 1, "return", LOC, None),
-        (LINE_B, 1, "cancel", None, None),
+        (LINE_B, 1, "cancel", LOC, None),
     ]
 
 

@@ -195,7 +195,10 @@ def migrate(data_dir: DataDir = None) -> None:
 @app.command()
 def sandbox(
     platform: Annotated[
-        str, typer.Option(help="shopify, woocommerce, bigcommerce, or all (consecutive ports)")
+        str,
+        typer.Option(
+            help="shopify, woocommerce, bigcommerce, shopline, or all (consecutive ports)"
+        ),
     ] = "all",
     port: Annotated[int, typer.Option(help="port of the first sandbox")] = 8765,
     host: Annotated[str, typer.Option(help="host to bind")] = "127.0.0.1",
@@ -203,7 +206,7 @@ def sandbox(
         float, typer.Option(help="Shopify: cost points restored per second")
     ] = 100.0,
 ) -> None:
-    """Run the platform sandboxes (Shopify, WooCommerce, BigCommerce simulators) on loopback."""
+    """Run the platform sandboxes (Shopify, WooCommerce, BigCommerce, SHOPLINE) on loopback."""
     from returnbridge.cli.sandboxes import SANDBOX_PLATFORMS, plan, serve_all
 
     if platform != "all" and platform not in SANDBOX_PLATFORMS:
@@ -343,7 +346,9 @@ def connections_add(
             "(WooCommerce site) or https://api.bigcommerce.com"
         ),
     ],
-    platform: Annotated[str, typer.Option(help="shopify, woocommerce or bigcommerce")] = "shopify",
+    platform: Annotated[
+        str, typer.Option(help="shopify, woocommerce, bigcommerce or shopline")
+    ] = "shopify",
     access_token: Annotated[
         str | None,
         typer.Option(help="Shopify/BigCommerce token; prompted (hidden) when not given"),

@@ -9,10 +9,8 @@ from typing import Any
 
 import uvicorn
 
-SANDBOX_PLATFORMS = ("shopify", "woocommerce", "bigcommerce")
-"""The sandboxes started together (`--platform all`, the demo): each has a demo store."""
-SERVABLE_PLATFORMS = (*SANDBOX_PLATFORMS, "shopline")
-"""Every sandbox `build_app` can make; SHOPLINE has no demo store yet, so it is served alone."""
+SANDBOX_PLATFORMS = ("shopify", "woocommerce", "bigcommerce", "shopline")
+"""Every sandbox `build_app` can make, in the order `--platform all` serves them."""
 
 
 @dataclass(frozen=True, slots=True)

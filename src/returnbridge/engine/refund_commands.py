@@ -101,7 +101,8 @@ class RestockChoice:
 def line_commands(
     order: Order, quantities: dict[str, int], *, choice: RestockChoice
 ) -> tuple[RefundLineCommand, ...]:
-    """Per line: RETURN to the location for shipped units, CANCEL for unshipped, or none.
+    """Per line: RETURN to the location for shipped units, CANCEL (at the same location) for
+    unshipped ones, or none.
 
     Units already refunded are taken to be shipped ones first, so a line's returnable shipped
     units are `fulfilled - already_returned`; anything beyond that was never shipped.
@@ -129,8 +130,15 @@ def line_commands(
         elif shipped:
             commands.append(RefundLineCommand(line_id=line_id, quantity=shipped, restock="none"))
         if quantity - shipped:
+            # Unshipped units go back to stock where they were held; Shopify wants the
+            # location named for CANCEL as for RETURN (docs/sandbox-shopify.md).
             commands.append(
-                RefundLineCommand(line_id=line_id, quantity=quantity - shipped, restock="cancel")
+                RefundLineCommand(
+                    line_id=line_id,
+                    quantity=quantity - shipped,
+                    restock="cancel",
+                    location_id=choice.location_id,
+                )
             )
     return tuple(commands)
 

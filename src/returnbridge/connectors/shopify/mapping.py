@@ -432,11 +432,13 @@ def _line_input(line: RefundLineCommand) -> dict[str, Any]:
         "quantity": line.quantity,
         "restockType": RESTOCK_TYPES[line.restock],
     }
-    if line.restock == "return":
+    if line.restock in ("return", "cancel"):
+        # Shopify restocks RETURN and CANCEL units at the location named, and refuses either
+        # without one (NO_RESTOCK takes none).
         if not line.location_id:
             raise DomainError(
                 "LOCATION_REQUIRED",
-                f"line {line.line_id}: restock 'return' needs a location_id",
+                f"line {line.line_id}: restock {line.restock!r} needs a location_id",
                 field="location_id",
             )
         item["locationId"] = line.location_id
@@ -570,7 +572,7 @@ def created_refund(refund: Json, command: RefundCommand) -> PlatformRefund:
                 line_id=line.line_id,
                 quantity=line.quantity,
                 restock=line.restock,
-                location_id=line.location_id if line.restock == "return" else None,
+                location_id=line.location_id if line.restock != "none" else None,
             )
             for line in command.lines
         ),
