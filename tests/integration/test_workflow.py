@@ -383,3 +383,33 @@ def test_returns_of_one_order_named_three_ways_at_once_refund_exactly_what_was_p
     assert sum(b["refund_total"]["minor"] for b in bodies) == 2900, story
     order = sandbox.order(2031)
     assert order["financial_status"] == "REFUNDED"
+
+
+def test_a_refund_the_platform_refused_is_sent_under_a_key_of_its_own_after_the_fix(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    """Shopify answers a key's first answer again for 24 h, refusals included: once the cause
+    is fixed (here: the restock location did not stock the item), the operator's retry must
+    not send the refused key again, or it would be refused again without being looked at."""
+    order = simple_order(2041)
+    order["line_items"][0]["stocked_at"] = [1]  # the connection restocks to location 2
+    sandbox.seed_order(order)
+    return_id = gateway.post_return(full_return(2041, "TCK-41")).json()["return"]["id"]
+    parked = gateway.wait_for(return_id)
+    assert parked["status"] == "needs_review", parked["timeline"]
+    assert sandbox.refunds_created() == []
+
+    sandbox.http.post(
+        f"/_sandbox/shops/{sandbox.domain}/inventory",
+        json={"sku": "MUG-WHT", "location_id": 2, "available": 4},
+    ).raise_for_status()
+    assert gateway.api.post(f"/v1/returns/{return_id}/retry").status_code == 202
+    body = gateway.wait_for_status(return_id, "completed")
+
+    sends = sandbox.journal("refundCreate")
+    keys = [e["idempotency_key"] for e in sends]
+    assert [e["effect"] for e in sends] == ["rejected", "refund_created"]
+    assert keys[1] == f"{keys[0]}.1"
+    (made,) = sandbox.refunds_created()
+    assert body["refunds"][0]["platform_refund_id"] == made["refund_id"]
+    assert sandbox.inventory()["MUG-WHT"]["2"] == 4 + 3

@@ -36,6 +36,12 @@ def refund_key(return_id: str, revision: int, attempt: int = 1) -> str:
     return f"rb-{return_id}-{revision}-{attempt}"
 
 
+def platform_key(key: str, refusals: int) -> str:
+    """The key a platform dedupes a send by: ours, or ours with the number of refusals before
+    it (a platform that replays a refused key's answer would refuse a fixed retry again)."""
+    return key if refusals == 0 else f"{key}.{refusals}"
+
+
 def refund_note(key: str, canonical: CanonicalReturn) -> str:
     reason = f": {canonical.reason}" if canonical.reason else ""
     return f"{REFUND_NOTE_PREFIX} {key} (return {canonical.external_id}{reason})"

@@ -326,6 +326,8 @@ def _claim(
         conflict = refund_store.order_conflict(session, stored) if stored and sends else None
         if conflict == "busy":
             return None
+        if stored is not None and sends and stored.status == refund_store.FAILED:
+            refund_store.note_refusal(session, stored)
         first_attempt = stored is not None and sends and refund_store.start_sending(session, stored)
         return _Claim(canonical, connection, stored, first_attempt, conflict is None)
 
@@ -396,7 +398,10 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
             order = connector.get_order(stored.order_id)
             planned = _compute(canonical, order, connection)
             command = _command(connector, planned, canonical, connection, key)
-            sent = _ready(command)
+            refusals = int(stored.plan.get("refusals", 0))
+            sent = _ready(command).model_copy(
+                update={"platform_key": rc.platform_key(key, refusals)}
+            )
             refund = platform_returns.write_refund(runtime, tenant_id, return_id, connector, sent)
     except Exception as error:
         outcome = classify(runtime, tenant_id, return_id, error, step="refund")

@@ -282,6 +282,15 @@ def record_made(
         )
 
 
+def note_refusal(session: Session, refund: Refund) -> int:
+    """Count one more send of a refund the platform refused (`failed`), about to be sent again;
+    the count names the platform key of the new send (`refusals` in its plan)."""
+    refusals = int(refund.plan.get("refusals", 0)) + 1
+    refund.plan = {**refund.plan, "refusals": refusals}
+    session.flush()
+    return refusals
+
+
 def start_sending(session: Session, refund: Refund, *, clock: Clock = utc_now) -> bool:
     """Mark the refund as being sent now; True only for its very first attempt (was pending).
 

@@ -140,6 +140,11 @@ class RefundCommand(_Frozen):
     expected_total: int | None = None  # our planned total, for cross-checks and logs
     money: RefundMoney | None = None
     """The plan's figures; None when no money moves (goods only)."""
+    platform_key: str | None = None
+    """The key the platform dedupes this send by, when not `idempotency_key`: a send after the
+    platform refused an earlier one under our key (Shopify replays a refused key's answer for
+    24 h, so a retry after the cause is fixed needs a key of its own). Our key still travels
+    in the note, so the refund is found by it whichever send made it."""
     tolerance: int = 0
     """Minor units by which a platform's own figure (a quote, what it records) may differ
     from `money` per figure and still count as agreeing (the connection's

@@ -188,7 +188,7 @@ class ShopifyConnector:
         command = tenders.with_parents(command, self.suggest_refund)
         variables = {
             "input": mapping.refund_input(command),
-            "idempotencyKey": command.idempotency_key,
+            "idempotencyKey": command.platform_key or command.idempotency_key,
         }
         data = self.client.execute("RefundCreate", variables)
         payload = data.get("refundCreate") or {}
