@@ -482,10 +482,7 @@ def refund_input(command: RefundCommand) -> dict[str, Any]:
     elif command.shipping_amount is not None:
         value["shipping"] = {"amount": format_minor(command.shipping_amount, currency)}
     if command.duties:
-        value["refundDuties"] = [
-            {"dutyId": duty.duty_id, "refundType": duty.refund_type.upper()}
-            for duty in command.duties
-        ]
+        value["refundDuties"] = duty_inputs(command)
     transactions = []
     methods = []
     for tender in command.tenders:
@@ -505,6 +502,14 @@ def refund_input(command: RefundCommand) -> dict[str, Any]:
     return value
 
 
+def duty_inputs(command: RefundCommand) -> list[dict[str, str]]:
+    """`RefundDutyInput`s of the command's duties."""
+    return [
+        {"dutyId": duty.duty_id, "refundType": duty.refund_type.upper()}
+        for duty in command.duties
+    ]
+
+
 def suggested_refund_variables(command: RefundCommand) -> dict[str, Any]:
     """Variables of SuggestedRefund.graphql for the lines and shipping of `command`."""
     variables: dict[str, Any] = {
@@ -512,6 +517,8 @@ def suggested_refund_variables(command: RefundCommand) -> dict[str, Any]:
         "refundLineItems": [_line_input(line) for line in command.lines],
         "withShipping": command.shipping_full or command.shipping_amount is not None,
     }
+    if command.duties:
+        variables["refundDuties"] = duty_inputs(command)
     if command.shipping_full:
         variables["refundShipping"] = True
     elif command.shipping_amount is not None:
@@ -549,6 +556,9 @@ def suggested_refund_from_shopify(suggested: Json, *, currency: str) -> Suggeste
         if shipping
         else 0,
         tenders=tenders,
+        duties=presentment(suggested.get("totalDutiesSet"), field="totalDutiesSet")
+        if suggested.get("totalDutiesSet")
+        else None,
     )
 
 

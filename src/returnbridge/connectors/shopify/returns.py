@@ -331,11 +331,8 @@ def process_input(node: Json, command: RefundCommand) -> dict[str, Any]:
             value["refundShipping"] = {
                 "shippingRefundAmount": _money(command.shipping_amount, currency)
             }
-        if command.duties:  # as refundCreate's refundDuties (mapping.refund_input)
-            value["refundDuties"] = [
-                {"dutyId": duty.duty_id, "refundType": duty.refund_type.upper()}
-                for duty in command.duties
-            ]
+        if command.duties:  # as refundCreate's refundDuties
+            value["refundDuties"] = mapping.duty_inputs(command)
     return value
 
 
