@@ -121,6 +121,22 @@ def test_an_order_that_is_no_candidate_must_exist_on_the_platform(
     assert len(sandbox.refunds_created()) == 1
 
 
+def test_a_platform_that_is_down_while_resolving_is_a_503_in_our_words(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    _two_orders_of_sam(sandbox)
+    parked = _parked(gateway, _by_email("MAIL-4"))
+    sandbox.fault("http_503", count=50, operation="orders")
+    sandbox.fault("http_503", count=50, operation="order")
+    down = gateway.api.post(f"/v1/returns/{parked['id']}/resolve", json={"order": "#3000"})
+    sandbox.http.delete("/_sandbox/faults").raise_for_status()
+    assert down.status_code == 503, down.text
+    assert down.json()["detail"] == (
+        "the platform could not confirm the order just now; try again shortly"
+    )
+    assert gateway.api.get(f"/v1/returns/{parked['id']}").json()["status"] == "needs_review"
+
+
 def test_a_requested_return_waits_for_approval_and_approving_it_refunds_once(
     gateway: Gateway, sandbox: Sandbox
 ) -> None:

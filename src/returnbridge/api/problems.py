@@ -10,7 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from returnbridge.domain.errors import DomainError, ReturnBridgeError
+from returnbridge.domain.errors import (
+    ConnectorError,
+    DomainError,
+    ReturnBridgeError,
+    TransientError,
+)
 
 PROBLEM_JSON = "application/problem+json"
 _TITLES = {
@@ -23,6 +28,7 @@ _TITLES = {
     422: "Invalid input",
     429: "Too many requests",
     500: "Internal error",
+    502: "Bad gateway",
     503: "Service unavailable",
 }
 
@@ -124,6 +130,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
         extra: dict[str, Any] = {"field": exc.field} if exc.field else {}
         return problem(422, exc.code, exc.message, **extra)
+
+    @app.exception_handler(ConnectorError)
+    async def _platform(_request: Request, exc: ConnectorError) -> JSONResponse:
+        # The merchant's platform answered a call made for this request: unavailable for now
+        # (503, try again) or with something we cannot use (502), never our own 500.
+        status = 503 if isinstance(exc, TransientError) else 502
+        return problem(status, exc.code, f"the platform: {exc.message}")
 
     @app.exception_handler(ReturnBridgeError)
     async def _ours(_request: Request, exc: ReturnBridgeError) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -30,6 +31,7 @@ from returnbridge.domain.orders import Location, Order, OrderSummary
 
 # Page sizes chosen so every query's requested cost stays under Shopify's 1000-point cap.
 MAX_SEARCH_RESULTS = 25
+ORDER_GID = re.compile(r"gid://shopify/Order/[0-9]+")
 MAX_REFUNDS = 7  # per order, read in one call (one more is requested to detect a longer list)
 MAX_REFUND_LINES = 12  # per refund when listing
 MAX_TRANSACTIONS = 30  # per order (Order.graphql)
@@ -75,6 +77,11 @@ class ShopifyConnector:
         self.platform_returns = platform_returns
 
     def _order_node(self, document: str, variables: Mapping[str, Any]) -> Mapping[str, Any]:
+        order_id = str(variables.get("id"))
+        if not ORDER_GID.fullmatch(order_id):
+            # Shopify answers an id that is not an order's global id with an error, not null:
+            # for us such an order does not exist (a human's "#3000" is looked up by name).
+            raise NotFound("NOT_FOUND", f"{order_id!r} is not a Shopify order id")
         data = self.client.execute(document, variables)
         order = data.get("order")
         if not isinstance(order, Mapping):

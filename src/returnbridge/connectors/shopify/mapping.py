@@ -505,8 +505,7 @@ def refund_input(command: RefundCommand) -> dict[str, Any]:
 def duty_inputs(command: RefundCommand) -> list[dict[str, str]]:
     """`RefundDutyInput`s of the command's duties."""
     return [
-        {"dutyId": duty.duty_id, "refundType": duty.refund_type.upper()}
-        for duty in command.duties
+        {"dutyId": duty.duty_id, "refundType": duty.refund_type.upper()} for duty in command.duties
     ]
 
 
