@@ -27,12 +27,15 @@ Run (from the repo root):
   .venv/bin/python bench/cost.py --platform all --backend sqlite --stores 1,4 --only bare,gateway
   make cost
 
-`--platform woocommerce|bigcommerce|all` runs the gateway scenario against those platforms'
-sandboxes too (Shopify alone by default). Cost points, the drained bucket and the naive script
-are Shopify's; for the others the journal gives calls per return by operation. `--cross-check`
-applies to Shopify (`suggestedRefund`) and BigCommerce (the refund quote before the refund's
-own). The BigCommerce stores get a generous request quota (`--bigcommerce-quota`) so that the
-run measures CPU, not the 30-s window; the bound at the standard quota is printed.
+`--platform woocommerce|bigcommerce|shopline|all` runs the gateway scenario against those
+platforms' sandboxes too (Shopify alone by default). Cost points, the drained bucket and the
+naive script are Shopify's; for the others the journal gives calls per return by operation.
+`--cross-check` applies to Shopify (`suggestedRefund`), BigCommerce (the refund quote before
+the refund's own) and SHOPLINE (its refund calculation). The BigCommerce stores get a
+generous request quota (`--bigcommerce-quota`) so that the run measures CPU, not the 30-s
+window; the bound at the standard quota is printed. SHOPLINE
+stores get a generous bucket (`--shopline-bucket`) for the same reason; their bound is the one
+the standard bucket (draining 4 requests a second) allows.
 """
 
 from __future__ import annotations
@@ -110,6 +113,7 @@ WOO_PRODUCT = 501  # the seeded line's product, which manages stock
 WOO_TAX_RATE = 1
 BC_LOCATION = 1
 BC_STANDARD_QUOTA = 150  # requests per store and window (research/platforms/bigcommerce.md)
+SHOPLINE_LEAK_RATE = 4.0  # requests per second a SHOPLINE bucket drains (platform standard)
 BC_WINDOW = 30.0  # seconds
 STOCK = 1_000_000  # units of SKU seeded per store: restocks never run out of room
 
@@ -265,6 +269,8 @@ class Shop:
     token: str
     orders: list[str]
     credentials: dict[str, str] = field(default_factory=dict)
+    base_path: str = ""
+    """After the sandbox's URL: where the store's API lives (SHOPLINE: `/stores/{handle}`)."""
 
 
 @dataclass(frozen=True)
@@ -396,6 +402,55 @@ def seed_bigcommerce(args: argparse.Namespace, sandbox: httpx.Client, number: in
     return Shop(store_hash, token, orders, {"store_hash": store_hash, "access_token": token})
 
 
+def shopline_order(n: int) -> dict[str, Any]:
+    """Two units of SKU at 19.90 with 3.18 tax, taxed shipping, shipped."""
+    return {
+        "email": f"c{n}@example.com",
+        "line_items": [
+            {
+                "sku": SKU,
+                "title": "Item",
+                "quantity": 2,
+                "price": "19.90",
+                "tax_lines": [{"title": "Tax", "rate": "0.08", "price": "3.18"}],
+            }
+        ],
+        "shipping_lines": [
+            {
+                "title": "Standard",
+                "price": "5.99",
+                "tax_lines": [{"title": "Tax", "rate": "0.08", "price": "0.48"}],
+            }
+        ],
+    }
+
+
+def seed_shopline(args: argparse.Namespace, sandbox: httpx.Client, number: int) -> Shop:
+    handle = f"store{number}{uuid.uuid4().hex[:6]}"
+    token = f"sl_{uuid.uuid4().hex}"
+    store = sandbox.post(
+        "/_sandbox/stores",
+        json={
+            "handle": handle,
+            "access_token": token,
+            "bucket_size": args.shopline_bucket,
+            "leak_rate": args.shopline_bucket / 10,
+        },
+    )
+    store.raise_for_status()
+    location = str(store.json()["locations"][0]["id"])
+    sandbox.post(
+        f"/_sandbox/stores/{handle}/stock",
+        json={"sku": SKU, "level": STOCK, "location_id": location},
+    ).raise_for_status()
+    orders = []
+    for n in range(args.returns_per_store):
+        answer = sandbox.post(f"/_sandbox/stores/{handle}/orders", json=shopline_order(n))
+        answer.raise_for_status()
+        orders.append(str(answer.json()["id"]))
+    return Shop(handle, token, orders, {"access_token": token}, base_path=f"/stores/{handle}")
+
+
 def request_bound(quota: float, journal: dict[str, Any]) -> float | None:
     """Returns/s per store a quota of `quota` requests per BC_WINDOW seconds allows."""
     calls = journal["executed_calls_per_return"]
@@ -434,7 +489,22 @@ BIGCOMMERCE = Target(
     bound=lambda args, journal: request_bound(args.bigcommerce_quota, journal),
     cross_check=True,
 )
-TARGETS = {t.platform: t for t in (SHOPIFY, WOOCOMMERCE, BIGCOMMERCE)}
+SHOPLINE = Target(
+    platform="shopline",
+    sandbox_main=PLAIN_SANDBOX_MAIN.format(platform="shopline"),
+    sandbox_args=lambda args: [],
+    seed=seed_shopline,
+    settings=lambda cross: {"cross_check": cross},
+    journal_filter="store",
+    # the standard bucket drains 4 requests a second (research/platforms/shopline.md)
+    bound=lambda args, journal: (
+        SHOPLINE_LEAK_RATE / journal["executed_calls_per_return"]
+        if journal["executed_calls_per_return"]
+        else None
+    ),
+    cross_check=True,
+)
+TARGETS = {t.platform: t for t in (SHOPIFY, WOOCOMMERCE, BIGCOMMERCE, SHOPLINE)}
 
 
 def seed_shops(
@@ -846,7 +916,7 @@ def create_tenants(
                 json={
                     "platform": target.platform,
                     "name": "main",
-                    "base_url": sandbox_url,
+                    "base_url": sandbox_url + shop.base_path,
                     "credentials": shop.credentials,
                     "settings": target.settings(cross_check),
                 },
@@ -1270,6 +1340,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1_000_000,
         help=f"requests per store and {BC_WINDOW:g}-s window in the BigCommerce sandbox "
         f"(the platform's standard is {BC_STANDARD_QUOTA}; generous so the run measures CPU)",
+    )
+    parser.add_argument(
+        "--shopline-bucket",
+        type=int,
+        default=1_000_000,
+        help="requests a SHOPLINE sandbox store's bucket holds (draining a tenth of it a second;"
+        f" the platform's standard is 40 draining {SHOPLINE_LEAK_RATE:g}/s; generous so the run"
+        " measures CPU)",
     )
     parser.add_argument("--stores", default="1,4,16", help="store counts, comma-separated")
     parser.add_argument("--returns-per-store", type=int, default=20)
