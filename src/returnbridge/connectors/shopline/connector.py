@@ -240,8 +240,9 @@ class ShoplineConnector:
         if not any(t.amount > 0 for t in command.tenders):
             raise PermanentError(
                 "NO_MONEY_TO_REFUND",
-                f"SHOPLINE records a refund only when money moves; order {command.order_id}: "
-                "the command refunds no money (goods only), so nothing was sent",
+                f"SHOPLINE records a refund only when money moves, and this return of order "
+                f"{command.order_id} moves none (goods only): nothing was sent; put the goods "
+                "back in stock in the SHOPLINE admin",
             )
         calculation = self._calculate(command, lines)
         body = mapping.refund_body(
