@@ -167,3 +167,40 @@ def test_without_the_setting_nothing_changes(gateway: Gateway, sandbox: Sandbox)
     assert _calls(sandbox) == ["Order", "SuggestedRefund", "RefundCreate"]
     assert sandbox.inventory()["MUG-WHT"]["2"] == 3
     assert _events(body, "platform_return_opened") == []
+
+
+def test_on_receipt_the_return_is_opened_at_approval_and_processed_when_the_goods_arrive(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    """`process_returns_on: receipt`: approval opens the Shopify return and nothing else (no
+    money, no stock); the revision saying the goods were received processes that same
+    return, once."""
+    _settings(gateway, shopify_returns=True, process_returns_on="receipt")
+    sandbox.seed_order(simple_order(3011))
+    return_id = gateway.post_return(_event(3011, "RET-11")).json()["return"]["id"]
+    waiting = gateway.wait_for(return_id)
+
+    assert waiting["status"] == "needs_review", waiting["timeline"]
+    assert waiting["review"]["event"] == "awaiting_goods"
+    (opened,) = _events(waiting, "platform_return_opened")
+    assert opened["status"] == "OPEN"
+    assert _events(waiting, "awaiting_goods") == [
+        {"platform_return_id": opened["platform_return_id"]}
+    ]
+    assert sandbox.journal("returnProcess") == []
+    assert sandbox.refunds_created() == []
+    assert sandbox.inventory().get("MUG-WHT", {}).get("2", 0) == 0
+
+    received = gateway.post_return(_event(3011, "RET-11", revision=2, status="received"))
+    assert received.status_code == 202, received.text
+    body = gateway.wait_for_status(return_id, "completed")
+
+    assert [e["effect"] for e in sandbox.journal("returnCreate")] == ["return_created"]
+    assert [e["effect"] for e in sandbox.journal("returnProcess")] == ["return_processed"]
+    assert sandbox.journal("refundCreate") == []
+    assert sandbox.inventory()["MUG-WHT"]["2"] == 3
+    assert len(sandbox.order(3011)["refunds"]) == 1
+    assert body["refund_total"]["minor"] == 3884
+    (processed,) = _events(body, "platform_return_processed")
+    assert processed["platform_return_id"] == opened["platform_return_id"]
+    assert processed["status"] == "CLOSED"

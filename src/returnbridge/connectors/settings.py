@@ -37,6 +37,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "restock_location_id": (_text, "a location id"),
     "api_refund": (_flag, "true or false"),
     "shopify_returns": (_flag, "true or false"),
+    "process_returns_on": (_one_of("approval", "receipt"), "approval or receipt"),
 }
 """Setting -> (check, what it must be)."""
 

@@ -332,7 +332,7 @@ class CanonicalReturn(_Model):
     revision: StrictInt = Field(default=1, ge=1, le=MAX_REVISION)
     channel: Channel = Channel.API
     requested_at: AwareDatetime | None = None
-    status: Literal["requested", "approved", "cancelled"] = "approved"
+    status: Literal["requested", "approved", "received", "cancelled"] = "approved"
     order: OrderReference
     lines: tuple[ReturnLine, ...] = Field(default=(), max_length=MAX_LINES)
     reason: str | None = Field(default=None, max_length=500)
@@ -342,6 +342,11 @@ class CanonicalReturn(_Model):
     return_shipping: ReturnShipping | None = None
     customer_note: str | None = Field(default=None, max_length=2000)
     metadata: BoundedObject = Field(default_factory=dict)
+
+    @property
+    def approved(self) -> bool:
+        """Money may move: approved, or the goods already received (which implies it)."""
+        return self.status in ("approved", "received")
 
     @model_validator(mode="after")
     def _something_to_do(self) -> Self:

@@ -23,7 +23,7 @@ def admit(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
     with runtime.reads() as session:  # only reads: no write lock (SQLite) or row lock
         record, canonical = load_return(session, tenant_id, return_id, lock=False)
         status = record.status
-    if canonical.status == "approved":
+    if canonical.approved:
         return StepOutcome(status, admitted=True)
     if canonical.status == "cancelled":
         if can_transition(status, ReturnStatus.CANCELLED):

@@ -8,7 +8,10 @@ and makes the refund as the processing's money, so the restock step has nothing 
 units never shipped keep the plain refund: a platform return holds shipped goods only.
 
 Both happen in the refund step, after the plan was checked: a plan parked for review leaves
-no open return behind. The refund step's exactly-once rules hold unchanged: the same key, the
+no open return behind. With the connection setting `process_returns_on: receipt`, an approved
+return is only opened, and waits (`awaiting_goods`) until a revision says the goods were
+`received`; that revision processes the return opened before (its id is on the timeline)
+instead of opening another. The refund step's exactly-once rules hold unchanged: the same key, the
 refund found by it before any repeat; the connector finds the return it opened under the key
 instead of opening another, and never processes a processed return again. The timeline shows
 the platform's return id with its status after each write.
@@ -16,6 +19,7 @@ the platform's return id with its status after each write.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from returnbridge.connectors.base.connector import (
@@ -38,6 +42,13 @@ log = get_logger(__name__)
 
 OPENED = "platform_return_opened"
 PROCESSED = "platform_return_processed"
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitingGoods:
+    """The platform return is open; it is processed when the goods are received."""
+
+    platform_return_id: str
 
 
 def _enabled(connector: OrderConnector) -> ReturnsConnector | None:
@@ -99,32 +110,55 @@ def write_refund(
     return_id: str,
     connector: OrderConnector,
     command: RefundCommand,
-) -> PlatformRefund | None:
+    *,
+    wait_for_goods: bool = False,
+) -> PlatformRefund | AwaitingGoods | None:
     """Make `command` on the platform: as a platform return when the connection wants one,
-    else as a refund. None when the return moved goods only (no refund was made)."""
+    else as a refund. None when the return moved goods only (no refund was made);
+    `AwaitingGoods` when `wait_for_goods` and the return was only opened."""
     returns = wanted(connector, command)
     if returns is None:
         return connector.create_refund(command)
-    opened = returns.open_return(
-        OpenReturnCommand(
-            order_id=command.order_id,
-            key=command.idempotency_key,
-            lines=_return_lines(command),
-            note=command.note or "",
+    platform_return_id = opened_earlier(runtime, tenant_id, return_id)
+    if platform_return_id is None:
+        opened = returns.open_return(
+            OpenReturnCommand(
+                order_id=command.order_id,
+                key=command.idempotency_key,
+                lines=_return_lines(command),
+                note=command.note or "",
+            )
         )
+        platform_return_id = opened.id
+        _note(
+            runtime,
+            tenant_id,
+            return_id,
+            OPENED,
+            {"platform_return_id": opened.id, "status": opened.status},
+        )
+    if wait_for_goods:
+        return AwaitingGoods(platform_return_id)
+    done = returns.process_return(
+        ProcessReturnCommand(return_id=platform_return_id, refund=command)
     )
-    _note(
-        runtime,
-        tenant_id,
-        return_id,
-        OPENED,
-        {"platform_return_id": opened.id, "status": opened.status},
-    )
-    done = returns.process_return(ProcessReturnCommand(return_id=opened.id, refund=command))
     data = _processed(done)
     _note(runtime, tenant_id, return_id, PROCESSED, data)
     log.info("platform return processed", **data)
     return done.refund
+
+
+def opened_earlier(runtime: Runtime, tenant_id: str, return_id: str) -> str | None:
+    """The platform return an earlier run or revision of this return opened and nothing has
+    processed yet (the latest `platform_return_opened` on the timeline)."""
+    with runtime.reads() as session:
+        events = return_store.timeline(session, return_id, tenant_id=tenant_id)
+    opened = [e.data["platform_return_id"] for e in events if e.event == OPENED and e.data]
+    processed = {
+        e.data.get("platform_return_id") for e in events if e.event == PROCESSED and e.data
+    }
+    waiting = [rid for rid in opened if rid not in processed]
+    return str(waiting[-1]) if waiting else None
 
 
 def _note(

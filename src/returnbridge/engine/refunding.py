@@ -322,7 +322,7 @@ def _claim(
             return StepOutcome(record.status)
         connection = connection_of(session, record)
         stored = refund_store.refund_by_key(session, tenant_id, idempotency_key=key)
-        sends = canonical.status == "approved" and _moves_anything(canonical)
+        sends = canonical.approved and _moves_anything(canonical)
         conflict = refund_store.order_conflict(session, stored) if stored and sends else None
         if conflict == "busy":
             return None
@@ -362,7 +362,7 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
             event="refund_failed",
             reason=f"no planned refund under {key}",
         )
-    if canonical.status != "approved":
+    if not canonical.approved:
         return admit(runtime, tenant_id, return_id)
     connector = runtime.connector(connection)
     recording: dict[str, Any] = {
@@ -379,11 +379,14 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
             runtime, tenant_id, return_id, stored.id, None, **recording, skipped=True
         )
     planned_command = (stored.plan or {}).get("command") if first_attempt else None
+    wait = _waits_for_goods(canonical, connection)
     try:
         if planned_command is not None:
             # The first attempt sends what the plan step decided on the order it had just read.
             sent = _ready(planned_command)
-            refund = platform_returns.write_refund(runtime, tenant_id, return_id, connector, sent)
+            refund = platform_returns.write_refund(
+                runtime, tenant_id, return_id, connector, sent, wait_for_goods=wait
+            )
         else:
             found = platform_returns.made_earlier(
                 runtime, tenant_id, return_id, connector, order_id=stored.order_id, key=key
@@ -402,7 +405,9 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
             sent = _ready(command).model_copy(
                 update={"platform_key": rc.platform_key(key, refusals)}
             )
-            refund = platform_returns.write_refund(runtime, tenant_id, return_id, connector, sent)
+            refund = platform_returns.write_refund(
+                runtime, tenant_id, return_id, connector, sent, wait_for_goods=wait
+            )
     except Exception as error:
         outcome = classify(runtime, tenant_id, return_id, error, step="refund")
         with transaction(runtime) as session:
@@ -411,6 +416,19 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
         return outcome
     finally:
         connector.close()
+    if isinstance(refund, platform_returns.AwaitingGoods):
+        with transaction(runtime) as session:
+            refund_store.hold_refund(session, stored.id, tenant_id=tenant_id)
+        return park(
+            runtime,
+            tenant_id,
+            return_id,
+            status=ReturnStatus.NEEDS_REVIEW,
+            event="awaiting_goods",
+            reason="the platform return is open: send a revision with status 'received'"
+            " when the goods arrive",
+            data={"platform_return_id": refund.platform_return_id},
+        )
     if refund is not None:  # None: a platform return that moved goods only
         REFUNDS_CREATED.labels(platform=connection.platform).inc()
     return _record_refunded(
@@ -424,6 +442,13 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
         planned=sent.money,
         tolerance=sent.tolerance,
     )
+
+
+def _waits_for_goods(canonical: CanonicalReturn, connection: Connection) -> bool:
+    """An approved return whose connection processes platform returns on receipt waits, open,
+    for a revision saying the goods were received."""
+    on = (connection.settings or {}).get("process_returns_on", "approval")
+    return on == "receipt" and canonical.status == "approved"
 
 
 def _skipped_reason(canonical: CanonicalReturn) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from returnbridge.domain.errors import DomainError
 from returnbridge.domain.money import exponent, format_minor, is_iso_currency, parse_minor
 
-Status = Literal["requested", "approved", "cancelled"]
+Status = Literal["requested", "approved", "received", "cancelled"]
 """The canonical statuses a status table may map onto."""
 
 _INTEGER = re.compile(r"[0-9]+")

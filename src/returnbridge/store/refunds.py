@@ -282,6 +282,19 @@ def record_made(
         )
 
 
+def hold_refund(
+    session: Session, refund_id: str, *, tenant_id: str, clock: Clock = utc_now
+) -> Refund:
+    """Back to `pending`: nothing was sent and nothing will be until the return goes on (a
+    platform return opened, waiting for its goods)."""
+    refund = get_refund(session, refund_id, tenant_id=tenant_id)
+    if refund.status != SUCCEEDED:
+        refund.status = PENDING
+        refund.updated_at = clock()
+        session.flush()
+    return refund
+
+
 def note_refusal(session: Session, refund: Refund) -> int:
     """Count one more send of a refund the platform refused (`failed`), about to be sent again;
     the count names the platform key of the new send (`refusals` in its plan)."""
