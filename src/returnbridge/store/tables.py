@@ -286,3 +286,141 @@ class SourceDelivery(Base):
     delivery_id: Mapped[str] = mapped_column(String(255))
     return_id: Mapped[str | None] = mapped_column(String(40))
     received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class EmailSettings(Base):
+    """A tenant's outgoing mail: SMTP server and branding (``config``), password encrypted.
+
+    ``config`` holds host, port, security (``starttls``, ``tls`` or ``none``), username,
+    from_address, from_name, reply_to, logo_url, colours and default_locale; ``secrets_encrypted``
+    is a Fernet token of ``{"password": ...}``. ``enabled`` False keeps emails from being sent.
+    """
+
+    __tablename__ = "email_settings"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    enabled: Mapped[bool]
+    config: Mapped[dict[str, Any]]
+    secrets_encrypted: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class EmailTemplate(Base):
+    """A tenant's override of one email template in one locale (Jinja2 text, sandboxed)."""
+
+    __tablename__ = "email_templates"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", "locale"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(Text)
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class EmailDelivery(Base):
+    """One customer email, keyed by (return, revision, template): it is sent at most once.
+
+    ``status``: pending (recorded, not yet handed to SMTP), sent, failed (permanently refused).
+    """
+
+    __tablename__ = "email_deliveries"
+    __table_args__ = (
+        UniqueConstraint("return_id", "revision", "template"),
+        Index("ix_email_deliveries_tenant_id_created_at", "tenant_id", "created_at"),
+        Index("ix_email_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    return_id: Mapped[str] = mapped_column(ForeignKey("returns.id"))
+    revision: Mapped[int] = mapped_column(Integer)
+    template: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    context: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class CallbackSubscription(Base):
+    """A vendor endpoint that receives signed callbacks (Standard Webhooks) for a tenant.
+
+    ``event_types`` lists the callback types it wants (empty: all). ``secret_encrypted`` is a
+    Fernet token of ``{"secret": "whsec_..."}``. ``cursor_at`` is how far the timeline has been
+    turned into deliveries. ``status`` is active or disabled (``disabled_reason`` says why);
+    ``failing_since`` is when the current run of failed attempts started.
+    """
+
+    __tablename__ = "callback_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str | None] = mapped_column(String(500))
+    event_types: Mapped[list[Any]]
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    failing_since: Mapped[datetime | None]
+    cursor_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CallbackDelivery(Base):
+    """One callback message to one subscription; retried until delivered or given up.
+
+    ``event_id`` is the timeline event it reports (unique per subscription, so a rescan never
+    doubles it). ``message_id`` is the Standard Webhooks ``webhook-id``, the same on every
+    attempt and replay. ``status``: pending, delivered, failed (gave up), or skipped.
+    """
+
+    __tablename__ = "callback_deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id"),
+        Index("ix_callback_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_callback_deliveries_tenant_id_created_at", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("callback_subscriptions.id"))
+    event_id: Mapped[int | None] = mapped_column(BigInteger)
+    return_id: Mapped[str | None] = mapped_column(String(40))
+    message_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
+class CallbackAttempt(Base):
+    """One HTTP attempt of a callback delivery: the delivery log."""
+
+    __tablename__ = "callback_attempts"
+    __table_args__ = (Index("ix_callback_attempts_delivery_id_id", "delivery_id", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("callback_deliveries.id"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    at: Mapped[datetime]
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    response_excerpt: Mapped[str | None] = mapped_column(Text)
