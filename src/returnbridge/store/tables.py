@@ -171,7 +171,11 @@ class TimelineEvent(Base):
     """One entry in a return's timeline: what happened, when, who did it and why."""
 
     __tablename__ = "timeline_events"
-    __table_args__ = (Index("ix_timeline_events_return_id_id", "return_id", "id"),)
+    __table_args__ = (
+        Index("ix_timeline_events_return_id_id", "return_id", "id"),
+        # The callback dispatcher's question: a tenant's events since a moment.
+        Index("ix_timeline_events_tenant_id_at", "tenant_id", "at"),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True

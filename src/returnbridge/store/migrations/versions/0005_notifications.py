@@ -18,6 +18,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_index("ix_timeline_events_tenant_id_at", "timeline_events", ["tenant_id", "at"])
     op.create_table(
         "callback_subscriptions",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -187,6 +188,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_timeline_events_tenant_id_at", table_name="timeline_events")
     with op.batch_alter_table("email_deliveries", schema=None) as batch_op:
         batch_op.drop_index("ix_email_deliveries_tenant_id_created_at")
         batch_op.drop_index("ix_email_deliveries_status_next_attempt_at")
