@@ -27,7 +27,9 @@ EXPECTED: dict[S, frozenset[S]] = {
     S.SYNCED: frozenset({S.NOTIFIED} | _PARKED),
     S.NOTIFIED: frozenset({S.COMPLETED} | _PARKED),
     S.COMPLETED: frozenset(),
-    S.NEEDS_REVIEW: frozenset({S.RECEIVED, S.MATCHED, S.PLANNED, S.REFUNDED, S.FAILED}),
+    S.NEEDS_REVIEW: frozenset(
+        {S.RECEIVED, S.MATCHED, S.PLANNED, S.REFUNDED, S.RESTOCKED, S.FAILED}
+    ),
     S.FAILED: frozenset({S.RECEIVED}),
     S.CANCELLED: frozenset(),
 }

@@ -38,6 +38,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "api_refund": (_flag, "true or false"),
     "shopify_returns": (_flag, "true or false"),
     "process_returns_on": (_one_of("approval", "receipt"), "approval or receipt"),
+    "returns_system": (_text, "the id of the tenant's returns-system connection (loop)"),
 }
 """Setting -> (check, what it must be)."""
 

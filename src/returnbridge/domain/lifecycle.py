@@ -39,7 +39,8 @@ def _table() -> dict[S, frozenset[S]]:
     for state in _CANCELLABLE:
         table[state].add(S.CANCELLED)
     # A human resolves a review: back onto the main path where work remains.
-    table[S.NEEDS_REVIEW] |= {S.RECEIVED, S.MATCHED, S.PLANNED, S.REFUNDED, S.FAILED}
+    # RESTOCKED: a return waiting on its returns system (Loop) resumes at the sync step.
+    table[S.NEEDS_REVIEW] |= {S.RECEIVED, S.MATCHED, S.PLANNED, S.REFUNDED, S.RESTOCKED, S.FAILED}
     table[S.FAILED] |= {S.RECEIVED}  # operator retry starts over (steps are idempotent)
     return {state: frozenset(targets) for state, targets in table.items()}
 

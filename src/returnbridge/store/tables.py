@@ -428,3 +428,29 @@ class CallbackAttempt(Base):
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer)
     response_excerpt: Mapped[str | None] = mapped_column(Text)
+
+
+class ReturnsSystemLink(Base):
+    """A return's counterpart in the tenant's returns system (Loop Returns), one per return.
+
+    ``external_id`` is set once the return exists there; ``state`` follows the returns
+    system (open, closed, cancelled, expired, review); ``action`` is what we asked of it
+    (process or close) and ``details`` its last word: totals, refund, a processing error.
+    """
+
+    __tablename__ = "returns_system_links"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "external_id"),
+        Index("ix_returns_system_links_connection_id_settled", "connection_id", "settled"),
+    )
+
+    return_id: Mapped[str] = mapped_column(ForeignKey("returns.id"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"))
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str | None] = mapped_column(String(16))
+    settled: Mapped[bool]
+    details: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -13,10 +13,17 @@ from returnbridge.store.clock import Clock, utc_now
 from returnbridge.store.errors import RecordNotFoundError
 from returnbridge.store.ids import IdSource, new_id
 from returnbridge.store.tables import (
+    CallbackAttempt,
+    CallbackDelivery,
+    CallbackSubscription,
     Connection,
+    EmailDelivery,
+    EmailSettings,
+    EmailTemplate,
     Refund,
     Return,
     ReturnRevision,
+    ReturnsSystemLink,
     Source,
     SourceDelivery,
     Tenant,
@@ -109,11 +116,19 @@ def is_revoked(tenant: Tenant) -> bool:
 def delete_tenant(session: Session, tenant_id: str) -> None:
     """Delete a tenant and every row it owns; raises RecordNotFoundError when absent.
 
-    Children go first (timeline, refunds, revisions, returns, source deliveries, sources,
-    connections), so the foreign keys hold at every statement on both SQLite and PostgreSQL.
+    Children go first (callbacks, emails, returns-system links, timeline, refunds, revisions,
+    returns, source deliveries, sources, connections), so the foreign keys hold at every
+    statement on both SQLite and PostgreSQL.
     """
     tenant = get_tenant(session, tenant_id)
     for table in (
+        CallbackAttempt,
+        CallbackDelivery,
+        CallbackSubscription,
+        EmailDelivery,
+        EmailTemplate,
+        EmailSettings,
+        ReturnsSystemLink,
         TimelineEvent,
         Refund,
         ReturnRevision,
