@@ -341,6 +341,11 @@ class CanonicalReturn(_Model):
     refund: RefundInstruction = RefundInstruction()
     return_shipping: ReturnShipping | None = None
     customer_note: str | None = Field(default=None, max_length=2000)
+    customer_locale: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}$",
+        description="the customer's language (BCP 47, e.g. de-DE): the emails they get use it",
+    )
     metadata: BoundedObject = Field(default_factory=dict)
 
     @property

@@ -20,7 +20,7 @@ from returnbridge.domain.money import Money
 from returnbridge.domain.orders import Order
 from returnbridge.domain.refunds import RefundPlan, RefundPolicy, plan_refund
 from returnbridge.domain.returns import CanonicalReturn, ReturnStatus
-from returnbridge.engine import completion, platform_returns
+from returnbridge.engine import completion, platform_returns, returns_systems
 from returnbridge.engine import refund_commands as rc
 from returnbridge.engine.admission import admit
 from returnbridge.engine.runtime import Runtime
@@ -185,6 +185,13 @@ def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int)
                 "command": command.model_dump(mode="json") if command else None,
                 # refunds of the order made since make the command stale (order_conflict)
                 "order_read_at": read_at.isoformat(),
+                # what the customer email and the returns system need of the order
+                "titles": {
+                    ln.id: ln.title or ln.sku or ln.id
+                    for ln in order.line_items
+                    if ln.id in planned.quantities
+                },
+                "customer_email": order.email,
             },
         }
         if earlier is None:  # the first block found no row under the key: one INSERT
@@ -322,7 +329,9 @@ def _claim(
             return StepOutcome(record.status)
         connection = connection_of(session, record)
         stored = refund_store.refund_by_key(session, tenant_id, idempotency_key=key)
-        sends = canonical.approved and _moves_anything(canonical)
+        # a returns system (Loop) makes the refund of a return it manages: we send nothing
+        delegated = returns_systems.managed_by(connection) is not None
+        sends = canonical.approved and _moves_anything(canonical) and not delegated
         conflict = refund_store.order_conflict(session, stored) if stored and sends else None
         if conflict == "busy":
             return None
@@ -364,6 +373,9 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
         )
     if not canonical.approved:
         return admit(runtime, tenant_id, return_id)
+    system_id = returns_systems.managed_by(connection)
+    if system_id is not None:
+        return returns_systems.delegate(runtime, tenant_id, return_id, stored.id, system_id)
     connector = runtime.connector(connection)
     recording: dict[str, Any] = {
         "restocks_with_refund": Capability.RESTOCK_WITH_REFUND in connector.capabilities,

@@ -32,6 +32,8 @@ from returnbridge.engine.workflows import workflow_id_for
 from returnbridge.store import decisions
 from returnbridge.store import refunds as refund_store
 from returnbridge.store import returns as return_store
+from returnbridge.store import returns_system_links as links
+from returnbridge.store.clock import utc_now
 from returnbridge.store.connections import get_connection
 from returnbridge.store.tables import Connection, Return
 
@@ -40,7 +42,12 @@ LINES_CORRECTED = "lines_corrected"
 APPROVED = decisions.APPROVED
 REVIEW_CANCELLED = "cancelled"
 AWAITING_APPROVAL = "awaiting_approval"
-RESUMING_EVENTS = frozenset({ORDER_RESOLVED, LINES_CORRECTED, APPROVED})
+RETURNS_SYSTEM_UPDATED = "returns_system_updated"
+RETURNS_SYSTEM_ACCEPTED = "returns_system_accepted"
+RESUMING_EVENTS = frozenset(
+    {ORDER_RESOLVED, LINES_CORRECTED, APPROVED, RETURNS_SYSTEM_UPDATED, RETURNS_SYSTEM_ACCEPTED}
+)
+RETURNS_SYSTEM_DISAGREES = "returns_system_disagrees"
 NEEDS_REVIEW = ReturnStatus.NEEDS_REVIEW.value
 
 
@@ -150,25 +157,39 @@ def _corrected(record: Return, lines: tuple[ReturnLine, ...]) -> CanonicalReturn
 def approve(
     runtime: Runtime, tenant_id: str, return_id: str, *, actor: str, note: str | None = None
 ) -> Return:
-    """Let a return parked as `awaiting_approval` proceed as approved, for its current revision."""
+    """Let a return parked as `awaiting_approval` proceed as approved, for its current revision.
+
+    A return whose returns system (Loop) refunded another amount than our plan
+    (`returns_system_disagrees`) is approved by accepting that system's figures: it resumes
+    at the sync step, which then moves on.
+    """
     with runtime.sessions.begin() as session:
         record = return_store.lock_return(session, return_id, tenant_id=tenant_id)
         _check_waiting(record)
         parked = decisions.parked_events(session, tenant_id, [return_id]).get(return_id)
-        if parked is None or parked.event != AWAITING_APPROVAL:
+        if parked is not None and parked.event == RETURNS_SYSTEM_DISAGREES:
+            link = links.get_link(session, return_id, tenant_id=tenant_id)
+            if link is not None:
+                links.update_link(link, now=utc_now(), details={"accepted_by": actor})
+            to_status, event = ReturnStatus.RESTOCKED, RETURNS_SYSTEM_ACCEPTED
+            reason = note or f"{actor} accepted the returns system's refund"
+        elif parked is None or parked.event != AWAITING_APPROVAL:
             why = parked.event if parked else "unknown"
             raise DomainError(
                 "NOT_AWAITING_APPROVAL",
                 f"return {return_id} is in needs_review for {why}, not awaiting approval;"
                 " resolve, retry or cancel it instead",
             )
+        else:
+            to_status, event = ReturnStatus.RECEIVED, APPROVED
+            reason = note or f"approved by {actor}"
         workflow_id = _resume(
             session,
             record,
-            to_status=ReturnStatus.RECEIVED,
-            event=APPROVED,
+            to_status=to_status,
+            event=event,
             actor=actor,
-            reason=note or f"approved by {actor}",
+            reason=reason,
             data={"revision": record.revision},
         )
     _enqueue(record, workflow_id)
@@ -291,6 +312,28 @@ def _resume(
             session, record.id, tenant_id=record.tenant_id, workflow_id=workflow_id
         )
     return workflow_id
+
+
+def resume(
+    session: Session,
+    record: Return,
+    *,
+    to_status: ReturnStatus,
+    event: str,
+    actor: str,
+    reason: str,
+    data: dict[str, Any],
+) -> str:
+    """Move a parked return out of review (in the caller's transaction, the row locked); the
+    id of the workflow to start once that transaction has committed (`start_resumed`)."""
+    return _resume(
+        session, record, to_status=to_status, event=event, actor=actor, reason=reason, data=data
+    )
+
+
+def start_resumed(record: Return, workflow_id: str) -> None:
+    """Start the workflow `resume` named (after its transaction committed)."""
+    _enqueue(record, workflow_id)
 
 
 def _enqueue(record: Return, workflow_id: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ssl
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy import Engine
@@ -30,6 +30,9 @@ from returnbridge.store.database import (
 )
 from returnbridge.store.tables import Connection
 
+if TYPE_CHECKING:
+    from returnbridge.connectors.base.returns_system import ReturnsSystem
+
 
 @dataclass
 class Runtime:
@@ -47,13 +50,23 @@ class Runtime:
     _tls: ssl.SSLContext | None = None
     _tls_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def connector(self, connection: Connection) -> OrderConnector:
-        """A connector for `connection`, sharing the connection's process-wide state.
+    def returns_system(self, connection: Connection) -> ReturnsSystem:
+        """A client of the returns system (Loop) `connection` names, sharing its state (HTTP
+        client, rate limiter, decrypted credentials) like `connector`."""
+        from returnbridge.connectors.registry import build_returns_system
 
-        The state keeps, for the life of the process: one HTTP client (its pool and TLS
-        context, built once, closed by `close_runtime`), the rate limiter, and the decrypted
-        credentials, decrypted again only when the stored token changes (rotation).
-        """
+        state, credentials = self._state_of(connection)
+        return build_returns_system(
+            connection.platform,
+            connection.base_url,
+            credentials,
+            timeout=self.settings.http_timeout,
+            state=state,
+            settings=connection.settings or {},
+        )
+
+    def _state_of(self, connection: Connection) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The connection's process-wide state and its decrypted credentials."""
         with self._state_lock:
             state = self.connection_state.setdefault(connection.id, {})
             token = connection.credentials_encrypted
@@ -65,10 +78,20 @@ class Runtime:
                 state["http"] = httpx.Client(
                     timeout=self.settings.http_timeout, verify=self.tls_context()
                 )
+        return state, cached[1]
+
+    def connector(self, connection: Connection) -> OrderConnector:
+        """A connector for `connection`, sharing the connection's process-wide state.
+
+        The state keeps, for the life of the process: one HTTP client (its pool and TLS
+        context, built once, closed by `close_runtime`), the rate limiter, and the decrypted
+        credentials, decrypted again only when the stored token changes (rotation).
+        """
+        state, credentials = self._state_of(connection)
         return build_connector(
             connection.platform,
             connection.base_url,
-            cached[1],
+            credentials,
             timeout=self.settings.http_timeout,
             state=state,
             settings=connection.settings or {},

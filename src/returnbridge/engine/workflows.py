@@ -19,7 +19,14 @@ from dbos import DBOS
 from dbos import error as dbos_errors
 
 from returnbridge.domain.returns import ReturnStatus
-from returnbridge.engine import admission, completion, order_matching, refunding, restocking
+from returnbridge.engine import (
+    admission,
+    completion,
+    order_matching,
+    refunding,
+    restocking,
+    returns_sync,
+)
 from returnbridge.engine.faults import is_transient, public_reason
 from returnbridge.engine.runtime import current
 from returnbridge.engine.step_records import StepOutcome, park
@@ -71,7 +78,7 @@ def restock_step(tenant_id: str, return_id: str, after: ReturnStatus | None = No
 
 @DBOS.step(name="sync_returns_system", **_RETRY)
 def sync_step(tenant_id: str, return_id: str) -> StepOutcome:
-    return completion.skip(ReturnStatus.SYNCED, completion.NO_RETURNS_SYSTEM)
+    return returns_sync.sync(current(), tenant_id, return_id)
 
 
 @DBOS.step(name="notify_customer", **_RETRY)

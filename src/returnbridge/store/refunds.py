@@ -29,6 +29,7 @@ PENDING: Final = "pending"
 SENDING: Final = "sending"  # a first attempt went out; its outcome may be unknown
 SUCCEEDED: Final = "succeeded"
 FAILED: Final = "failed"
+DELEGATED: Final = "delegated"  # the returns system (Loop) refunds; the row keeps our plan
 
 
 # Built once: the refund steps run these for every return.
@@ -371,6 +372,18 @@ def fail_refund(
     refund.failure_reason = reason
     refund.updated_at = clock()
     session.flush()
+    return refund
+
+
+def delegate_refund(
+    session: Session, refund_id: str, *, tenant_id: str, clock: Clock = utc_now
+) -> Refund:
+    """Mark a planned refund as made by the returns system, not by us (never sent)."""
+    refund = get_refund(session, refund_id, tenant_id=tenant_id)
+    if refund.status in (PENDING, DELEGATED):
+        refund.status = DELEGATED
+        refund.updated_at = clock()
+        session.flush()
     return refund
 
 
