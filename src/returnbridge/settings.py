@@ -116,6 +116,12 @@ class Settings(BaseSettings):
         ge=0,
         description="automatic re-drives of one stuck return before it is parked in failed",
     )
+    returns_system_poll_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="seconds between a worker's looks at its returns systems (Loop) for"
+        " changes whose webhooks never came",
+    )
     heartbeat_interval: float = Field(
         default=5.0, gt=0, description="seconds between a worker's heartbeats"
     )
