@@ -170,21 +170,33 @@ def _open(runtime: Runtime, client: ReturnsSystem, work: _Work) -> str:
 
 
 def _request(runtime: Runtime, client: ReturnsSystem, work: _Work, external_id: str) -> None:
-    """Ask for processing (money to give back) or closing (goods only), once."""
+    """Ask for processing (money to give back) or closing (goods only).
+
+    The action is recorded once the returns system took the request, so a step that died
+    before that asks again; the returns system guards its actions by state, and a request it
+    refuses because the return is already settled counts as done.
+    """
     record = work.record
     refund_total = work.refund.amount if work.refund else 0
     action = "process" if work.canonical.refund.issue and refund_total > 0 else "close"
     note = f"returnbridge {_key(record)}: {action} requested"
+    settled: ExternalReturn | None = None
+    try:
+        if action == "process":
+            client.process(external_id, note)
+        else:
+            client.close(external_id, note)
+    except (DomainError, PermanentError):
+        settled = client.get_return(external_id)
+        if settled.state not in links.SETTLED_STATES:
+            raise
     with transaction(runtime) as session:
         link = links.get_link(session, record.id, tenant_id=record.tenant_id)
         if link is None or link.action is not None:
-            return  # another run of this step asked already
+            return  # another run of this step recorded it already
         links.update_link(link, now=utc_now(), action=action)
-    if action == "process":
-        client.process(external_id, note)
-    else:
-        client.close(external_id, note)
-    with transaction(runtime) as session:
+        if settled is not None:
+            links.update_link(link, now=utc_now(), state=settled.state, details=details_of(settled))
         return_store.record_event(
             session,
             record.id,
