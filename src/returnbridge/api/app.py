@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from returnbridge.api import (
     routes_admin,
+    routes_email,
     routes_push,
     routes_returns,
     routes_review,
@@ -55,6 +56,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(routes_admin.router)
     app.include_router(routes_push.router)
     app.include_router(routes_sources.router)
+    app.include_router(routes_email.router)
 
     @app.get("/health", tags=["ops"])
     def health(rt: RuntimeDep) -> dict[str, str]:

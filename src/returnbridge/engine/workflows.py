@@ -22,6 +22,7 @@ from returnbridge.domain.returns import ReturnStatus
 from returnbridge.engine import (
     admission,
     completion,
+    notifying,
     order_matching,
     refunding,
     restocking,
@@ -83,7 +84,7 @@ def sync_step(tenant_id: str, return_id: str) -> StepOutcome:
 
 @DBOS.step(name="notify_customer", **_RETRY)
 def notify_step(tenant_id: str, return_id: str) -> StepOutcome:
-    return completion.skip(ReturnStatus.NOTIFIED, completion.NO_NOTIFICATIONS)
+    return notifying.notify(current(), tenant_id, return_id)
 
 
 @DBOS.step(name="complete", **_RETRY)

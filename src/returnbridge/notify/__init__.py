@@ -1,0 +1,1 @@
+"""Customer email and vendor callbacks: what leaves returnbridge after a return moves."""
