@@ -116,6 +116,20 @@ class Settings(BaseSettings):
         ge=0,
         description="automatic re-drives of one stuck return before it is parked in failed",
     )
+    callbacks_allow_private_addresses: bool = Field(
+        default=False,
+        description="let vendor callbacks go to loopback, private and link-local addresses"
+        " (tests, the demo, a vendor on the same network); off in production",
+    )
+    callback_tick_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="seconds between a worker's callback rounds"
+    )
+    callback_disable_after_hours: float = Field(
+        default=72.0,
+        gt=0,
+        description="hours of nothing but failed attempts after which a callback endpoint is"
+        " disabled (its deliveries wait until it is enabled again)",
+    )
     returns_system_poll_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from returnbridge.api import (
     routes_admin,
+    routes_callbacks,
     routes_email,
     routes_push,
     routes_returns,
@@ -57,6 +58,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(routes_push.router)
     app.include_router(routes_sources.router)
     app.include_router(routes_email.router)
+    app.include_router(routes_callbacks.router)
 
     @app.get("/health", tags=["ops"])
     def health(rt: RuntimeDep) -> dict[str, str]:

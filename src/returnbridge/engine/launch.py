@@ -11,6 +11,7 @@ import os
 import secrets
 import socket
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dbos import DBOS, DBOSConfig
@@ -22,6 +23,7 @@ from returnbridge.engine import queues
 from returnbridge.engine.housekeeping import Housekeeper
 from returnbridge.engine.poll_workflows import install_polling
 from returnbridge.engine.runtime import current, executor_threads, on_sqlite
+from returnbridge.notify.callbacks.dispatcher import CallbackDispatcher, CallbackWorker
 from returnbridge.settings import Settings
 from returnbridge.store.database import SQLITE_BUSY_TIMEOUT_MS
 
@@ -91,12 +93,27 @@ def launch_dbos(settings: Settings, *, work: bool) -> None:
     install_polling(settings, work=work)
     if work:
         _housekeepers.append(Housekeeper(current()).start())
+        _housekeepers.append(_callback_worker(settings))
         # one-off costs at start, not in the first returns: documents parsed, TLS context
         warm_up()
         current().tls_context()
 
 
 _housekeepers: list[Any] = []
+
+
+def _callback_worker(settings: Settings) -> CallbackWorker:
+    runtime = current()
+    dispatcher = CallbackDispatcher(
+        runtime.sessions,
+        runtime.cipher,
+        allow_private=settings.callbacks_allow_private_addresses,
+        disable_after=timedelta(hours=settings.callback_disable_after_hours),
+        timeout=settings.http_timeout,
+    )
+    return CallbackWorker(
+        dispatcher, tick=settings.callback_tick_seconds, clock=lambda: datetime.now(UTC)
+    ).start()
 
 
 def shutdown_dbos() -> None:

@@ -1,0 +1,220 @@
+"""Turning status changes into callbacks and delivering them, one round at a time.
+
+A round first scans the timeline of each subscription's tenant since its cursor (less
+`LATE_COMMIT`, for transactions that committed late) and inserts the missing deliveries;
+then it leases the due deliveries (so no other worker sends them meanwhile), sends each one
+signed, logs the attempt, and schedules the next one on failure (`schedule.py`). An endpoint
+whose attempts have all failed for `disable_after` is disabled; its deliveries wait, pending,
+until the tenant enables it again. A delivery's `webhook-id` is the same on every attempt
+and replay, so the receiver can drop repeats.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from returnbridge.notify.callbacks import payload
+from returnbridge.notify.callbacks.schedule import retry_delay
+from returnbridge.notify.callbacks.sender import post
+from returnbridge.observability import get_logger
+from returnbridge.standard_webhooks import sign
+from returnbridge.store import callbacks as store
+from returnbridge.store.crypto import CredentialCipher
+from returnbridge.store.ids import new_id
+from returnbridge.store.tables import CallbackDelivery, CallbackSubscription
+
+log = get_logger(__name__)
+
+LEASE = timedelta(minutes=2)
+"""A claimed delivery is not due again for this long (longer than one attempt can take)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    delivery_id: str
+    subscription_id: str
+    url: str
+    secret: str
+    message_id: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    created: int
+    delivered: int
+    failed: int
+
+
+@dataclass
+class CallbackDispatcher:
+    sessions: sessionmaker[Session]
+    cipher: CredentialCipher
+    allow_private: bool = False
+    disable_after: timedelta = timedelta(hours=72)
+    timeout: float = 10.0
+    rng: random.Random = field(default_factory=random.Random)
+    client: httpx.Client | None = None
+
+    def run_round(self, now: datetime) -> Round:
+        created = self.scan(now)
+        delivered, failed = self.deliver(now)
+        return Round(created, delivered, failed)
+
+    def scan(self, now: datetime) -> int:
+        """Insert a delivery for every new status change each subscription wants (a disabled
+        one's wait, pending, until it is enabled again)."""
+        created = 0
+        with self.sessions.begin() as session:
+            for subscription in store.all_subscriptions(session):
+                created += self._scan_one(session, subscription)
+        return created
+
+    def _scan_one(self, session: Session, subscription: CallbackSubscription) -> int:
+        since = max(subscription.created_at, subscription.cursor_at - store.LATE_COMMIT)
+        changes = store.status_changes(session, subscription.tenant_id, since=since)
+        wanted = set(subscription.event_types or ())
+        rows = [
+            {
+                "id": new_id("cbd"),
+                "tenant_id": subscription.tenant_id,
+                "subscription_id": subscription.id,
+                "event_id": event.id,
+                "return_id": record.id,
+                "message_id": new_id("msg"),
+                "event_type": payload.event_type(event),
+                "payload": payload.build(event, record),
+                "status": store.PENDING,
+                "attempts": 0,
+                "next_attempt_at": event.at,
+                "last_error": None,
+                "created_at": event.at,
+                "delivered_at": None,
+            }
+            for event, record in changes
+            if not wanted or payload.event_type(event) in wanted
+        ]
+        store.add_deliveries(session, rows)
+        if changes:
+            subscription.cursor_at = max(subscription.cursor_at, changes[-1][0].at)
+        return len(rows)
+
+    def deliver(self, now: datetime, *, limit: int = 50) -> tuple[int, int]:
+        """Send the due deliveries once each; (delivered, failed attempts)."""
+        with self.sessions.begin() as session:
+            claimed = [
+                _Claimed(
+                    delivery.id,
+                    subscription.id,
+                    subscription.url,
+                    store.subscription_secret(subscription, cipher=self.cipher),
+                    delivery.message_id,
+                    json.dumps(delivery.payload, separators=(",", ":")).encode(),
+                )
+                for delivery, subscription in store.claim_due(
+                    session, now=now, lease=LEASE, limit=limit
+                )
+            ]
+        delivered = failed = 0
+        client = self.client or httpx.Client(timeout=self.timeout)
+        try:
+            for item in claimed:
+                ok = self._send(client, item, now)
+                delivered += ok
+                failed += not ok
+        finally:
+            if self.client is None:
+                client.close()
+        return delivered, failed
+
+    def _send(self, client: httpx.Client, item: _Claimed, now: datetime) -> bool:
+        headers = sign(item.body, secrets=[item.secret], webhook_id=item.message_id, at=now)
+        attempt = post(
+            client, item.url, item.body, headers.as_dict(), allow_private=self.allow_private
+        )
+        with self.sessions.begin() as session:
+            delivery = session.get(CallbackDelivery, item.delivery_id, with_for_update=True)
+            subscription = session.get(CallbackSubscription, item.subscription_id)
+            if delivery is None or subscription is None:
+                return attempt.ok  # deleted meanwhile
+            store.add_attempt(
+                session,
+                delivery,
+                at=now,
+                status_code=attempt.status_code,
+                error=attempt.error,
+                duration_ms=attempt.duration_ms,
+                excerpt=attempt.excerpt,
+            )
+            delivery.attempts += 1
+            if attempt.ok:
+                delivery.status = store.DELIVERED
+                delivery.delivered_at = now
+                delivery.next_attempt_at = None
+                delivery.last_error = None
+                subscription.failing_since = None
+                return True
+            delivery.last_error = attempt.error
+            delay = retry_delay(delivery.attempts, self.rng)
+            if delay is None:
+                delivery.status = store.FAILED
+                delivery.next_attempt_at = None
+            else:
+                delivery.next_attempt_at = now + timedelta(seconds=delay)
+            self._note_failure(subscription, now)
+        log.info("callback attempt failed", delivery_id=item.delivery_id, error=attempt.error)
+        return False
+
+    def _note_failure(self, subscription: CallbackSubscription, now: datetime) -> None:
+        if subscription.failing_since is None:
+            subscription.failing_since = now
+            return
+        if subscription.status == store.ACTIVE and now - subscription.failing_since >= (
+            self.disable_after
+        ):
+            subscription.status = store.DISABLED
+            subscription.disabled_reason = (
+                f"every attempt failed since {subscription.failing_since.isoformat()}; fix the"
+                " endpoint, then enable the subscription again (its deliveries wait)"
+            )
+            subscription.updated_at = now
+            log.warning("callback endpoint disabled", subscription_id=subscription.id)
+
+
+class CallbackWorker:
+    """Runs dispatcher rounds in a daemon thread every `tick` seconds until stopped."""
+
+    def __init__(
+        self, dispatcher: CallbackDispatcher, *, tick: float, clock: Callable[[], datetime]
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._tick = tick
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="returnbridge-callbacks")
+        self._thread.daemon = True
+
+    def start(self) -> CallbackWorker:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._dispatcher.run_round(self._clock())
+            except Exception as error:  # a bad round (database down) must not end the thread
+                log.error("callback round failed", error=str(error))
+            self._stop.wait(self._tick)

@@ -1,0 +1,33 @@
+"""When a failed callback is tried again: exponential backoff with jitter, for over a day.
+
+Pure: the random source is passed in. Attempt n (1-based) failed -> wait `DELAYS[n-1]`
+seconds, scaled by a random factor in [1 - JITTER, 1 + JITTER] so endpoints that failed
+together do not all get retried together. After the last delay's attempt fails, the delivery
+has been retried for at least `MIN_RETRY_SPAN` and is given up (it can still be replayed).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+DELAYS: tuple[int, ...] = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800)
+JITTER = 0.2
+MIN_RETRY_SPAN = timedelta(hours=24)
+MAX_ATTEMPTS = len(DELAYS) + 1
+"""The first attempt, then one after each delay."""
+
+
+def retry_delay(failed_attempts: int, rng: random.Random) -> float | None:
+    """Seconds to wait after `failed_attempts` failures, or None when it is time to give up."""
+    if failed_attempts < 1:
+        raise ValueError("a delay follows at least one failed attempt")
+    if failed_attempts > len(DELAYS):
+        return None
+    base = DELAYS[failed_attempts - 1]
+    return base * rng.uniform(1 - JITTER, 1 + JITTER)
+
+
+def shortest_span() -> timedelta:
+    """The least time from the first attempt to giving up (every jitter at its minimum)."""
+    return timedelta(seconds=sum(DELAYS) * (1 - JITTER))

@@ -1,0 +1,65 @@
+"""One HTTP attempt of a callback: to the checked address, no redirects, our own error words."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from returnbridge.notify.callbacks.ssrf import CallbackUrlError, check_url
+
+EXCERPT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    ok: bool
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    excerpt: str | None
+
+
+def post(
+    client: httpx.Client,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    allow_private: bool,
+) -> Attempt:
+    """POST `body` to `url`; 2xx is a success, anything else a failed attempt."""
+    started = time.monotonic()
+    try:
+        target = check_url(url, allow_private=allow_private)
+    except CallbackUrlError as error:
+        return Attempt(False, None, error.message, 0, None)
+    parts = urlsplit(url)
+    host = f"[{target.address}]" if ":" in target.address else target.address
+    pinned = urlunsplit((parts.scheme, f"{host}:{target.port}", parts.path or "/", parts.query, ""))
+    default_port = 443 if parts.scheme == "https" else 80
+    host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
+    try:
+        response = client.post(
+            pinned,
+            content=body,
+            headers={**headers, "Host": host_header, "Content-Type": "application/json"},
+            extensions={"sni_hostname": target.host},
+            follow_redirects=False,
+        )
+    except httpx.TimeoutException:
+        return _failed("the endpoint did not answer in time", started)
+    except httpx.HTTPError:
+        return _failed("the endpoint could not be reached", started)
+    elapsed = int((time.monotonic() - started) * 1000)
+    excerpt = response.text[:EXCERPT] if response.content else None
+    if 200 <= response.status_code < 300:
+        return Attempt(True, response.status_code, None, elapsed, excerpt)
+    answered = f"the endpoint answered {response.status_code}"
+    return Attempt(False, response.status_code, answered, elapsed, excerpt)
+
+
+def _failed(error: str, started: float) -> Attempt:
+    return Attempt(False, None, error, int((time.monotonic() - started) * 1000), None)

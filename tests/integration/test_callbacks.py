@@ -1,0 +1,225 @@
+"""Vendor callbacks against a real receiving server, on SQLite and PostgreSQL: one signed
+callback per status change, retries with every attempt logged, disable, replay, SSRF guard."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from returnbridge.notify.callbacks.dispatcher import CallbackDispatcher
+from returnbridge.notify.callbacks.schedule import MAX_ATTEMPTS, MIN_RETRY_SPAN
+from support.gateway import Gateway, Sandbox, gateway_settings, simple_order
+from support.receiver import ReceivingServer
+
+pytestmark = pytest.mark.timeout(180)
+
+_SPEC = importlib.util.spec_from_file_location(
+    "verify_callback", Path(__file__).parents[2] / "docs" / "examples" / "verify_callback.py"
+)
+assert _SPEC is not None
+assert _SPEC.loader is not None
+reference = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(reference)
+
+
+@pytest.fixture
+def receiver() -> Iterator[ReceivingServer]:
+    with ReceivingServer() as server:
+        yield server
+
+
+def _gateway(db_url: str, tmp_path: Path, sandbox: Sandbox, **settings: Any) -> Gateway:
+    values: dict[str, Any] = {"callbacks_allow_private_addresses": True, **settings}
+    return Gateway(gateway_settings(db_url, tmp_path, **values), sandbox)
+
+
+@pytest.fixture
+def gateway(db_url: str, tmp_path: Path, sandbox: Sandbox) -> Iterator[Gateway]:
+    running = _gateway(db_url, tmp_path, sandbox, callback_tick_seconds=0.1)
+    yield running
+    running.close()
+
+
+def _return(order_id: int, external_id: str) -> dict[str, Any]:
+    return {
+        "external_id": external_id,
+        "order": {"platform_order_id": f"gid://shopify/Order/{order_id}"},
+        "lines": [{"sku": "MUG-WHT", "quantity": 1}],
+    }
+
+
+def _subscribe(gateway: Gateway, url: str, **extra: Any) -> dict[str, Any]:
+    response = gateway.api.post("/v1/callbacks/subscriptions", json={"url": url, **extra})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _wait(predicate: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def test_the_vendor_gets_one_signed_callback_per_status_change(
+    gateway: Gateway, sandbox: Sandbox, receiver: ReceivingServer
+) -> None:
+    subscription = _subscribe(gateway, receiver.url)
+    sandbox.seed_order(simple_order(5101))
+    body = gateway.wait_for(gateway.post_return(_return(5101, "CB-1")).json()["return"]["id"])
+    changes = [e["to_status"] for e in body["timeline"] if e["from_status"] != e["to_status"]]
+    assert changes[-1] == "completed"
+
+    _wait(lambda: len(receiver.receiver.received()) >= len(changes))
+    time.sleep(0.3)  # nothing more may come
+    received = receiver.receiver.received()
+    assert len(received) == len(changes)
+    oracle = Webhook(subscription["secret"])
+    payloads = []
+    for request in received:
+        assert request.path == "/hooks/returns"
+        payload = reference.verify(subscription["secret"], request.headers, request.body)
+        assert oracle.verify(request.body, request.headers) == payload
+        payloads.append(payload)
+    assert sorted(p["type"] for p in payloads) == sorted(f"return.{s}" for s in changes)
+    assert {p["data"]["external_id"] for p in payloads} == {"CB-1"}
+    assert len({r.headers["webhook-id"] for r in received}) == len(changes)
+
+    log = gateway.api.get("/v1/callbacks/deliveries", params={"return_id": body["id"]}).json()
+    assert len(log["items"]) == len(changes)
+    assert {(d["status"], d["attempts"], len(d["log"])) for d in log["items"]} == {
+        ("delivered", 1, 1)
+    }
+
+
+def test_a_forged_or_tampered_callback_fails_the_reference_verifier(
+    gateway: Gateway, sandbox: Sandbox, receiver: ReceivingServer
+) -> None:
+    subscription = _subscribe(gateway, receiver.url, event_types=["return.completed"])
+    sandbox.seed_order(simple_order(5102))
+    gateway.wait_for(gateway.post_return(_return(5102, "CB-2")).json()["return"]["id"])
+    _wait(lambda: len(receiver.receiver.received()) == 1)
+    [genuine] = receiver.receiver.received()
+    assert reference.verify(subscription["secret"], genuine.headers, genuine.body)
+
+    tampered = genuine.body.replace(b"CB-2", b"CB-9")
+    with pytest.raises(reference.InvalidCallback):
+        reference.verify(subscription["secret"], genuine.headers, tampered)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(subscription["secret"]).verify(tampered, genuine.headers)
+    forged = Webhook("whsec_" + "Zm9yZ2VkIGtleSBmb3IgdGVzdHMgb25seQ==")
+    forged_signature = forged.sign(
+        genuine.headers["webhook-id"],
+        datetime.fromtimestamp(int(genuine.headers["webhook-timestamp"]), tz=UTC),
+        genuine.body.decode(),
+    )
+    headers = {**genuine.headers, "webhook-signature": forged_signature}
+    with pytest.raises(reference.InvalidCallback):
+        reference.verify(subscription["secret"], headers, genuine.body)
+
+
+def test_a_failing_endpoint_is_retried_for_a_day_logged_then_disabled_and_replayed(
+    db_url: str, tmp_path: Path, sandbox: Sandbox, receiver: ReceivingServer
+) -> None:
+    # The gateway's own callback worker waits a minute between rounds; the test runs rounds
+    # itself on a clock it moves along the retry schedule (no sleeping through a day).
+    gateway = _gateway(db_url, tmp_path, sandbox, callback_tick_seconds=60)
+    try:
+        receiver.receiver.status = 500
+        subscription = _subscribe(gateway, receiver.url, event_types=["return.completed"])
+        sandbox.seed_order(simple_order(5103))
+        body = gateway.wait_for(gateway.post_return(_return(5103, "CB-3")).json()["return"]["id"])
+        dispatcher = CallbackDispatcher(
+            gateway.runtime.sessions,
+            gateway.runtime.cipher,
+            allow_private=True,
+            disable_after=timedelta(hours=24),
+            rng=random.Random(7),
+        )
+        now = datetime.now(UTC)
+        for _ in range(MAX_ATTEMPTS + 3):
+            dispatcher.run_round(now)
+            [delivery] = gateway.api.get(
+                "/v1/callbacks/deliveries", params={"return_id": body["id"]}
+            ).json()["items"]
+            if delivery["next_attempt_at"] is None:
+                break
+            now = datetime.fromisoformat(delivery["next_attempt_at"])
+
+        assert delivery["status"] == "failed"
+        assert delivery["attempts"] == MAX_ATTEMPTS == len(delivery["log"])
+        assert len(receiver.receiver.received()) == MAX_ATTEMPTS
+        times = [datetime.fromisoformat(a["at"]) for a in delivery["log"]]
+        assert times == sorted(times)
+        assert times[-1] - times[0] >= MIN_RETRY_SPAN
+        assert {a["status_code"] for a in delivery["log"]} == {500}
+        assert delivery["last_error"] == "the endpoint answered 500"
+
+        state = gateway.api.get(f"/v1/callbacks/subscriptions/{subscription['id']}").json()
+        assert state["status"] == "disabled"
+        assert "every attempt failed" in state["disabled_reason"]
+
+        # A return completed while the endpoint is disabled: its callback waits, pending.
+        sandbox.seed_order(simple_order(5104))
+        later = gateway.wait_for(gateway.post_return(_return(5104, "CB-4")).json()["return"]["id"])
+        dispatcher.run_round(now + timedelta(hours=1))
+        [waiting] = gateway.api.get(
+            "/v1/callbacks/deliveries", params={"return_id": later["id"]}
+        ).json()["items"]
+        assert (waiting["status"], waiting["attempts"]) == ("pending", 0)
+
+        # Fixed and enabled again: the waiting one goes out, the failed one on replay.
+        receiver.receiver.status = 204
+        patched = gateway.api.patch(
+            f"/v1/callbacks/subscriptions/{subscription['id']}", json={"status": "active"}
+        )
+        assert patched.json()["status"] == "active"
+        replayed = gateway.api.post(f"/v1/callbacks/deliveries/{delivery['id']}/replay")
+        assert replayed.json() == {"replayed": 1}
+        dispatcher.run_round(datetime.now(UTC) + timedelta(hours=30))
+        items = gateway.api.get(
+            "/v1/callbacks/deliveries", params={"subscription_id": subscription["id"]}
+        ).json()["items"]
+        assert {(d["return_id"], d["status"]) for d in items} == {
+            (body["id"], "delivered"),
+            (later["id"], "delivered"),
+        }
+        first = next(d for d in items if d["return_id"] == body["id"])
+        assert len(first["log"]) == MAX_ATTEMPTS + 1  # the history is kept
+        ids = [r.headers["webhook-id"] for r in receiver.receiver.received()]
+        assert ids.count(first["webhook_id"]) == MAX_ATTEMPTS + 1  # same id on every attempt
+    finally:
+        gateway.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/hook",
+        "http://10.1.2.3/hook",
+        "http://[::1]/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::ffff:127.0.0.1]/hook",
+        "ftp://example.com/hook",
+    ],
+)
+def test_callback_urls_to_private_addresses_are_refused_by_default(
+    url: str, tmp_path: Path, sandbox: Sandbox
+) -> None:
+    gateway = Gateway(gateway_settings(f"sqlite:///{tmp_path / 'rb.db'}", tmp_path), sandbox)
+    try:
+        response = gateway.api.post("/v1/callbacks/subscriptions", json={"url": url})
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] in {"CALLBACK_URL_REFUSED", "VALIDATION_ERROR"}
+    finally:
+        gateway.close()
