@@ -18,6 +18,7 @@ from returnbridge.api import (
     routes_email,
     routes_push,
     routes_returns,
+    routes_returns_system_webhooks,
     routes_review,
     routes_sources,
 )
@@ -59,6 +60,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(routes_sources.router)
     app.include_router(routes_email.router)
     app.include_router(routes_callbacks.router)
+    app.include_router(routes_returns_system_webhooks.router)
 
     @app.get("/health", tags=["ops"])
     def health(rt: RuntimeDep) -> dict[str, str]:

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from returnbridge.connectors.base.connector import Capability, OrderConnector
+from returnbridge.connectors.base.returns_system import ReturnsSystem
 from returnbridge.connectors.bigcommerce import connector as bigcommerce_connector
+from returnbridge.connectors.loop import connector as loop_connector
 from returnbridge.connectors.shopify import client as shopify_client
 from returnbridge.connectors.shopify import connector as shopify_connector
 from returnbridge.connectors.shopline import connector as shopline_connector
@@ -39,6 +41,11 @@ CAPABILITIES: dict[str, frozenset[Capability]] = {
     "woocommerce": woocommerce_connector.WooCommerceConnector.capabilities,
 }
 """What each platform's connector can do, known without building one."""
+ReturnsSystemFactory = Callable[
+    [str, Mapping[str, Any], float, dict[str, Any], Mapping[str, Any]], ReturnsSystem
+]
+RETURNS_SYSTEMS: dict[str, ReturnsSystemFactory] = {"loop": loop_connector.from_connection}
+"""Returns systems (the merchant's system of record for returns), by platform."""
 WARM_UPS: dict[str, Callable[[], None]] = {"shopify": shopify_client.warm_up}
 """Per platform: one-off work (parsing its documents) a worker does at start, so that its
 first returns do not pay for it."""
@@ -64,6 +71,7 @@ CREDENTIALS: dict[str, tuple[CredentialField, ...]] = {
         CredentialField("access_token", "API account access token"),
     ),
     "shopline": (CredentialField("access_token", "Open API access token (app or private app)"),),
+    "loop": (CredentialField("api_key", "Loop API key (X-Authorization)"),),
 }
 """What `connections add` asks for, and what a new connection must carry, per platform."""
 
@@ -93,8 +101,12 @@ def capabilities(platform: str) -> frozenset[Capability]:
 
 
 def platforms() -> list[str]:
-    """The platforms a connection may name, sorted."""
-    return sorted(FACTORIES)
+    """The platforms a connection may name (stores and returns systems), sorted."""
+    return sorted({*FACTORIES, *RETURNS_SYSTEMS})
+
+
+def is_returns_system(platform: str) -> bool:
+    return platform in RETURNS_SYSTEMS
 
 
 def warm_up() -> None:
@@ -104,7 +116,7 @@ def warm_up() -> None:
 
 def require_supported(platform: str) -> None:
     """Refuse, at creation time, a connection no connector can serve yet."""
-    if platform not in FACTORIES:
+    if platform not in FACTORIES and platform not in RETURNS_SYSTEMS:
         raise DomainError(
             "UNSUPPORTED_PLATFORM",
             f"no connector for platform {platform!r} yet; supported: {platforms()}",
@@ -125,4 +137,22 @@ def build_connector(
     factory = FACTORIES.get(platform)
     if factory is None:
         raise PermanentError("UNSUPPORTED_PLATFORM", f"no connector for platform {platform!r} yet")
+    return factory(base_url, credentials, timeout, state, settings or {})
+
+
+def build_returns_system(
+    platform: str,
+    base_url: str,
+    credentials: Mapping[str, Any],
+    *,
+    timeout: float,
+    state: dict[str, Any],
+    settings: Mapping[str, Any] | None = None,
+) -> ReturnsSystem:
+    """A client of `platform`'s returns system; unknown ones are a permanent error."""
+    factory = RETURNS_SYSTEMS.get(platform)
+    if factory is None:
+        raise PermanentError(
+            "NOT_A_RETURNS_SYSTEM", f"connection platform {platform!r} is not a returns system"
+        )
     return factory(base_url, credentials, timeout, state, settings or {})

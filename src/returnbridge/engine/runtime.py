@@ -10,7 +10,7 @@ from __future__ import annotations
 import ssl
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from sqlalchemy import Engine
@@ -18,7 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from returnbridge.connectors.base.connector import OrderConnector
-from returnbridge.connectors.registry import build_connector
+from returnbridge.connectors.base.returns_system import ReturnsSystem
+from returnbridge.connectors.registry import build_connector, build_returns_system
 from returnbridge.settings import Settings
 from returnbridge.store.connections import connection_credentials
 from returnbridge.store.crypto import CredentialCipher
@@ -29,9 +30,6 @@ from returnbridge.store.database import (
     session_factory,
 )
 from returnbridge.store.tables import Connection
-
-if TYPE_CHECKING:
-    from returnbridge.connectors.base.returns_system import ReturnsSystem
 
 
 @dataclass
@@ -53,8 +51,6 @@ class Runtime:
     def returns_system(self, connection: Connection) -> ReturnsSystem:
         """A client of the returns system (Loop) `connection` names, sharing its state (HTTP
         client, rate limiter, decrypted credentials) like `connector`."""
-        from returnbridge.connectors.registry import build_returns_system
-
         state, credentials = self._state_of(connection)
         return build_returns_system(
             connection.platform,

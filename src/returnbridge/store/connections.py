@@ -84,6 +84,11 @@ def connection_ids(session: Session, tenant_id: str) -> list[str]:
     return list(session.scalars(_IDS_OF_TENANT, {"tenant_id": tenant_id}))
 
 
+RETURNS_SYSTEM_PLATFORMS = frozenset({"loop"})
+"""Connections that receive returns (returns systems) rather than hold orders: never the
+connection a return is made against."""
+
+
 def chosen_connection_id(session: Session, tenant_id: str, wanted: str | None) -> str:
     """`wanted` when the tenant owns it, else the tenant's only connection.
 
@@ -91,8 +96,20 @@ def chosen_connection_id(session: Session, tenant_id: str, wanted: str | None) -
     DomainError(CONNECTION_REQUIRED) when none is named and the tenant has not exactly one.
     """
     if wanted is not None:
-        return get_connection(session, wanted, tenant_id=tenant_id).id
-    ids = connection_ids(session, tenant_id)
+        connection = get_connection(session, wanted, tenant_id=tenant_id)
+        if connection.platform in RETURNS_SYSTEM_PLATFORMS:
+            raise DomainError(
+                "NOT_A_STORE",
+                f"connection {wanted} is a returns system ({connection.platform}): name the"
+                " store connection the return's order is in",
+                field="connection_id",
+            )
+        return connection.id
+    ids = [
+        connection.id
+        for connection in session.scalars(_OF_TENANT, {"tenant_id": tenant_id})
+        if connection.platform not in RETURNS_SYSTEM_PLATFORMS
+    ]
     if len(ids) != 1:
         raise DomainError(
             "CONNECTION_REQUIRED",

@@ -1,0 +1,1 @@
+"""Loop Returns: the merchant's returns system (docs/connectors/loop.md)."""
