@@ -36,6 +36,7 @@ from returnbridge.domain.errors import (
     ConnectorError,
     PermanentError,
     RateLimited,
+    Rejected,
 )
 
 VERSION = "2026-10"
@@ -51,7 +52,7 @@ STATUS_RULES: tuple[StatusRule, ...] = (
 )
 
 
-class LoopRefused(PermanentError):
+class LoopRefused(Rejected):
     """Loop refused an action (often inside an HTTP 200); the message is Loop's reason."""
 
     code = "LOOP_REFUSED"
@@ -265,13 +266,13 @@ def _explained(error: PermanentError) -> PermanentError:
     """Our own sentence for the refusals a merchant can act on."""
     body = str(error.details.get("body", "")) if hasattr(error, "details") else ""
     if "returns-unavailable-for-order" in body:
-        return PermanentError(
+        return Rejected(
             "RETURNS_UNAVAILABLE_FOR_ORDER",
             "Loop has no return policy covering this order (returns-unavailable-for-order):"
             " check the order's address and the return policies in Loop",
         )
     if "order-not-found" in body:
-        return PermanentError(
+        return Rejected(
             "LOOP_ORDER_NOT_FOUND",
             "Loop found no order with that name and customer email",
         )
