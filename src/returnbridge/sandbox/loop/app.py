@@ -66,13 +66,13 @@ def _return_json(sim: LoopSimulator, r: LoopReturn) -> dict[str, Any]:
         "updated_at": sim.now_iso(r.updated_at),
         "total": money(r.total),
         "outcome": "refund",
-        "order_id": order.provider_order_id + 7,  # Loop's own order id differs from Shopify's
+        "order_id": str(order.provider_order_id + 7),  # Loop's own order id, not Shopify's
         "order_name": order.name,
         "provider_order_id": order.provider_order_id,
         "provider_order_external_id": str(order.provider_order_id),
         "customer": order.email,
         "currency": order.currency,
-        "refund": money(r.refund) if r.refund is not None else None,
+        "refund": money(r.refund if r.refund is not None else Decimal(0)),
         "return_product_total": money(r.product_total),
         "return_discount_total": money(r.discount_total),
         "return_tax_total": money(r.tax_total),
