@@ -14,6 +14,7 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
+from returnbridge.cli.email_cmd import email_app
 from returnbridge.cli.import_cmd import import_file
 from returnbridge.cli.mapping_cmd import mapping_app
 from returnbridge.cli.push_cmd import push_app
@@ -40,6 +41,7 @@ app.add_typer(mapping_app, name="mapping")
 app.add_typer(returns_app, name="returns")
 app.add_typer(push_app, name="push")
 app.add_typer(sources_app, name="sources")
+app.add_typer(email_app, name="email")
 app.command("import")(import_file)
 console = Console()
 errors = Console(stderr=True)

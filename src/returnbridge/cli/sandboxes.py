@@ -9,7 +9,7 @@ from typing import Any
 
 import uvicorn
 
-SANDBOX_PLATFORMS = ("shopify", "woocommerce", "bigcommerce", "shopline")
+SANDBOX_PLATFORMS = ("shopify", "woocommerce", "bigcommerce", "shopline", "loop")
 """Every sandbox `build_app` can make, in the order `--platform all` serves them."""
 
 
@@ -45,11 +45,18 @@ def _shopline(_: float) -> Any:
     return create_app()
 
 
+def _loop(_: float) -> Any:
+    from returnbridge.sandbox.loop.app import create_app
+
+    return create_app()
+
+
 _APPS: dict[str, tuple[Callable[[float], Any], str]] = {
     "shopify": (_shopify, "GraphQL at /admin/api/2026-01/graphql.json"),
     "woocommerce": (_woocommerce, "REST at /wp-json/wc/v3"),
     "bigcommerce": (_bigcommerce, "REST at /stores/{hash}/v2 and /v3"),
     "shopline": (_shopline, "REST at /stores/{handle}/admin/openapi/v20251201"),
+    "loop": (_loop, "REST at /api/2026-10 (Loop Returns)"),
 }
 
 
