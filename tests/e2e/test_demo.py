@@ -21,7 +21,7 @@ def run_demo_command(
         [
             *(sys.executable, "-m", "returnbridge.cli.main", "demo", "--once"),
             *("--data-dir", str(data_dir), "--port", str(free_port())),
-            *("--sandbox-port", str(free_ports(4)), *extra),  # four sandboxes side by side
+            *("--sandbox-port", str(free_ports(5)), *extra),  # five sandboxes side by side
         ],
         capture_output=True,
         text=True,
@@ -51,7 +51,7 @@ def test_demo_once_processes_every_sample_return_and_exits_zero(
     _, result = first_demo_run
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
-    assert "all 23 sample returns on 4 platforms ended as expected" in output
+    assert "all 25 sample returns on 5 platforms ended as expected" in output
     for external_id in ("TCK-5001", "EML-7002", "CHAT-3003", "IG-4004", "MKT-5005", "TEL-6006"):
         assert external_id in output
     # a merchant on each platform; the same order refunds the same on all four
@@ -66,6 +66,37 @@ def test_demo_once_processes_every_sample_return_and_exits_zero(
     assert "instagram:demo-1014" in output
     assert "signed push, mapped, approved" in output
     assert "needs_review" in output
+    flat = " ".join(output.split())
+    # the ways out: Loop-managed returns, the customers' emails, the vendor's callbacks
+    assert "LOOP-9001" in output
+    assert "2 returns in Loop (closed), refunded by Loop; 0 refunds by returnbridge" in flat
+    assert "every signature verified (0 refused)" in flat
+
+
+def test_the_demo_files_the_emails_it_sent_with_a_page_listing_them(
+    first_demo_run: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    import email
+    from email.policy import default
+
+    data_dir, result = first_demo_run
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    folder = data_dir / "emails"
+    messages = [
+        email.message_from_bytes(path.read_bytes(), policy=default)
+        for path in sorted(folder.glob("*.eml"))
+    ]
+    assert len(messages) >= 10
+    index = (folder / "index.html").read_text()
+    assert index.count("'>.eml</a>") == len(messages)
+    by_to = {str(m["To"]): m for m in messages}
+    german = by_to["lena@example.de"]  # the Loop-managed refund, customer locale de-DE
+    assert german["Content-Language"] == "de-DE"
+    text = german.get_body(("plain",)).get_content().replace("\xa0", " ")
+    assert "Erstattet insgesamt: 59,50 €" in text
+    assert "Bearbeitet von Loop Returns." in text
+    assert by_to["luc@example.fr"]["Subject"] == "Votre retour LOOP-9002 est terminé"
+    assert len(by_to) == len(messages)  # one email per return
 
 
 def test_demo_refuses_to_wipe_a_directory_it_did_not_create(tmp_path: Path) -> None:
@@ -127,4 +158,4 @@ def test_demo_runs_again_on_the_data_dir_it_made(
     assert (data_dir / DEMO_MARKER).is_file()
     second = run_demo_command(data_dir, "--timeout", "120", timeout=280)
     assert second.returncode == 0, (second.stdout + second.stderr)[-4000:]
-    assert "all 23 sample returns on 4 platforms ended as expected" in second.stdout
+    assert "all 25 sample returns on 5 platforms ended as expected" in second.stdout

@@ -22,7 +22,7 @@ from returnbridge.api.deps import RuntimeDep
 from returnbridge.api.openapi import PROBLEM_JSON
 from returnbridge.api.problems import ApiProblem
 from returnbridge.connectors.base.returns_system import ExternalReturn
-from returnbridge.connectors.loop import webhooks as loop_webhooks
+from returnbridge.connectors.loop.webhooks import parse_event, verify_signature
 from returnbridge.domain.errors import DomainError
 from returnbridge.engine.returns_system_updates import apply_update
 from returnbridge.engine.runtime import Runtime
@@ -38,9 +38,7 @@ class _Receiver:
 
 
 RECEIVERS: dict[str, _Receiver] = {
-    "loop": _Receiver(
-        "x-loop-signature", loop_webhooks.verify_signature, loop_webhooks.parse_event
-    ),
+    "loop": _Receiver("x-loop-signature", verify_signature, parse_event),
 }
 
 router = APIRouter(prefix="/v1/webhooks", tags=["returns system webhooks"])

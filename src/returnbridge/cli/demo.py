@@ -22,10 +22,11 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from returnbridge.cli import demo_outbound as outbound
 from returnbridge.cli import demo_scenarios as scenarios
 from returnbridge.cli.demo_platforms import DEMO_PLATFORMS, OTHER_STORES, DemoStore, refund_keys
 from returnbridge.cli.demo_ways_in import bring_in
-from returnbridge.cli.servers import BackgroundServer
+from returnbridge.cli.servers import BackgroundServer, free_port
 from returnbridge.engine.runtime import Runtime
 from returnbridge.observability import configure_logging
 from returnbridge.settings import Settings
@@ -272,11 +273,27 @@ def run_demo(
     from returnbridge.engine.launch import launch_dbos, shutdown_dbos
     from returnbridge.engine.runtime import close_runtime, open_runtime
 
-    settings = Settings(data_dir=data_dir, port=port, log_level="WARNING")
+    settings = Settings(
+        data_dir=data_dir,
+        port=port,
+        log_level="WARNING",
+        # the demo's vendor endpoint and Loop live on loopback
+        callbacks_allow_private_addresses=True,
+        returns_system_poll_seconds=5,
+    )
     configure_logging(settings.log_level)
     sandboxes = _start_sandboxes(console, sandbox_port)
     shopify = sandboxes["shopify"]
     seed_sandbox(shopify.url)
+    from returnbridge.cli.sandboxes import build_app
+
+    loop = BackgroundServer(build_app("loop"), port=sandbox_port + len(sandboxes)).start()
+    console.print(f"loop sandbox  {loop.url}  (control surface: {loop.url}/_sandbox/)")
+    mail = outbound.MailCatcher(data_dir / "emails", free_port()).start()
+    catcher = outbound.CallbackCatcher()
+    vendor_port = free_port()
+    vendor = catcher.serve(vendor_port)
+    vendor_url = f"http://127.0.0.1:{vendor_port}/returnbridge/callbacks"
     runtime = open_runtime(settings)
     launch_dbos(settings, work=True)
     gateway = BackgroundServer(create_app(runtime), port=port).start()
@@ -301,6 +318,28 @@ def run_demo(
         )
         tracked = [Tracked(sample, platform=store.platform) for sample in store.samples()]
         merchants.append(Merchant(store.platform, other_id, client, tracked))
+    loop_tenant, loop_key, loop_connection = outbound.seed_loop_merchant(
+        runtime, shopify.url, loop.url
+    )
+    outbound.point_loop_webhooks(loop.url, gateway.url, loop_connection)
+    console.print(
+        f"tenant {loop_tenant} · Loop Outfitters: Shopify store {outbound.LOOP_SHOP} + Loop"
+        " Returns (Loop refunds; returnbridge opens and follows the return in Loop)"
+    )
+    loop_api = httpx.Client(
+        base_url=gateway.url, headers={"Authorization": f"Bearer {loop_key}"}, timeout=30
+    )
+    loop_tracked = [Tracked(sample) for sample in outbound.loop_samples()]
+    merchants.append(Merchant("shopify+loop", loop_tenant, loop_api, loop_tracked))
+    for client, shop in ((api, "Demo Outfitters"), (loop_api, "Loop Outfitters")):
+        client.put("/v1/email/settings", json=mail.settings(shop)).raise_for_status()
+        subscribed = client.post("/v1/callbacks/subscriptions", json={"url": vendor_url})
+        subscribed.raise_for_status()
+        catcher.secrets.append(subscribed.json()["secret"])
+    console.print(
+        f"customer emails go to a local SMTP server on port {mail.port}; callbacks to the"
+        f" vendor endpoint {vendor_url}"
+    )
     for merchant in merchants:
         _submit(merchant.api, merchant.tracked)
     ways_in = bring_in(api)
@@ -330,12 +369,21 @@ def run_demo(
     }
     console.print(_table(everything, final=True))
     problems = _check(everything, journals)
+    problems += outbound.report(
+        console,
+        mail=mail,
+        catcher=catcher,
+        subscribed=[m for m in merchants if m.tenant_id in (tenant_id, loop_tenant)],
+        loop_url=loop.url,
+        shopify_url=shopify.url,
+    )
     for problem in problems:
         console.print(f"[red]✗[/] {problem}")
     if not problems:
+        platforms = {m.platform for m in merchants} - {"shopify+loop"} | {"loop"}
         console.print(
-            f"[green]✓ all {len(everything)} sample returns on {len(merchants)} platforms "
-            "ended as expected[/]"
+            f"[green]✓ all {len(everything)} sample returns on {len(platforms)} platforms "
+            "ended as expected, with their emails and callbacks[/]"
         )
     console.print(f"try it: curl -H 'Authorization: Bearer {api_key}' {gateway.url}/v1/returns")
     if once:
@@ -345,7 +393,9 @@ def run_demo(
         gateway.stop()
         shutdown_dbos()
         close_runtime()
-        _stop(*sandboxes.values())
+        _stop(*sandboxes.values(), loop)
+        mail.stop()
+        vendor.shutdown()
         return 1 if problems else 0
     console.print("serving; press Ctrl-C to stop")
     try:
@@ -356,5 +406,7 @@ def run_demo(
         ways_in.stop()
         gateway.stop()
         shutdown_dbos()
-        _stop(*sandboxes.values())
+        _stop(*sandboxes.values(), loop)
+        mail.stop()
+        vendor.shutdown()
     return 0

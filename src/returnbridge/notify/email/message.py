@@ -17,7 +17,12 @@ def message_id(delivery_id: str, sender: str) -> str:
 
 
 def build(
-    rendered: RenderedEmail, *, config: dict[str, Any], recipient: str, delivery_id: str
+    rendered: RenderedEmail,
+    *,
+    config: dict[str, Any],
+    recipient: str,
+    delivery_id: str,
+    language: str | None = None,
 ) -> EmailMessage:
     sender = str(config.get("from_address") or "returns@example.com")
     message = EmailMessage()
@@ -32,4 +37,6 @@ def build(
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
+    if language:  # after the body: setting content drops earlier Content-* headers
+        message["Content-Language"] = language
     return message

@@ -21,6 +21,7 @@ from returnbridge.domain.errors import PermanentError, TransientError
 from returnbridge.notify.email import smtp
 from returnbridge.notify.email.context import ReturnEmail
 from returnbridge.notify.email.message import build
+from returnbridge.notify.email.messages import choose_locale
 from returnbridge.notify.email.render import (
     EmailBranding,
     TemplateInvalidError,
@@ -106,7 +107,13 @@ def send_email(
             "template override failed; built-in used", delivery_id=delivery_id, error=str(error)
         )
         rendered = render(email, branding)
-    message = build(rendered, config=config, recipient=recipient, delivery_id=delivery_id)
+    message = build(
+        rendered,
+        config=config,
+        recipient=recipient,
+        delivery_id=delivery_id,
+        language=choose_locale(email.locale, branding.default_locale),
+    )
     try:
         smtp.send(smtp.SmtpServer.from_config(config, password), message, timeout=timeout)
     except TransientError as error:
