@@ -3,6 +3,7 @@ in the customer's locale; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,6 +44,16 @@ def gateway(db_gateway: Gateway, smtp: SmtpServer) -> Gateway:
 def _plain(text: str) -> str:
     """Babel separates amount and symbol with a no-break space; lines end in CRLF on the wire."""
     return text.replace("\xa0", " ").replace("\r\n", "\n")
+
+
+def _mail_to(smtp: SmtpServer, address: str, count: int = 1) -> list[Any]:
+    """The messages to `address`, once `count` arrived (a parked return rests before its
+    email is sent); then a short look that no more come."""
+    deadline = time.monotonic() + 20
+    while len(smtp.inbox.to(address)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    return smtp.inbox.to(address)
 
 
 def _events(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
@@ -133,3 +144,45 @@ def test_a_mail_server_that_refuses_for_now_leaves_the_email_pending_not_the_ret
     assert "451" in delivery["last_error"]
     assert delivery["next_attempt_at"] is not None
     assert queued["data"]["delivery_id"] == delivery["id"]
+
+
+def test_a_requested_return_tells_the_customer_it_was_received_once(
+    gateway: Gateway, sandbox: Sandbox, smtp: SmtpServer
+) -> None:
+    sandbox.seed_order(simple_order(4105, email="waits@example.com"))
+    event = full_return(
+        4105,
+        "MAIL-5",
+        status="requested",
+        customer_locale="de",
+        order={
+            "platform_order_id": "gid://shopify/Order/4105",
+            "customer_email": "waits@example.com",
+        },
+    )
+    body = gateway.wait_for(gateway.post_return(event).json()["return"]["id"])
+    assert body["status"] == "needs_review"
+    again = gateway.post_return(event)  # the same delivery again: no second email
+    assert again.json()["duplicate"] is True
+
+    [message] = _mail_to(smtp, "waits@example.com")
+    assert _plain(message["Subject"]) == "Wir haben Ihre Rücksendung MAIL-5 erhalten"
+    log = gateway.api.get("/v1/email/deliveries", params={"return_id": body["id"]}).json()
+    assert [(d["template"], d["status"]) for d in log["items"]] == [("return_received", "sent")]
+
+
+def test_an_order_we_cannot_find_asks_the_customer_for_its_number(
+    gateway: Gateway, sandbox: Sandbox, smtp: SmtpServer
+) -> None:
+    event = {
+        "external_id": "MAIL-6",
+        "customer_locale": "fr-FR",
+        "order": {"customer_email": "lost@example.com"},
+        "lines": [{"sku": "MUG-WHT", "quantity": 1}],
+    }
+    body = gateway.wait_for(gateway.post_return(event).json()["return"]["id"])
+    assert body["status"] == "needs_review"
+    [message] = _mail_to(smtp, "lost@example.com")
+    assert message["Subject"] == "Nous avons besoin de précisions sur votre retour MAIL-6"
+    text = _plain(message.get_body(("plain",)).get_content())
+    assert "le numéro de commande figurant sur votre confirmation de commande" in text

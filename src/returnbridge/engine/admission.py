@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from returnbridge.domain.lifecycle import can_transition
 from returnbridge.domain.returns import ReturnStatus
+from returnbridge.engine import notifying
 from returnbridge.engine.runtime import Runtime
 from returnbridge.engine.step_records import (
     StepOutcome,
@@ -47,7 +48,7 @@ def admit(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
             event="cancel_too_late",
             reason=f"the vendor withdrew the return, but it is already {status}",
         )
-    return park(
+    parked = park(
         runtime,
         tenant_id,
         return_id,
@@ -55,3 +56,5 @@ def admit(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
         event="awaiting_approval",
         reason="the return is only requested: send a revision with status 'approved'",
     )
+    notifying.tell_customer(runtime, tenant_id, return_id, "return_received")
+    return parked

@@ -28,6 +28,7 @@ from returnbridge.engine.step_records import (
     transaction,
 )
 from returnbridge.notify.email.context import EmailLine, EmailTender, ReturnEmail
+from returnbridge.notify.email.messages import LOCALES, choose_locale, language_of
 from returnbridge.notify.email.outbox import record_email, send_email
 from returnbridge.observability import get_logger
 from returnbridge.store import refunds as refund_store
@@ -204,3 +205,66 @@ def _refunded(refund: Refund | None, link: ReturnsSystemLink | None, currency: s
         if link.state == "closed" and amount is not None:
             return parse_minor(Decimal(str(amount)), currency)
     return 0
+
+
+ORDER_NUMBER_NEEDED = "need.order_number"
+
+
+def tell_customer(
+    runtime: Runtime, tenant_id: str, return_id: str, template: str, *, need: str | None = None
+) -> str | None:
+    """Email the customer about a return that waits: `return_received` (it waits for approval
+    or for the goods) or `more_information_needed` (`need`: a phrase key of what we need).
+
+    Once per (return, revision, template), like the outcome email. Never fails the caller's
+    step: a mail server that is down leaves the email pending for the housekeeper, anything
+    else is logged. The email's status, or None when there was nothing to send.
+    """
+    try:
+        with runtime.reads() as session:
+            settings = session.get(EmailSettings, tenant_id)
+            if settings is None or not settings.enabled:
+                return None
+            _, canonical = load_return(session, tenant_id, return_id, lock=False)
+            record = return_store.get_return(session, return_id, tenant_id=tenant_id)
+            default_locale = str((settings.config or {}).get("default_locale") or "en")
+        recipient = canonical.order.customer_email
+        if not recipient:
+            return None
+        locale = choose_locale(canonical.customer_locale, default_locale)
+        email = ReturnEmail(
+            template=template,
+            locale=locale,
+            customer_email=str(recipient),
+            order_name=record.matched_order_name or canonical.order.order_number,
+            return_reference=record.external_id,
+            currency=record.currency or "USD",
+            lines=[
+                EmailLine(title=ln.sku or ln.line_id or "", quantity=ln.quantity, amount_minor=0)
+                for ln in canonical.lines
+            ],
+            reason=LOCALES[language_of(locale)].get(need) if need else None,
+        )
+        with transaction(runtime) as session:
+            delivery = record_email(
+                session,
+                tenant_id=tenant_id,
+                return_id=return_id,
+                revision=record.revision,
+                email=email,
+                clock=utc_now,
+            )
+            delivery_id = delivery.id
+        return send_email(
+            runtime.sessions,
+            runtime.cipher,
+            delivery_id,
+            clock=utc_now,
+            timeout=runtime.settings.http_timeout,
+        )
+    except TransientError as error:
+        log.warning("customer email delayed", template=template, error=str(error))
+        return "pending"
+    except Exception as error:  # an email must never stop the return
+        log.error("customer email not recorded", template=template, error=str(error))
+        return None

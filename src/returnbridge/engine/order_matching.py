@@ -23,6 +23,7 @@ from returnbridge.domain.matching import (
     order_name_variants,
 )
 from returnbridge.domain.returns import CanonicalReturn, ReturnStatus
+from returnbridge.engine import notifying
 from returnbridge.engine.runtime import Runtime
 from returnbridge.engine.step_records import (
     StepOutcome,
@@ -121,6 +122,13 @@ def _match(
     with transaction(runtime) as session:
         return_store.set_candidates(session, return_id, tenant_id=tenant_id, candidates=summary)
     if decision.order_id is None:
+        notifying.tell_customer(
+            runtime,
+            tenant_id,
+            return_id,
+            "more_information_needed",
+            need=notifying.ORDER_NUMBER_NEEDED,
+        )
         return park(
             runtime,
             tenant_id,

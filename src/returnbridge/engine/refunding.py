@@ -20,7 +20,7 @@ from returnbridge.domain.money import Money
 from returnbridge.domain.orders import Order
 from returnbridge.domain.refunds import RefundPlan, RefundPolicy, plan_refund
 from returnbridge.domain.returns import CanonicalReturn, ReturnStatus
-from returnbridge.engine import completion, platform_returns, returns_systems
+from returnbridge.engine import completion, notifying, platform_returns, returns_systems
 from returnbridge.engine import refund_commands as rc
 from returnbridge.engine.admission import admit
 from returnbridge.engine.runtime import Runtime
@@ -431,7 +431,7 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
     if isinstance(refund, platform_returns.AwaitingGoods):
         with transaction(runtime) as session:
             refund_store.hold_refund(session, stored.id, tenant_id=tenant_id)
-        return park(
+        parked = park(
             runtime,
             tenant_id,
             return_id,
@@ -441,6 +441,8 @@ def execute_refund(runtime: Runtime, tenant_id: str, return_id: str, revision: i
             " when the goods arrive",
             data={"platform_return_id": refund.platform_return_id},
         )
+        notifying.tell_customer(runtime, tenant_id, return_id, "return_received")
+        return parked
     if refund is not None:  # None: a platform return that moved goods only
         REFUNDS_CREATED.labels(platform=connection.platform).inc()
     return _record_refunded(

@@ -35,6 +35,7 @@ _EN = {
     "managed_by": "Processed by {system}.",
     "closing": "Kind regards,",
     "footer": "You receive this email because you asked {shop} for a return.",
+    "need.order_number": "the order number from your order confirmation",
 }
 
 _DE = {
@@ -67,6 +68,7 @@ _DE = {
     "managed_by": "Bearbeitet von {system}.",
     "closing": "Mit freundlichen Grüßen",
     "footer": "Sie erhalten diese E-Mail, weil Sie bei {shop} eine Rücksendung angefragt haben.",
+    "need.order_number": "die Bestellnummer aus Ihrer Bestellbestätigung",
 }
 
 _FR = {
@@ -99,6 +101,7 @@ _FR = {
     "managed_by": "Traité par {system}.",
     "closing": "Cordialement,",
     "footer": "Vous recevez cet e-mail car vous avez demandé un retour à {shop}.",
+    "need.order_number": "le numéro de commande figurant sur votre confirmation de commande",
 }
 
 LOCALES = MappingProxyType({"en": _EN, "de": _DE, "fr": _FR})
