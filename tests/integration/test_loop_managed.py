@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from returnbridge.cli.demo_outbound import loop_order_seed
 from returnbridge.connectors.loop.webhooks import signature
 from returnbridge.sandbox.loop import BackgroundServer as LoopServer
 from returnbridge.store.connections import create_connection, update_connection
@@ -37,24 +38,7 @@ class Loop:
     def seed_like(self, shopify_order: dict[str, Any]) -> None:
         """The order as Loop knows it from Shopify: same name, ids, amounts."""
         self.http.post(
-            "/_sandbox/shops/acme/orders",
-            json={
-                "name": shopify_order["name"],
-                "provider_order_id": shopify_order["id"],
-                "email": shopify_order["email"],
-                "line_items": [
-                    {
-                        "id": line["id"],
-                        "sku": line["sku"],
-                        "title": line["title"],
-                        "quantity": line["quantity"],
-                        "price": line["price"]["shop"],
-                        "tax": line["tax"]["shop"],
-                        "discount": line["discount"]["shop"],
-                    }
-                    for line in shopify_order["line_items"]
-                ],
-            },
+            "/_sandbox/shops/acme/orders", json=loop_order_seed(shopify_order)
         ).raise_for_status()
 
     def returns(self) -> list[dict[str, Any]]:

@@ -202,6 +202,29 @@ def loop_samples() -> list[Sample]:
     ]
 
 
+def loop_order_seed(shopify_order: dict[str, Any]) -> dict[str, Any]:
+    """The Loop sandbox's seed of an order as the Shopify sandbox holds it (Loop reads the
+    merchant's Shopify orders: same name, ids and amounts)."""
+    return {
+        "name": shopify_order["name"],
+        "provider_order_id": shopify_order["id"],
+        "email": shopify_order["email"],
+        "currency": shopify_order["currency"],
+        "line_items": [
+            {
+                "id": line["id"],
+                "sku": line["sku"],
+                "title": line["title"],
+                "quantity": line["quantity"],
+                "price": line["price"]["shop"],
+                "tax": line["tax"]["shop"],
+                "discount": line["discount"]["shop"],
+            }
+            for line in shopify_order["line_items"]
+        ],
+    }
+
+
 def seed_loop_merchant(runtime: Runtime, shopify_url: str, loop_url: str) -> tuple[str, str, str]:
     """Loop Outfitters: its Shopify shop and Loop account seeded with the same orders, a
     tenant with both connections; (tenant id, API key, Loop connection id)."""
@@ -226,25 +249,7 @@ def seed_loop_merchant(runtime: Runtime, shopify_url: str, loop_url: str) -> tup
         ).raise_for_status()
         for order in seeded:
             loop.post(
-                "/_sandbox/shops/loop-outfitters/orders",
-                json={
-                    "name": order["name"],
-                    "provider_order_id": order["id"],
-                    "email": order["email"],
-                    "currency": order["currency"],
-                    "line_items": [
-                        {
-                            "id": line["id"],
-                            "sku": line["sku"],
-                            "title": line["title"],
-                            "quantity": line["quantity"],
-                            "price": line["price"]["shop"],
-                            "tax": line["tax"]["shop"],
-                            "discount": line["discount"]["shop"],
-                        }
-                        for line in order["line_items"]
-                    ],
-                },
+                "/_sandbox/shops/loop-outfitters/orders", json=loop_order_seed(order)
             ).raise_for_status()
     with runtime.sessions.begin() as session:
         tenant, api_key = create_tenant(session, "Loop Outfitters")

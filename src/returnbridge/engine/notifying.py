@@ -72,27 +72,7 @@ def notify(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
     )
     if email is None:
         return completion.skip(ReturnStatus.NOTIFIED, NO_RECIPIENT)
-    with transaction(runtime) as session:
-        delivery = record_email(
-            session,
-            tenant_id=tenant_id,
-            return_id=return_id,
-            revision=record.revision,
-            email=email,
-            clock=utc_now,
-        )
-        delivery_id = delivery.id
-    try:
-        status = send_email(
-            runtime.sessions,
-            runtime.cipher,
-            delivery_id,
-            clock=utc_now,
-            timeout=runtime.settings.http_timeout,
-        )
-    except TransientError as error:
-        log.warning("customer email delayed", delivery_id=delivery_id, error=str(error))
-        status = "pending"
+    delivery_id, status = _record_and_send(runtime, tenant_id, return_id, record.revision, email)
     return record_notified(
         runtime, tenant_id, return_id, email, delivery_id=delivery_id, status=status
     )
@@ -245,17 +225,29 @@ def tell_customer(
             ],
             reason=LOCALES[language_of(locale)].get(need) if need else None,
         )
-        with transaction(runtime) as session:
-            delivery = record_email(
-                session,
-                tenant_id=tenant_id,
-                return_id=return_id,
-                revision=record.revision,
-                email=email,
-                clock=utc_now,
-            )
-            delivery_id = delivery.id
-        return send_email(
+        return _record_and_send(runtime, tenant_id, return_id, record.revision, email)[1]
+    except Exception as error:  # an email must never stop the return
+        log.error("customer email not recorded", template=template, error=str(error))
+        return None
+
+
+def _record_and_send(
+    runtime: Runtime, tenant_id: str, return_id: str, revision: int, email: ReturnEmail
+) -> tuple[str, str]:
+    """Record the email once for this revision, then send it unless it went already; its
+    delivery id and status (`pending` when the mail server could not take it now)."""
+    with transaction(runtime) as session:
+        delivery = record_email(
+            session,
+            tenant_id=tenant_id,
+            return_id=return_id,
+            revision=revision,
+            email=email,
+            clock=utc_now,
+        )
+        delivery_id = delivery.id
+    try:
+        status = send_email(
             runtime.sessions,
             runtime.cipher,
             delivery_id,
@@ -263,8 +255,6 @@ def tell_customer(
             timeout=runtime.settings.http_timeout,
         )
     except TransientError as error:
-        log.warning("customer email delayed", template=template, error=str(error))
-        return "pending"
-    except Exception as error:  # an email must never stop the return
-        log.error("customer email not recorded", template=template, error=str(error))
-        return None
+        log.warning("customer email delayed", delivery_id=delivery_id, error=str(error))
+        status = "pending"
+    return delivery_id, status

@@ -314,28 +314,6 @@ def _resume(
     return workflow_id
 
 
-def resume(
-    session: Session,
-    record: Return,
-    *,
-    to_status: ReturnStatus,
-    event: str,
-    actor: str,
-    reason: str,
-    data: dict[str, Any],
-) -> str:
-    """Move a parked return out of review (in the caller's transaction, the row locked); the
-    id of the workflow to start once that transaction has committed (`start_resumed`)."""
-    return _resume(
-        session, record, to_status=to_status, event=event, actor=actor, reason=reason, data=data
-    )
-
-
-def start_resumed(record: Return, workflow_id: str) -> None:
-    """Start the workflow `resume` named (after its transaction committed)."""
-    _enqueue(record, workflow_id)
-
-
 def _enqueue(record: Return, workflow_id: str) -> None:
     enqueue(
         record.tenant_id,
@@ -345,3 +323,10 @@ def _enqueue(record: Return, workflow_id: str) -> None:
         connection_id=record.connection_id,
         order_ref=record.order_ref,
     )
+
+
+resume = _resume
+"""Move a parked return out of review (in the caller's transaction, the row locked); the id of
+the workflow to start once that transaction has committed (`start_resumed`)."""
+start_resumed = _enqueue
+"""Start the workflow `resume` named, after its transaction committed."""

@@ -402,12 +402,7 @@ def create_app(clock: Callable[[], float] | None = None, *, tick: float = 0.05) 
             elif found.state == "review":
                 body = {"message": "Return is review and therefore cannot be processed."}
             elif found.state != "open":
-                body = {
-                    "errors": {
-                        "message": f"Return is {found.state} and therefore cannot be processed.",
-                        "code": "UNPROCESSABLE_RETURN",
-                    }
-                }
+                body = _unprocessable(found)
             elif found.processing_due is None:
                 delay = shop.auto_process_seconds
                 found.processing_due = sim.clock() + delay if delay is not None else float("inf")
@@ -420,12 +415,7 @@ def create_app(clock: Callable[[], float] | None = None, *, tick: float = 0.05) 
             if found.state == "cancelled":
                 body: Any = {"message": "Return is cancelled and therefore cannot be processed."}
             elif found.state != "open":
-                body = {
-                    "errors": {
-                        "message": f"Return is {found.state} and therefore cannot be processed.",
-                        "code": "UNPROCESSABLE_RETURN",
-                    }
-                }
+                body = _unprocessable(found)
             else:
                 found.state, found.refund, found.updated_at = "closed", Decimal(0), sim.clock()
                 found.processing_due = None
@@ -442,12 +432,7 @@ def create_app(clock: Callable[[], float] | None = None, *, tick: float = 0.05) 
             elif found.state == "review":
                 body = {"content": "Return is flagged and cannot be processed."}
             elif found.state != "open":
-                body = {
-                    "errors": {
-                        "message": f"Return is {found.state} and therefore cannot be processed.",
-                        "code": "UNPROCESSABLE_RETURN",
-                    }
-                }
+                body = _unprocessable(found)
             else:
                 found.state, found.updated_at, found.processing_due = "cancelled", sim.clock(), None
                 _webhook(sim, found, "return.updated")
@@ -689,6 +674,12 @@ def create_app(clock: Callable[[], float] | None = None, *, tick: float = 0.05) 
 
     _start_ticker(sim, tick)
     return app
+
+
+def _unprocessable(found: LoopReturn) -> dict[str, Any]:
+    """Loop's refusal of an action on a settled return, answered with HTTP 200 [spec3p]."""
+    message = f"Return is {found.state} and therefore cannot be processed."
+    return {"errors": {"message": message, "code": "UNPROCESSABLE_RETURN"}}
 
 
 def _returned(sim: LoopSimulator, order: Order, line: OrderLine) -> int:
