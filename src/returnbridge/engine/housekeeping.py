@@ -72,7 +72,11 @@ class Housekeeper:
     def _send_due_emails(self) -> None:
         runtime = self._runtime
         send_due(
-            runtime.sessions, runtime.cipher, clock=_now, timeout=runtime.settings.http_timeout
+            runtime.sessions,
+            runtime.cipher,
+            clock=_now,
+            timeout=runtime.settings.http_timeout,
+            reads=runtime.reads,
         )
 
     def _sweep(self, now: datetime) -> None:

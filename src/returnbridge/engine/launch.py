@@ -110,6 +110,7 @@ def _callback_worker(settings: Settings) -> CallbackWorker:
         allow_private=settings.callbacks_allow_private_addresses,
         disable_after=timedelta(hours=settings.callback_disable_after_hours),
         timeout=settings.http_timeout,
+        reads=runtime.reads,
     )
     return CallbackWorker(
         dispatcher, tick=settings.callback_tick_seconds, clock=lambda: datetime.now(UTC)

@@ -144,6 +144,37 @@ def add_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:
     session.execute(statement, rows)
 
 
+def known_events(session: Session, subscription_id: str, event_ids: Sequence[int]) -> set[int]:
+    """Which of these events already have a delivery for the subscription."""
+    if not event_ids:
+        return set()
+    return {
+        event_id
+        for event_id in session.scalars(
+            select(CallbackDelivery.event_id).where(
+                CallbackDelivery.subscription_id == subscription_id,
+                CallbackDelivery.event_id.in_(list(event_ids)),
+            )
+        )
+        if event_id is not None
+    }
+
+
+def any_due(session: Session, *, now: datetime) -> bool:
+    """Whether some delivery of an active subscription is due (a cheap look before claiming)."""
+    found = session.scalar(
+        select(CallbackDelivery.id)
+        .join(CallbackSubscription, CallbackSubscription.id == CallbackDelivery.subscription_id)
+        .where(
+            CallbackDelivery.status == PENDING,
+            CallbackDelivery.next_attempt_at <= now,
+            CallbackSubscription.status == ACTIVE,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 def claim_due(
     session: Session, *, now: datetime, lease: timedelta, limit: int = 50
 ) -> list[tuple[CallbackDelivery, CallbackSubscription]]:

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -63,6 +64,11 @@ class CallbackDispatcher:
     timeout: float = 10.0
     rng: random.Random = field(default_factory=random.Random)
     client: httpx.Client | None = None
+    reads: sessionmaker[Session] | None = None
+    """Read-only sessions (never wait for a writer); default: `sessions`."""
+
+    def _reader(self) -> Session:
+        return (self.reads or self.sessions)()
 
     def run_round(self, now: datetime) -> Round:
         created = self.scan(now)
@@ -71,16 +77,32 @@ class CallbackDispatcher:
 
     def scan(self, now: datetime) -> int:
         """Insert a delivery for every new status change each subscription wants (a disabled
-        one's wait, pending, until it is enabled again)."""
-        created = 0
-        with self.sessions.begin() as session:
+        one's wait, pending, until it is enabled again). Reads first: the write (which holds
+        SQLite's write lock) happens only when there is something new."""
+        work: list[tuple[str, list[dict[str, Any]], datetime]] = []
+        with self._reader() as session:
             for subscription in store.all_subscriptions(session):
-                created += self._scan_one(session, subscription)
-        return created
+                found = self._new_deliveries(session, subscription)
+                if found is not None:
+                    work.append((subscription.id, *found))
+        if not work:
+            return 0
+        with self.sessions.begin() as session:
+            for subscription_id, rows, newest in work:
+                store.add_deliveries(session, rows)
+                row = session.get(CallbackSubscription, subscription_id)
+                if row is not None and newest > row.cursor_at:
+                    row.cursor_at = newest
+        return sum(len(rows) for _, rows, _ in work)
 
-    def _scan_one(self, session: Session, subscription: CallbackSubscription) -> int:
+    def _new_deliveries(
+        self, session: Session, subscription: CallbackSubscription
+    ) -> tuple[list[dict[str, Any]], datetime] | None:
         since = max(subscription.created_at, subscription.cursor_at - store.LATE_COMMIT)
         changes = store.status_changes(session, subscription.tenant_id, since=since)
+        if not changes:
+            return None
+        known = store.known_events(session, subscription.id, [e.id for e, _ in changes])
         wanted = set(subscription.event_types or ())
         rows = [
             {
@@ -100,15 +122,18 @@ class CallbackDispatcher:
                 "delivered_at": None,
             }
             for event, record in changes
-            if not wanted or payload.event_type(event) in wanted
+            if event.id not in known and (not wanted or payload.event_type(event) in wanted)
         ]
-        store.add_deliveries(session, rows)
-        if changes:
-            subscription.cursor_at = max(subscription.cursor_at, changes[-1][0].at)
-        return len(rows)
+        newest = changes[-1][0].at
+        if not rows and newest <= subscription.cursor_at:
+            return None
+        return rows, newest
 
     def deliver(self, now: datetime, *, limit: int = 50) -> tuple[int, int]:
         """Send the due deliveries once each; (delivered, failed attempts)."""
+        with self._reader() as session:
+            if not store.any_due(session, now=now):
+                return 0, 0
         with self.sessions.begin() as session:
             claimed = [
                 _Claimed(

@@ -131,10 +131,16 @@ def send_email(
 
 
 def send_due(
-    sessions: sessionmaker[Session], cipher: CredentialCipher, *, clock: Clock, timeout: float
+    sessions: sessionmaker[Session],
+    cipher: CredentialCipher,
+    *,
+    clock: Clock,
+    timeout: float,
+    reads: sessionmaker[Session] | None = None,
 ) -> int:
-    """Send pending emails whose next attempt is due (the housekeeper's round); how many sent."""
-    with sessions() as session:
+    """Send pending emails whose next attempt is due (the housekeeper's round); how many sent.
+    The look uses `reads` (no write lock on SQLite) when given."""
+    with (reads or sessions)() as session:
         due = store.due_deliveries(session, now=clock())
     sent = 0
     for delivery_id in due:
