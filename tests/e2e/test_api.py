@@ -428,7 +428,7 @@ def test_woocommerce_connection_keeps_its_secrets_out_of_the_answer(
     assert "ck_visible" not in response.text
 
 
-@pytest.mark.parametrize("platform", ["magento", "loop"])
+@pytest.mark.parametrize("platform", ["magento", "amazon"])
 def test_connection_for_a_platform_without_connector_is_422_problem(
     gateway: Gateway, admin: httpx.Client, platform: str
 ) -> None:
@@ -438,6 +438,17 @@ def test_connection_for_a_platform_without_connector_is_422_problem(
     )
     problem = assert_problem(response, 422, "UNSUPPORTED_PLATFORM")
     assert problem["field"] == "platform"
+
+
+def test_a_loop_connection_needs_its_api_key(gateway: Gateway, admin: httpx.Client) -> None:
+    url = f"/v1/tenants/{gateway.tenant_id}/connections"
+    body = {"platform": "loop", "name": "loop", "base_url": "https://api.loopreturns.com"}
+    missing = admin.post(url, json={**body, "credentials": {}})
+    assert assert_problem(missing, 422, "MISSING_CREDENTIALS")["field"] == "credentials"
+    made = admin.post(url, json={**body, "credentials": {"api_key": "k", "webhook_secret": "s"}})
+    assert made.status_code == 201, made.text
+    assert made.json()["platform"] == "loop"
+    assert "webhook_secret" not in made.text
 
 
 def test_connection_base_url_beyond_storage_length_is_422_problem(db_gateway: Gateway) -> None:
