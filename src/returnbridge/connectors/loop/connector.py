@@ -1,19 +1,21 @@
 """The Loop Returns client the engine's sync step uses (`ReturnsSystem`), API version 2026-10.
 
 - **Auth**: `X-Authorization: <api key>`; the key never appears in a log or an error.
-- **Budget**: 300 requests a minute per key (`limits.py`); a 429 is waited out with
-  exponential backoff (Loop sends no `Retry-After`) and retried a few times.
-- **Errors in the body**: Loop answers some refusals with HTTP 200 and an error object
-  (`{"errors": {...}}`, `{"message": ...}`, `{"content": ...}`): those are refusals here too.
+- **Budget**: 300 requests a minute per key (`limits.py`), shared by the connection's threads;
+  a 429 holds the whole connection (Loop's `Retry-After` if sent, else 1, 2, 4, 8 s) and the
+  call is retried a few times.
+- **Errors** (`errors.py`): Loop's error objects, also inside HTTP 200, are refusals in our
+  words; `returns-unavailable-for-order` is permanent; 5xx and timeouts stay transient.
 - **Opening a return, once**: Return Create (draft returns): create the draft with the order
-  name and the customer's email as secondary input, add each returned line from the draft's
-  `_templates`, submit, then note our key on the return. Before creating, the order's
-  returns are read and the one carrying our key is taken instead.
-  `returns-unavailable-for-order` is permanent.
+  name and the secondary input, add each returned line from the draft's `_templates`, submit,
+  then note our key on the return. Before creating, the order's returns are read and the one
+  carrying our key is taken instead (docs/connectors/loop.md#exactly-once).
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -22,52 +24,38 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from returnbridge.connectors.base.http import (
-    DEFAULT_STATUS_RULES,
-    JsonHttpClient,
-    QueryParams,
-    StatusRule,
-)
+from returnbridge.connectors.base.http import HttpMethod, JsonHttpClient, QueryParams
 from returnbridge.connectors.base.returns_system import ExternalReturn, ReturnsSystemRequest
-from returnbridge.connectors.loop.limits import MinuteBudget
+from returnbridge.connectors.loop.errors import (
+    STATUS_RULES,
+    LoopRefused,
+    explain,
+    refusal_in_body,
+)
+from returnbridge.connectors.loop.limits import MAX_RETRIES, MinuteBudget, backoff
 from returnbridge.connectors.loop.mapping import external_return, numeric_id
 from returnbridge.domain.errors import (
-    AuthError,
     ConnectorError,
-    PermanentError,
+    NotFound,
     RateLimited,
     Rejected,
+    TransientError,
 )
+
+__all__ = ["DEFAULT_BASE_URL", "VERSION", "LoopConnector", "LoopRefused", "from_connection"]
 
 VERSION = "2026-10"
 DEFAULT_BASE_URL = "https://api.loopreturns.com"
-MAX_RATE_RETRIES = 4
 WINDOW = timedelta(days=119)
 """The detailed list takes at most 120 days per call."""
+PAGE_SIZE = 250
+"""Rows per page of the detailed list (Loop: default 100, at most 750)."""
 NOTE_LIMIT = 254
-_ERROR_KEYS = frozenset({"errors", "error", "message", "content"})
-STATUS_RULES: tuple[StatusRule, ...] = (
-    StatusRule.of({401}, AuthError, "LOOP_UNAUTHORIZED"),
-    *DEFAULT_STATUS_RULES,
-)
-
-
-class LoopRefused(Rejected):
-    """Loop refused an action (often inside an HTTP 200); the message is Loop's reason."""
-
-    code = "LOOP_REFUSED"
-
-
-def _refusal(body: Any) -> str | None:
-    """Loop's reason when `body` is one of its error objects, else None."""
-    if not isinstance(body, dict) or not body or not set(body) <= _ERROR_KEYS:
-        return None
-    errors = body.get("errors") or body.get("error")
-    if isinstance(errors, dict) and errors.get("message"):
-        return str(errors["message"])
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        return str(errors[0].get("message") or errors[0].get("code"))
-    return str(body.get("message") or body.get("content") or errors)
+"""A note's content must be under 255 characters."""
+NOTE_ATTEMPTS = 3
+"""Tries of the key note: without it a retry cannot recognise the return."""
+_API_ROOT = re.compile(r"^/?api/[^/]+/")
+log = logging.getLogger(__name__)
 
 
 class LoopConnector:
@@ -85,6 +73,7 @@ class LoopConnector:
         budget: MinuteBudget | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        page_size: int = PAGE_SIZE,
     ) -> None:
         self._client = JsonHttpClient(
             f"{(base_url or DEFAULT_BASE_URL).rstrip('/')}/api/{VERSION}",
@@ -95,40 +84,44 @@ class LoopConnector:
             status_rules=STATUS_RULES,
         )
         self._budget = budget or MinuteBudget(sleep=sleep)
-        self._sleep = sleep
         self._clock = clock
+        self._page_size = max(1, min(page_size, 750))
 
     # -- the calls ------------------------------------------------------------------------
 
     def _call(
         self,
-        method: str,
+        method: HttpMethod,
         path: str,
         *,
+        action: str,
         payload: Mapping[str, Any] | None = None,
         params: QueryParams | None = None,
         writes: bool = False,
     ) -> Any:
-        for attempt in range(MAX_RATE_RETRIES + 1):
+        """One API call within the budget; a 429 is waited out, a refusal raised in our words."""
+        for attempt in range(MAX_RETRIES + 1):
             self._budget.wait_turn()
             try:
                 response = self._client.request_json(
-                    method,  # type: ignore[arg-type]
-                    path,
-                    payload=payload,
-                    params=params,
-                    writes=writes,
+                    method, path, payload=payload, params=params, writes=writes
                 )
-            except RateLimited:
-                if attempt == MAX_RATE_RETRIES:
-                    raise
-                self._sleep(2.0**attempt)
-                continue
-            except PermanentError as error:
-                raise _explained(error) from None
-            reason = _refusal(response.body)
-            if reason is not None:
-                raise LoopRefused("LOOP_REFUSED", f"Loop refused {path}: {reason}")
+            except RateLimited as error:
+                self._budget.hold(backoff(attempt, error.retry_after))
+                if attempt < MAX_RETRIES:
+                    continue
+                raise RateLimited(
+                    error.code,
+                    f"Loop kept refusing to {action} for its rate limit (300 a minute per key)",
+                    retry_after=backoff(attempt + 1, error.retry_after),
+                    status=error.status,
+                    request_id=error.request_id,
+                ) from None
+            except ConnectorError as error:
+                raise explain(error, action) from None
+            refusal = refusal_in_body(response.body, action)
+            if refusal is not None:
+                raise refusal
             return response.body
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -141,6 +134,7 @@ class LoopConnector:
         draft = self._call(
             "POST",
             "draft-returns",
+            action=f"start a return of order {request.order_name}",
             payload={
                 "order_name": request.order_name,
                 "secondary_input": request.secondary_input,
@@ -149,10 +143,10 @@ class LoopConnector:
             writes=True,
         )
         for line in request.lines:
-            target = _template_target(draft, "add-line-item", "line-items")
             draft = self._call(
                 "POST",
-                target,
+                _template_target(draft, "add-line-item", "line-items"),
+                action=f"add line {line.line_item_id} to the return of {request.order_name}",
                 payload={
                     "line_item_id": int(numeric_id(line.line_item_id)),
                     "quantity": line.quantity,
@@ -160,41 +154,67 @@ class LoopConnector:
                 },
                 writes=True,
             )
-        submitted = self._call("POST", _template_target(draft, "submit", "submit"), writes=True)
+        submitted = self._submit(draft, request.order_name)
         return_id = str(submitted["draft_return"]["return_id"])
-        self._note(return_id, _key_note(request))
+        self._key_note(return_id, _key_note(request))
         return self.get_return(return_id)
 
     def process(self, return_id: str, note: str | None = None) -> None:
-        self._call("POST", f"warehouse/return/{return_id}/process", writes=True)
-        if note:
-            self._note(return_id, note)
+        self._act(return_id, "process", note)
 
     def close(self, return_id: str, note: str | None = None) -> None:
-        self._call("POST", f"warehouse/return/{return_id}/close", writes=True)
-        if note:
-            self._note(return_id, note)
+        self._act(return_id, "close", note)
 
     def cancel(self, return_id: str, note: str | None = None) -> None:
-        self._call("POST", f"warehouse/return/{return_id}/cancel", writes=True)
-        if note:
-            self._note(return_id, note)
+        self._act(return_id, "cancel", note)
 
     def get_return(self, return_id: str) -> ExternalReturn:
-        body = self._call("GET", "warehouse/return/details", params={"return_id": return_id})
+        body = self._call(
+            "GET",
+            "warehouse/return/details",
+            action=f"read return {return_id}",
+            params={"return_id": return_id},
+        )
         return external_return(body)
 
     def changed_since(self, since: datetime, until: datetime) -> list[ExternalReturn]:
+        """Returns updated in [since, until], every page, in windows Loop accepts."""
         found: dict[str, ExternalReturn] = {}
-        start = since
-        while start < until:
-            end = min(start + WINDOW, until)
+        for start, end in windows(since, until):
             for item in self._list(start, end, by="updated_at"):
                 found[item.id] = item
-            start = end
         return list(found.values())
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _act(self, return_id: str, verb: str, note: str | None) -> None:
+        """process / close / cancel, then (best effort: the action is done) a note on it."""
+        self._call(
+            "POST",
+            f"warehouse/return/{return_id}/{verb}",
+            action=f"{verb} return {return_id}",
+            writes=True,
+        )
+        if note:
+            try:
+                self._note(return_id, note)
+            except ConnectorError as error:
+                log.warning("loop: return %s: %s; the note was not added", return_id, error)
+
+    def _submit(self, draft: Any, order_name: str) -> Any:
+        """Submit the draft; a submit that may have been committed (timeout) is asked again:
+        Loop answers a submitted draft with its return."""
+        target = _template_target(draft, "submit", "submit")
+        action = f"submit the return of order {order_name}"
+        try:
+            return self._call("POST", target, action=action, writes=True)
+        except TransientError as error:
+            if not error.details.get("ambiguous"):
+                raise
+            try:
+                return self._call("POST", target, action=action, writes=True)
+            except ConnectorError:
+                raise error from None
 
     def _list(self, start: datetime, end: datetime, *, by: str) -> list[ExternalReturn]:
         params: dict[str, str] = {
@@ -202,13 +222,13 @@ class LoopConnector:
             "to": _iso(end),
             "filter": by,
             "paginate": "true",
-            "pageSize": "250",
+            "pageSize": str(self._page_size),
         }
         out: list[ExternalReturn] = []
         while True:
-            body = self._call("GET", "warehouse/return/list", params=params)
+            body = self._call("GET", "warehouse/return/list", action="list returns", params=params)
             rows = body.get("returns", []) if isinstance(body, dict) else body
-            out.extend(external_return(row) for row in rows)
+            out.extend(external_return(row) for row in rows or ())
             following = body.get("nextPageUrl") if isinstance(body, dict) else None
             if not following:
                 return out
@@ -217,30 +237,74 @@ class LoopConnector:
     def _find_by_key(self, request: ReturnsSystemRequest) -> ExternalReturn | None:
         """The return of this order that carries our key, opened by an earlier attempt."""
         now = self._clock()
-        name = request.order_name
-        candidates = [
-            r
-            for r in self._list(now - WINDOW, now + timedelta(minutes=5), by="created_at")
-            if r.order_name in (name, name.lstrip("#"), "#" + name.lstrip("#"))
-            and r.state != "cancelled"
-        ]
+        names = {
+            request.order_name,
+            request.order_name.lstrip("#"),
+            "#" + request.order_name.lstrip("#"),
+        }
+        candidates = sorted(
+            (
+                r
+                for r in self._list(now - WINDOW, now + timedelta(minutes=5), by="created_at")
+                if r.order_name in names
+            ),
+            key=lambda r: r.state == "cancelled",
+        )
         for candidate in candidates:
             try:
-                body = self._call("GET", f"warehouse/return/{candidate.id}/notes")
-            except ConnectorError:
+                body = self._call(
+                    "GET",
+                    f"warehouse/return/{candidate.id}/notes",
+                    action=f"read the notes of return {candidate.id}",
+                )
+            except (Rejected, NotFound):
                 continue  # Loop answers 422 when a return has no notes
             notes = body.get("notes", []) if isinstance(body, dict) else []
-            if any(request.key in str(n.get("content", "")) for n in notes):
+            if any(request.key in str(n.get("content", "")) for n in notes if isinstance(n, dict)):
                 return self.get_return(candidate.id)
         return None
+
+    def _key_note(self, return_id: str, content: str) -> None:
+        """The note a retry recognises the return by; tried again on a transient failure
+        (a duplicate note is harmless, a missing one opens the return twice)."""
+        for attempt in range(NOTE_ATTEMPTS):
+            try:
+                self._note(return_id, content)
+                return
+            except TransientError:
+                if attempt == NOTE_ATTEMPTS - 1:
+                    raise
+                self._budget.hold(backoff(attempt))
 
     def _note(self, return_id: str, content: str) -> None:
         self._call(
             "POST",
             f"warehouse/return/{return_id}/note",
-            payload={"content": content[:NOTE_LIMIT]},
+            action=f"add a note to return {return_id}",
+            payload={"content": truncate_note(content)},
             writes=True,
         )
+
+
+def windows(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
+    """[since, until] cut into consecutive windows of at most 119 days."""
+    out: list[tuple[datetime, datetime]] = []
+    start = since
+    while start < until:
+        end = min(start + WINDOW, until)
+        out.append((start, end))
+        start = end
+    return out
+
+
+def truncate_note(content: str) -> str:
+    """A note Loop accepts: under 255 characters, cut at a word where possible, marked '…'."""
+    text = " ".join(content.split())
+    if len(text) <= NOTE_LIMIT:
+        return text
+    cut = text[: NOTE_LIMIT - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > NOTE_LIMIT // 2 else cut).rstrip() + "…"
 
 
 def _key_note(request: ReturnsSystemRequest) -> str:
@@ -249,39 +313,17 @@ def _key_note(request: ReturnsSystemRequest) -> str:
 
 
 def _template_target(draft: Any, template: str, fallback: str) -> str:
-    """Follow the draft's HAL-Forms template (Loop's hypermedia), relative to the API root."""
+    """Follow the draft's HAL-Forms template (Loop's hypermedia), relative to our pinned API
+    root: only the path is kept, so the key is never sent to a host a body names."""
     target = ((draft.get("_templates") or {}).get(template) or {}).get("target")
     if not target:
         return f"draft-returns/{draft['draft_return']['id']}/{fallback}"
     path = urlsplit(str(target)).path
-    marker = f"/api/{VERSION}/"
-    return path.split(marker, 1)[1] if marker in path else path.lstrip("/")
+    return _API_ROOT.sub("", path, count=1).lstrip("/")
 
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def _explained(error: PermanentError) -> PermanentError:
-    """Our own sentence for the refusals a merchant can act on."""
-    body = str(error.details.get("body", "")) if hasattr(error, "details") else ""
-    if "returns-unavailable-for-order" in body:
-        return Rejected(
-            "RETURNS_UNAVAILABLE_FOR_ORDER",
-            "Loop has no return policy covering this order (returns-unavailable-for-order):"
-            " check the order's address and the return policies in Loop",
-        )
-    if "order-not-found" in body:
-        return Rejected(
-            "LOOP_ORDER_NOT_FOUND",
-            "Loop found no order with that name and customer email",
-        )
-    if isinstance(error, AuthError):
-        return AuthError(
-            "LOOP_UNAUTHORIZED",
-            "Loop refused the API key (401): check the key and its scopes (returns, draft returns)",
-        )
-    return error
 
 
 def from_connection(
@@ -292,7 +334,9 @@ def from_connection(
     settings: Mapping[str, Any],
 ) -> LoopConnector:
     """The connector for a stored `loop` connection; its budget lives in `state`."""
-    budget = state.setdefault("loop_budget", MinuteBudget())
+    budget = state.get("loop_budget")
+    if not isinstance(budget, MinuteBudget):
+        budget = state.setdefault("loop_budget", MinuteBudget())
     return LoopConnector(
         base_url,
         str(credentials["api_key"]),
