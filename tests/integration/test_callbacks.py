@@ -223,3 +223,38 @@ def test_callback_urls_to_private_addresses_are_refused_by_default(
         assert response.json()["code"] in {"CALLBACK_URL_REFUSED", "VALIDATION_ERROR"}
     finally:
         gateway.close()
+
+
+def test_a_tenant_sees_only_its_own_subscriptions_deliveries_and_emails(
+    gateway: Gateway, sandbox: Sandbox, receiver: ReceivingServer
+) -> None:
+    import httpx
+
+    from returnbridge.store.tenants import create_tenant
+
+    subscription = _subscribe(gateway, receiver.url, event_types=["return.completed"])
+    sandbox.seed_order(simple_order(5105))
+    body = gateway.wait_for(gateway.post_return(_return(5105, "CB-5")).json()["return"]["id"])
+    _wait(lambda: len(receiver.receiver.received()) == 1)
+    [delivery] = gateway.api.get("/v1/callbacks/deliveries").json()["items"]
+    with gateway.runtime.sessions.begin() as session:
+        _, other_key = create_tenant(session, "Other")
+    other = httpx.Client(
+        base_url=gateway.server.url, headers={"Authorization": f"Bearer {other_key}"}, timeout=30
+    )
+    with other:
+        assert other.get("/v1/callbacks/subscriptions").json() == []
+        assert other.get("/v1/callbacks/deliveries").json() == {"items": []}
+        sub_id, delivery_id = subscription["id"], delivery["id"]
+        for path in (
+            f"/v1/callbacks/subscriptions/{sub_id}",
+            f"/v1/callbacks/deliveries/{delivery_id}",
+        ):
+            assert other.get(path).status_code == 404
+        assert other.post(f"/v1/callbacks/deliveries/{delivery_id}/replay").status_code == 404
+        assert other.delete(f"/v1/callbacks/subscriptions/{sub_id}").status_code == 404
+        assert other.get("/v1/email/deliveries", params={"return_id": body["id"]}).json() == {
+            "items": []
+        }
+        assert other.get("/v1/email/settings").status_code == 404
+    assert gateway.api.get(f"/v1/callbacks/subscriptions/{sub_id}").status_code == 200
