@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -22,31 +22,39 @@ def _amount(value: Any) -> Decimal | None:
     if value is None or value == "":
         return None
     try:
-        return Decimal(str(value))
+        amount = Decimal(str(value))
     except InvalidOperation:
         return None
+    return amount if amount.is_finite() else None
 
 
 def _moment(value: Any) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # Loop's times are UTC
+
+
+def _lines(items: Any) -> tuple[ReturnLine, ...]:
+    """Returned units per store line item, in order; Loop may list each unit on its own."""
+    units: dict[str, int] = {}
+    reasons: dict[str, str | None] = {}
+    for item in items or ():
+        if not isinstance(item, dict):
+            continue
+        line_id = str(item.get("provider_line_item_id") or item.get("line_item_id"))
+        units[line_id] = units.get(line_id, 0) + int(item.get("quantity") or 1)
+        reasons.setdefault(line_id, item.get("reason"))
+    return tuple(ReturnLine(line_id, n, reasons[line_id]) for line_id, n in units.items())
 
 
 def external_return(body: dict[str, Any], *, processing_error: str | None = None) -> ExternalReturn:
+    """Loop's return (details, list row or webhook) as ours; unknown states pass lowercased."""
     state = str(body.get("state") or "open").lower()
-    lines = tuple(
-        ReturnLine(
-            line_item_id=str(item.get("provider_line_item_id") or item.get("line_item_id")),
-            quantity=int(item.get("quantity") or 1),
-            reason=item.get("reason"),
-        )
-        for item in body.get("line_items") or ()
-        if isinstance(item, dict)
-    )
+    lines = _lines(body.get("line_items"))
     return ExternalReturn(
         id=str(body["id"]),
         state=_STATES.get(state, state),

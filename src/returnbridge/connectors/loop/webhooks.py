@@ -21,6 +21,7 @@ PROCESSING_FAILED = "return.processing.failed"
 
 
 def signature(raw_body: bytes, secret: str) -> str:
+    """Loop's `X-Loop-Signature` for `raw_body` (also what the tests sign with)."""
     return base64.b64encode(hmac.new(secret.encode(), raw_body, hashlib.sha256).digest()).decode()
 
 
@@ -28,7 +29,8 @@ def verify_signature(raw_body: bytes, signature_header: str | None, secret: str)
     """True when the header is the body's signature under `secret` (constant-time compare)."""
     if not signature_header or not secret:
         return False
-    return hmac.compare_digest(signature_header.strip(), signature(raw_body, secret))
+    sent = signature_header.strip().encode("utf-8", "replace")  # bytes: any header compares
+    return hmac.compare_digest(sent, signature(raw_body, secret).encode())
 
 
 def parse_event(raw_body: bytes) -> tuple[str, ExternalReturn]:
@@ -43,4 +45,7 @@ def parse_event(raw_body: bytes) -> tuple[str, ExternalReturn]:
     error = None
     if trigger == PROCESSING_FAILED:
         error = str(body.get("message") or "Loop reported that processing failed")
-    return trigger, external_return(body, processing_error=error)
+    try:
+        return trigger, external_return(body, processing_error=error)
+    except (KeyError, TypeError, ValueError):
+        raise DomainError("INVALID_WEBHOOK", "the Loop return report is malformed") from None
