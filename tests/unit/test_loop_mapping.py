@@ -8,7 +8,9 @@ from decimal import Decimal
 
 from returnbridge.connectors.base.returns_system import ReturnLine, ReturnsSystemRequest
 from returnbridge.connectors.loop.connector import (
+    ADD_ITEM,
     NOTE_LIMIT,
+    SUBMIT,
     _key_note,
     _template_target,
     truncate_note,
@@ -97,9 +99,21 @@ def test_hypermedia_targets_stay_on_our_pinned_api_root() -> None:
             "submit": {"target": "/api/v1/draft-returns/5/submit"},
         },
     }
-    assert _template_target(draft, "add-line-item", "x") == "draft-returns/5/line-items"
-    assert _template_target(draft, "submit", "x") == "draft-returns/5/submit"
-    assert (
-        _template_target({"draft_return": {"id": 6}}, "submit", "submit")
-        == "draft-returns/6/submit"
-    )
+    assert _template_target(draft, ADD_ITEM, "x") == "draft-returns/5/line-items"
+    assert _template_target(draft, SUBMIT, "x") == "draft-returns/5/submit"
+    bare = {"draft_return": {"id": 6}}
+    assert _template_target(bare, SUBMIT, "submit") == "draft-returns/6/submit"
+
+
+def test_loops_own_relation_names_come_first_and_links_also_serve() -> None:
+    root = "https://api.loopreturns.com/api/2026-10/draft-returns/7"
+    draft = {
+        "draft_return": {"id": 7},
+        "_templates": {
+            "add-returning-item": {"target": f"{root}/returning-items"},
+            "add-line-item": {"target": f"{root}/line-items"},
+        },
+        "_links": {"submit-draft-return": {"href": f"{root}/submit"}},
+    }
+    assert _template_target(draft, ADD_ITEM, "x") == "draft-returns/7/returning-items"
+    assert _template_target(draft, SUBMIT, "x") == "draft-returns/7/submit"

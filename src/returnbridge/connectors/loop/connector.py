@@ -145,7 +145,7 @@ class LoopConnector:
         for line in request.lines:
             draft = self._call(
                 "POST",
-                _template_target(draft, "add-line-item", "line-items"),
+                _template_target(draft, ADD_ITEM, "line-items"),
                 action=f"add line {line.line_item_id} to the return of {request.order_name}",
                 payload={
                     "line_item_id": int(numeric_id(line.line_item_id)),
@@ -204,7 +204,7 @@ class LoopConnector:
     def _submit(self, draft: Any, order_name: str) -> Any:
         """Submit the draft; a submit that may have been committed (timeout) is asked again:
         Loop answers a submitted draft with its return."""
-        target = _template_target(draft, "submit", "submit")
+        target = _template_target(draft, SUBMIT, "submit")
         action = f"submit the return of order {order_name}"
         try:
             return self._call("POST", target, action=action, writes=True)
@@ -312,14 +312,23 @@ def _key_note(request: ReturnsSystemRequest) -> str:
     return f"{text}: {request.note}" if request.note else text
 
 
-def _template_target(draft: Any, template: str, fallback: str) -> str:
-    """Follow the draft's HAL-Forms template (Loop's hypermedia), relative to our pinned API
-    root: only the path is kept, so the key is never sent to a host a body names."""
-    target = ((draft.get("_templates") or {}).get(template) or {}).get("target")
-    if not target:
-        return f"draft-returns/{draft['draft_return']['id']}/{fallback}"
-    path = urlsplit(str(target)).path
-    return _API_ROOT.sub("", path, count=1).lstrip("/")
+ADD_ITEM = ("add-returning-item", "add-line-item")
+"""The draft's relation for adding a returned line: Loop's 2026-10 name, the sandbox's."""
+SUBMIT = ("submit-draft-return", "submit")
+"""The draft's relation for submitting: Loop's 2026-10 name, the sandbox's."""
+
+
+def _template_target(draft: Any, names: tuple[str, ...], fallback: str) -> str:
+    """Follow the draft's hypermedia (HAL-Forms `_templates`, else `_links`) by relation name,
+    relative to our pinned API root: only the path is kept, so the key is never sent to a
+    host a body names. Without either, `draft-returns/{id}/{fallback}`."""
+    for name in names:
+        for controls, field in (("_templates", "target"), ("_links", "href")):
+            target = ((draft.get(controls) or {}).get(name) or {}).get(field)
+            if target:
+                path = urlsplit(str(target)).path
+                return _API_ROOT.sub("", path, count=1).lstrip("/")
+    return f"draft-returns/{draft['draft_return']['id']}/{fallback}"
 
 
 def _iso(moment: datetime) -> str:
