@@ -11,6 +11,7 @@ from returnbridge.connectors.loop.connector import (
     ADD_ITEM,
     NOTE_LIMIT,
     SUBMIT,
+    _relative,
     _key_note,
     _template_target,
     truncate_note,
@@ -117,3 +118,9 @@ def test_loops_own_relation_names_come_first_and_links_also_serve() -> None:
     }
     assert _template_target(draft, ADD_ITEM, "x") == "draft-returns/7/returning-items"
     assert _template_target(draft, SUBMIT, "x") == "draft-returns/7/submit"
+
+
+def test_a_next_page_url_is_followed_on_our_own_host() -> None:
+    url = "https://elsewhere.example/api/2026-10/warehouse/return/list?cursor=5&pageSize=2"
+    assert _relative(url) == "warehouse/return/list"
+    assert _relative("/api/2026-10/warehouse/return/list?cursor=5") == "warehouse/return/list"

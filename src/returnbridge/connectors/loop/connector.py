@@ -217,6 +217,8 @@ class LoopConnector:
                 raise error from None
 
     def _list(self, start: datetime, end: datetime, *, by: str) -> list[ExternalReturn]:
+        """Every page of the detailed list for one window (at most 120 days)."""
+        path = "warehouse/return/list"
         params: dict[str, str] = {
             "from": _iso(start),
             "to": _iso(end),
@@ -225,13 +227,16 @@ class LoopConnector:
             "pageSize": str(self._page_size),
         }
         out: list[ExternalReturn] = []
+        seen: set[str] = set()
         while True:
-            body = self._call("GET", "warehouse/return/list", action="list returns", params=params)
+            body = self._call("GET", path, action="list returns", params=params)
             rows = body.get("returns", []) if isinstance(body, dict) else body
             out.extend(external_return(row) for row in rows or ())
             following = body.get("nextPageUrl") if isinstance(body, dict) else None
-            if not following:
+            if not following or str(following) in seen:  # the last page, or going round
                 return out
+            seen.add(str(following))
+            path = _relative(str(following)) or path
             params = dict(parse_qsl(urlsplit(str(following)).query))
 
     def _find_by_key(self, request: ReturnsSystemRequest) -> ExternalReturn | None:
@@ -326,9 +331,14 @@ def _template_target(draft: Any, names: tuple[str, ...], fallback: str) -> str:
         for controls, field in (("_templates", "target"), ("_links", "href")):
             target = ((draft.get(controls) or {}).get(name) or {}).get(field)
             if target:
-                path = urlsplit(str(target)).path
-                return _API_ROOT.sub("", path, count=1).lstrip("/")
+                return _relative(str(target))
     return f"draft-returns/{draft['draft_return']['id']}/{fallback}"
+
+
+def _relative(url: str) -> str:
+    """The path of a URL Loop gave us, relative to our pinned API root (host and version
+    dropped: the key only goes to our base URL)."""
+    return _API_ROOT.sub("", urlsplit(url).path, count=1).lstrip("/")
 
 
 def _iso(moment: datetime) -> str:
