@@ -6,18 +6,22 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from returnbridge.connectors.base.returns_system import ReturnLine, ReturnsSystemRequest
 from returnbridge.connectors.loop.connector import (
     ADD_ITEM,
     NOTE_LIMIT,
     SUBMIT,
     _key_note,
+    _loop_line_id,
     _relative,
     _template_target,
     truncate_note,
     windows,
 )
 from returnbridge.connectors.loop.mapping import external_return, numeric_id
+from returnbridge.domain.errors import DomainError
 
 
 def test_a_detailed_return_maps_amounts_states_and_units() -> None:
@@ -67,6 +71,9 @@ def test_missing_or_odd_amounts_are_none() -> None:
 def test_store_ids_become_loops_numeric_ids() -> None:
     assert numeric_id("gid://shopify/LineItem/123") == "123"
     assert numeric_id("456") == "456"
+    assert _loop_line_id("gid://shopify/LineItem/123") == 123
+    with pytest.raises(DomainError, match="no numeric id"):
+        _loop_line_id("line-abc")
 
 
 def test_notes_stay_under_255_characters_and_keep_the_key_first() -> None:

@@ -36,6 +36,7 @@ from returnbridge.connectors.loop.limits import MAX_RETRIES, MinuteBudget, backo
 from returnbridge.connectors.loop.mapping import external_return, numeric_id
 from returnbridge.domain.errors import (
     ConnectorError,
+    DomainError,
     NotFound,
     RateLimited,
     Rejected,
@@ -116,6 +117,7 @@ class LoopConnector:
                     retry_after=backoff(attempt + 1, error.retry_after),
                     status=error.status,
                     request_id=error.request_id,
+                    ambiguous=False,
                 ) from None
             except ConnectorError as error:
                 raise explain(error, action) from None
@@ -148,14 +150,21 @@ class LoopConnector:
                 _template_target(draft, ADD_ITEM, "line-items"),
                 action=f"add line {line.line_item_id} to the return of {request.order_name}",
                 payload={
-                    "line_item_id": int(numeric_id(line.line_item_id)),
+                    "line_item_id": _loop_line_id(line.line_item_id),
                     "quantity": line.quantity,
                     "reason": line.reason,
                 },
                 writes=True,
             )
         submitted = self._submit(draft, request.order_name)
-        return_id = str(submitted["draft_return"]["return_id"])
+        return_id = ((submitted or {}).get("draft_return") or {}).get("return_id")
+        if return_id in (None, ""):
+            raise Rejected(
+                "LOOP_RETURN_NOT_CREATED",
+                f"Loop accepted the return of order {request.order_name} but created none:"
+                " its draft may need steps (outcomes, address) that are set up in Loop",
+            )
+        return_id = str(return_id)
         self._key_note(return_id, _key_note(request))
         return self.get_return(return_id)
 
@@ -321,6 +330,16 @@ ADD_ITEM = ("add-returning-item", "add-line-item")
 """The draft's relation for adding a returned line: Loop's 2026-10 name, the sandbox's."""
 SUBMIT = ("submit-draft-return", "submit")
 """The draft's relation for submitting: Loop's 2026-10 name, the sandbox's."""
+
+
+def _loop_line_id(line_item_id: str) -> int:
+    """Loop's (Shopify's numeric) id of a store line item; a DomainError when it has none."""
+    try:
+        return int(numeric_id(line_item_id))
+    except ValueError:
+        raise DomainError(
+            "LOOP_LINE_ID", f"line item {line_item_id!r} has no numeric id Loop can use"
+        ) from None
 
 
 def _template_target(draft: Any, names: tuple[str, ...], fallback: str) -> str:
