@@ -130,6 +130,7 @@ class LoopConnector:
     # -- ReturnsSystem --------------------------------------------------------------------
 
     def open_return(self, request: ReturnsSystemRequest) -> ExternalReturn:
+        line_ids = [_loop_line_id(line.line_item_id) for line in request.lines]
         found = self._find_by_key(request)
         if found is not None:
             return found
@@ -144,13 +145,13 @@ class LoopConnector:
             },
             writes=True,
         )
-        for line in request.lines:
+        for line, line_id in zip(request.lines, line_ids, strict=True):
             draft = self._call(
                 "POST",
                 _template_target(draft, ADD_ITEM, "line-items"),
                 action=f"add line {line.line_item_id} to the return of {request.order_name}",
                 payload={
-                    "line_item_id": _loop_line_id(line.line_item_id),
+                    "line_item_id": line_id,
                     "quantity": line.quantity,
                     "reason": line.reason,
                 },
