@@ -47,8 +47,14 @@ def apply_update(
             return Applied("unknown")
         record = return_store.lock_return(session, link.return_id, tenant_id=link.tenant_id)
         details = details_of(external)
-        before = (link.state, {k: (link.details or {}).get(k) for k in details})
-        if before == (external.state, details):
+        known = link.details or {}
+        # What matters is the state, the refund and a failure: representations differ
+        # slightly between webhook, list and details, and must not count as news.
+        if (link.state, known.get("refund"), known.get("processing_error")) == (
+            external.state,
+            details["refund"],
+            details["processing_error"],
+        ):
             return Applied("unchanged", record.id)
         links.update_link(link, now=utc_now(), state=external.state, details=details)
         name = display_name(system.platform)
