@@ -47,12 +47,13 @@ NO_RECIPIENT = "no customer email address to write to"
 def notify(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
     """Record and send the outcome email once; move the return to `notified`."""
     with runtime.reads() as session:
-        row, canonical = load_return(session, tenant_id, return_id, lock=False)
-        if reached(row.status, ReturnStatus.NOTIFIED):
-            return StepOutcome(row.status)
+        # the common case first, cheaply: a tenant without email settings reads one row
         settings = session.get(EmailSettings, tenant_id)
         if settings is None or not settings.enabled:
             return completion.skip(ReturnStatus.NOTIFIED, completion.NO_NOTIFICATIONS)
+        row, canonical = load_return(session, tenant_id, return_id, lock=False)
+        if reached(row.status, ReturnStatus.NOTIFIED):
+            return StepOutcome(row.status)
         record = return_store.get_return(session, return_id, tenant_id=tenant_id)
         rows = refund_store.refunds_for_return(session, return_id, tenant_id=tenant_id)
         link = links.get_link(session, return_id, tenant_id=tenant_id)

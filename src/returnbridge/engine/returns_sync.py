@@ -51,7 +51,7 @@ from returnbridge.store import returns as return_store
 from returnbridge.store import returns_system_links as links
 from returnbridge.store.clock import utc_now
 from returnbridge.store.connections import get_connection
-from returnbridge.store.step_rows import StepRow, write_transition
+from returnbridge.store.step_rows import StepRow, load_step_row, write_transition
 from returnbridge.store.tables import Connection, Refund, Return
 
 log = get_logger(__name__)
@@ -80,14 +80,16 @@ class _Work:
 def sync(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
     """Open, then process or close, the return in the returns system; wait for its outcome."""
     with runtime.reads() as session:
-        row, canonical = load_return(session, tenant_id, return_id, lock=False)
+        # the common case first, cheaply: no returns system, nothing to read but the row
+        row = load_step_row(session, return_id, tenant_id=tenant_id, lock=False)
         if reached(row.status, ReturnStatus.SYNCED):
             return StepOutcome(row.status)
-        record = return_store.get_return(session, return_id, tenant_id=tenant_id)
         store = connection_of(session, row)
         system_id = managed_by(store)
         if system_id is None:
             return completion.skip(ReturnStatus.SYNCED, completion.NO_RETURNS_SYSTEM)
+        _, canonical = load_return(session, tenant_id, return_id, lock=False)
+        record = return_store.get_return(session, return_id, tenant_id=tenant_id)
         system = get_connection(session, system_id, tenant_id=tenant_id)
         rows = refund_store.refunds_for_return(session, return_id, tenant_id=tenant_id)
         link = links.get_link(session, return_id, tenant_id=tenant_id)

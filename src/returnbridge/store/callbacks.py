@@ -89,6 +89,14 @@ def list_subscriptions(session: Session, tenant_id: str) -> list[CallbackSubscri
     )
 
 
+_ANY = select(CallbackSubscription.id).limit(1)
+
+
+def any_subscription(session: Session) -> bool:
+    """Whether any tenant subscribed at all (a worker's callback round starts here)."""
+    return session.execute(_ANY).first() is not None
+
+
 def all_subscriptions(session: Session) -> list[CallbackSubscription]:
     """Every tenant's subscriptions: disabled ones still record their deliveries (pending)."""
     return list(session.scalars(select(CallbackSubscription)))
