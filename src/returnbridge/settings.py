@@ -125,10 +125,17 @@ class Settings(BaseSettings):
         default=1.0, gt=0, le=60, description="seconds between a worker's callback rounds"
     )
     callback_disable_after_hours: float = Field(
-        default=72.0,
+        default=24.0,
         gt=0,
         description="hours of nothing but failed attempts after which a callback endpoint is"
-        " disabled (its deliveries wait until it is enabled again)",
+        " disabled, given at least callback_disable_after_failures of them (its deliveries"
+        " wait until it is enabled again)",
+    )
+    callback_disable_after_failures: int = Field(
+        default=10,
+        ge=1,
+        description="failed attempts in a row (with callback_disable_after_hours) that"
+        " disable a callback endpoint",
     )
     returns_system_poll_seconds: float = Field(
         default=60.0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -14,6 +15,8 @@ from returnbridge.notify.callbacks.schedule import (
     JITTER,
     MAX_ATTEMPTS,
     MIN_RETRY_SPAN,
+    DisablePolicy,
+    next_attempt_at,
     retry_delay,
     shortest_span,
 )
@@ -69,3 +72,44 @@ def test_check_url_refuses_private_hosts_unless_allowed(url: str) -> None:
 def test_check_url_refuses_other_schemes_and_credentials(url: str) -> None:
     with pytest.raises(CallbackUrlError):
         check_url(url, allow_private=True)
+
+
+@given(
+    failed=st.integers(min_value=1, max_value=MAX_ATTEMPTS + 2),
+    seed=st.integers(min_value=0, max_value=2**32),
+)
+def test_the_next_attempt_is_within_its_bounds_after_the_clock_reading(
+    failed: int, seed: int
+) -> None:
+    now = datetime(2026, 11, 28, 12, tzinfo=UTC)
+    at = next_attempt_at(failed, now=now, rng=random.Random(seed))
+    if failed > len(DELAYS):
+        assert at is None
+        return
+    assert at is not None
+    base = timedelta(seconds=DELAYS[failed - 1])
+    assert now + base * (1 - JITTER) <= at <= now + base * (1 + JITTER)
+
+
+def test_the_lower_bound_of_each_wait_never_falls_below_the_one_before() -> None:
+    lows = [base * (1 - JITTER) for base in DELAYS]
+    highs = [base * (1 + JITTER) for base in DELAYS]
+    assert lows == sorted(lows)
+    assert highs == sorted(highs)
+
+
+def test_an_endpoint_is_disabled_only_after_a_day_and_ten_failures() -> None:
+    policy = DisablePolicy()
+    start = datetime(2026, 11, 28, tzinfo=UTC)
+    day = start + timedelta(hours=24)
+    assert policy.should_disable(failing_since=start, failures=10, now=day)
+    assert not policy.should_disable(failing_since=start, failures=9, now=day)
+    assert not policy.should_disable(
+        failing_since=start, failures=500, now=day - timedelta(seconds=1)
+    )
+
+
+def test_one_delivery_given_up_makes_enough_failures_to_disable_under_the_defaults() -> None:
+    # A single callback retried to the end fails MAX_ATTEMPTS times over more than a day.
+    assert DisablePolicy().failures <= MAX_ATTEMPTS
+    assert shortest_span() >= DisablePolicy().after

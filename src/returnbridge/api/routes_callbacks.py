@@ -8,9 +8,9 @@ ones). Deliveries can be replayed one by one or per subscription.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
@@ -103,6 +103,9 @@ class DeliveryOut(BaseModel):
 
 class DeliveryPage(BaseModel):
     items: list[DeliveryOut]
+    next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` for the next (older) page; null: the last"
+    )
 
 
 class ReplayIn(BaseModel):
@@ -276,34 +279,47 @@ def replay_subscription(
             tenant.id,
             subscription_id=subscription_id,
             status=None if body.status == "all" else body.status,
-            limit=10_000,
+            since=body.since,
+            limit=None,
         )
-        if body.since is not None:
-            rows = [r for r in rows if r.created_at >= body.since]
         return Replayed(replayed=store.replay(rows, now=utc_now()))
 
 
-@router.get("/deliveries", summary="The delivery log: deliveries with every attempt")
+@router.get("/deliveries", summary="The delivery log: deliveries with every attempt, paged")
 def deliveries(
     tenant: TenantDep,
     runtime: RuntimeDep,
     *,
     subscription_id: str | None = None,
     return_id: str | None = None,
-    status: str | None = None,
-    limit: int = 100,
+    status: Literal["pending", "delivered", "failed", "skipped"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
 ) -> DeliveryPage:
     with runtime.reads() as session:
+        before = None
+        if cursor is not None:
+            try:
+                last = store.get_delivery(session, cursor, tenant_id=tenant.id)
+            except RecordNotFoundError:
+                raise ApiProblem(
+                    422, "INVALID_CURSOR", "that page cursor names no delivery", field="cursor"
+                ) from None
+            before = (last.created_at, last.id)
         rows = store.list_deliveries(
             session,
             tenant.id,
             subscription_id=subscription_id,
             return_id=return_id,
             status=status,
-            limit=max(1, min(limit, 500)),
+            before=before,
+            limit=limit,
         )
         logs = store.attempts_of(session, [r.id for r in rows])
-    return DeliveryPage(items=[_delivery_out(r, logs[r.id]) for r in rows])
+    return DeliveryPage(
+        items=[_delivery_out(r, logs[r.id]) for r in rows],
+        next_cursor=rows[-1].id if len(rows) == limit else None,
+    )
 
 
 @router.get("/deliveries/{delivery_id}", summary="One delivery with every attempt")

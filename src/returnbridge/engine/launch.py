@@ -24,6 +24,7 @@ from returnbridge.engine.housekeeping import Housekeeper
 from returnbridge.engine.poll_workflows import install_polling
 from returnbridge.engine.runtime import current, executor_threads, on_sqlite
 from returnbridge.notify.callbacks.dispatcher import CallbackDispatcher, CallbackWorker
+from returnbridge.notify.callbacks.schedule import DisablePolicy
 from returnbridge.settings import Settings
 from returnbridge.store.database import SQLITE_BUSY_TIMEOUT_MS
 
@@ -108,7 +109,10 @@ def _callback_worker(settings: Settings) -> CallbackWorker:
         runtime.sessions,
         runtime.cipher,
         allow_private=settings.callbacks_allow_private_addresses,
-        disable_after=timedelta(hours=settings.callback_disable_after_hours),
+        disable=DisablePolicy(
+            after=timedelta(hours=settings.callback_disable_after_hours),
+            failures=settings.callback_disable_after_failures,
+        ),
         timeout=settings.http_timeout,
         reads=runtime.reads,
     )

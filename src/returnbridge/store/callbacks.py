@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -230,6 +230,22 @@ def add_attempt(
     )
 
 
+def failures_since(session: Session, subscription_id: str, *, since: datetime) -> int:
+    """Failed attempts of the subscription's deliveries at or after `since`."""
+    return int(
+        session.scalar(
+            select(func.count(CallbackAttempt.id))
+            .join(CallbackDelivery, CallbackDelivery.id == CallbackAttempt.delivery_id)
+            .where(
+                CallbackDelivery.subscription_id == subscription_id,
+                CallbackAttempt.at >= since,
+                CallbackAttempt.error.is_not(None),
+            )
+        )
+        or 0
+    )
+
+
 def get_delivery(session: Session, delivery_id: str, *, tenant_id: str) -> CallbackDelivery:
     row = session.get(CallbackDelivery, delivery_id)
     if row is None or row.tenant_id != tenant_id:
@@ -246,8 +262,12 @@ def list_deliveries(
     subscription_id: str | None = None,
     return_id: str | None = None,
     status: str | None = None,
-    limit: int = 100,
+    since: datetime | None = None,
+    before: tuple[datetime, str] | None = None,
+    limit: int | None = 100,
 ) -> list[CallbackDelivery]:
+    """The tenant's deliveries, newest first; `before` (created_at, id) of the last one seen
+    gives the next page."""
     statement = select(CallbackDelivery).where(CallbackDelivery.tenant_id == tenant_id)
     if subscription_id:
         statement = statement.where(CallbackDelivery.subscription_id == subscription_id)
@@ -255,9 +275,19 @@ def list_deliveries(
         statement = statement.where(CallbackDelivery.return_id == return_id)
     if status:
         statement = statement.where(CallbackDelivery.status == status)
-    statement = statement.order_by(
-        CallbackDelivery.created_at.desc(), CallbackDelivery.event_id.desc()
-    ).limit(limit)
+    if since is not None:
+        statement = statement.where(CallbackDelivery.created_at >= since)
+    if before is not None:
+        at, delivery_id = before
+        statement = statement.where(
+            or_(
+                CallbackDelivery.created_at < at,
+                and_(CallbackDelivery.created_at == at, CallbackDelivery.id < delivery_id),
+            )
+        )
+    statement = statement.order_by(CallbackDelivery.created_at.desc(), CallbackDelivery.id.desc())
+    if limit is not None:
+        statement = statement.limit(limit)
     return list(session.scalars(statement))
 
 

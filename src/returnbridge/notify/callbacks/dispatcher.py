@@ -4,7 +4,7 @@ A round first scans the timeline of each subscription's tenant since its cursor 
 `LATE_COMMIT`, for transactions that committed late) and inserts the missing deliveries;
 then it leases the due deliveries (so no other worker sends them meanwhile), sends each one
 signed, logs the attempt, and schedules the next one on failure (`schedule.py`). An endpoint
-whose attempts have all failed for `disable_after` is disabled; its deliveries wait, pending,
+whose attempts keep failing (`DisablePolicy`) is disabled; its deliveries wait, pending,
 until the tenant enables it again. A delivery's `webhook-id` is the same on every attempt
 and replay, so the receiver can drop repeats.
 """
@@ -23,7 +23,7 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from returnbridge.notify.callbacks import payload
-from returnbridge.notify.callbacks.schedule import retry_delay
+from returnbridge.notify.callbacks.schedule import DisablePolicy, next_attempt_at
 from returnbridge.notify.callbacks.sender import post
 from returnbridge.observability import get_logger
 from returnbridge.standard_webhooks import sign
@@ -60,7 +60,7 @@ class CallbackDispatcher:
     sessions: sessionmaker[Session]
     cipher: CredentialCipher
     allow_private: bool = False
-    disable_after: timedelta = timedelta(hours=72)
+    disable: DisablePolicy = field(default_factory=DisablePolicy)
     timeout: float = 10.0
     rng: random.Random = field(default_factory=random.Random)
     client: httpx.Client | None = None
@@ -191,27 +191,27 @@ class CallbackDispatcher:
                 subscription.failing_since = None
                 return True
             delivery.last_error = attempt.error
-            delay = retry_delay(delivery.attempts, self.rng)
-            if delay is None:
+            delivery.next_attempt_at = next_attempt_at(delivery.attempts, now=now, rng=self.rng)
+            if delivery.next_attempt_at is None:
                 delivery.status = store.FAILED
-                delivery.next_attempt_at = None
-            else:
-                delivery.next_attempt_at = now + timedelta(seconds=delay)
-            self._note_failure(subscription, now)
+            self._note_failure(session, subscription, now)
         log.info("callback attempt failed", delivery_id=item.delivery_id, error=attempt.error)
         return False
 
-    def _note_failure(self, subscription: CallbackSubscription, now: datetime) -> None:
+    def _note_failure(
+        self, session: Session, subscription: CallbackSubscription, now: datetime
+    ) -> None:
         if subscription.failing_since is None:
             subscription.failing_since = now
+        if subscription.status != store.ACTIVE:
             return
-        if subscription.status == store.ACTIVE and now - subscription.failing_since >= (
-            self.disable_after
-        ):
+        since = subscription.failing_since
+        failures = store.failures_since(session, subscription.id, since=since)
+        if self.disable.should_disable(failing_since=since, failures=failures, now=now):
             subscription.status = store.DISABLED
             subscription.disabled_reason = (
-                f"every attempt failed since {subscription.failing_since.isoformat()}; fix the"
-                " endpoint, then enable the subscription again (its deliveries wait)"
+                f"all {failures} attempts since {since.isoformat()} failed; fix the endpoint,"
+                " then enable the subscription again (its deliveries wait, pending)"
             )
             subscription.updated_at = now
             log.warning("callback endpoint disabled", subscription_id=subscription.id)

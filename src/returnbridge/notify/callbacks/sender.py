@@ -41,24 +41,48 @@ def post(
     pinned = urlunsplit((parts.scheme, f"{host}:{target.port}", parts.path or "/", parts.query, ""))
     default_port = 443 if parts.scheme == "https" else 80
     host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
+    request = client.build_request(
+        "POST",
+        pinned,
+        content=body,
+        headers={
+            **headers,
+            "Host": host_header,
+            "Content-Type": "application/json",
+            "Accept-Encoding": "identity",  # nothing to inflate: only the excerpt is read
+        },
+        extensions={"sni_hostname": target.host},
+    )
     try:
-        response = client.post(
-            pinned,
-            content=body,
-            headers={**headers, "Host": host_header, "Content-Type": "application/json"},
-            extensions={"sni_hostname": target.host},
-            follow_redirects=False,
-        )
+        response = client.send(request, stream=True, follow_redirects=False)
+        try:
+            excerpt = _excerpt(response)
+        finally:
+            response.close()
     except httpx.TimeoutException:
         return _failed("the endpoint did not answer in time", started)
     except httpx.HTTPError:
         return _failed("the endpoint could not be reached", started)
     elapsed = int((time.monotonic() - started) * 1000)
-    excerpt = response.text[:EXCERPT] if response.content else None
     if 200 <= response.status_code < 300:
         return Attempt(True, response.status_code, None, elapsed, excerpt)
     answered = f"the endpoint answered {response.status_code}"
     return Attempt(False, response.status_code, answered, elapsed, excerpt)
+
+
+def _excerpt(response: httpx.Response) -> str | None:
+    """The answer's first `EXCERPT` characters; the rest is never read (it may be endless)."""
+    read = b""
+    for chunk in response.iter_bytes():
+        read += chunk
+        if len(read) >= EXCERPT * 4:  # a UTF-8 character is at most 4 bytes
+            break
+    if not read:
+        return None
+    try:
+        return read.decode(response.charset_encoding or "utf-8", errors="replace")[:EXCERPT]
+    except LookupError:  # a charset Python does not know
+        return read.decode("utf-8", errors="replace")[:EXCERPT]
 
 
 def _failed(error: str, started: float) -> Attempt:

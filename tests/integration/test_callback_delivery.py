@@ -15,7 +15,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from returnbridge.notify.callbacks.dispatcher import CallbackDispatcher
-from returnbridge.notify.callbacks.schedule import MAX_ATTEMPTS, MIN_RETRY_SPAN
+from returnbridge.notify.callbacks.schedule import MAX_ATTEMPTS, MIN_RETRY_SPAN, DisablePolicy
 from support.gateway import Gateway, Sandbox, gateway_settings, simple_order
 from support.receiver import ReceivingServer
 
@@ -143,7 +143,7 @@ def test_a_failing_endpoint_is_retried_for_a_day_logged_then_disabled_and_replay
             gateway.runtime.sessions,
             gateway.runtime.cipher,
             allow_private=True,
-            disable_after=timedelta(hours=24),
+            disable=DisablePolicy(),  # 24 h and 10 failures
             rng=random.Random(7),
         )
         now = datetime.now(UTC)
@@ -167,7 +167,8 @@ def test_a_failing_endpoint_is_retried_for_a_day_logged_then_disabled_and_replay
 
         state = gateway.api.get(f"/v1/callbacks/subscriptions/{subscription['id']}").json()
         assert state["status"] == "disabled"
-        assert "every attempt failed" in state["disabled_reason"]
+        assert "attempts since" in state["disabled_reason"]
+        assert state["failing_since"] is not None
 
         # A return completed while the endpoint is disabled: its callback waits, pending.
         sandbox.seed_order(simple_order(5104))
@@ -202,25 +203,57 @@ def test_a_failing_endpoint_is_retried_for_a_day_logged_then_disabled_and_replay
         gateway.close()
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "http://127.0.0.1:9/hook",
-        "http://10.1.2.3/hook",
-        "http://[::1]/hook",
-        "http://169.254.169.254/latest/meta-data",
-        "http://[::ffff:127.0.0.1]/hook",
-        "ftp://example.com/hook",
-    ],
-)
+REFUSED = [
+    "http://127.0.0.1:9/hook",
+    "http://10.1.2.3/hook",
+    "http://[::1]/hook",
+    "http://169.254.169.254/latest/meta-data",
+    "http://[::ffff:127.0.0.1]/hook",
+    "http://localhost/hook",
+    "ftp://example.com/hook",
+]
+
+
 def test_callback_urls_to_private_addresses_are_refused_by_default(
-    url: str, tmp_path: Path, sandbox: Sandbox
+    tmp_path: Path, sandbox: Sandbox
 ) -> None:
     gateway = Gateway(gateway_settings(f"sqlite:///{tmp_path / 'rb.db'}", tmp_path), sandbox)
     try:
-        response = gateway.api.post("/v1/callbacks/subscriptions", json={"url": url})
-        assert response.status_code == 422, response.text
-        assert response.json()["code"] in {"CALLBACK_URL_REFUSED", "VALIDATION_ERROR"}
+        for url in REFUSED:
+            response = gateway.api.post("/v1/callbacks/subscriptions", json={"url": url})
+            assert response.status_code == 422, (url, response.text)
+            problem = response.json()
+            assert problem["code"] == "CALLBACK_URL_REFUSED", (url, problem)
+            assert "callback" in problem["detail"], problem
+        assert gateway.api.get("/v1/callbacks/subscriptions").json() == []
+    finally:
+        gateway.close()
+
+
+def test_a_callback_to_a_private_address_is_refused_at_send_and_the_refusal_logged(
+    db_url: str, tmp_path: Path, sandbox: Sandbox, receiver: ReceivingServer
+) -> None:
+    # Saved while private addresses were allowed; a worker without the setting refuses to send
+    # (as it would for a public name that resolves to a private address by then).
+    gateway = _gateway(db_url, tmp_path, sandbox, callback_tick_seconds=60)
+    try:
+        subscription = _subscribe(gateway, receiver.url.replace("127.0.0.1", "localhost"))
+        strict = CallbackDispatcher(
+            gateway.runtime.sessions, gateway.runtime.cipher, allow_private=False
+        )
+        sandbox.seed_order(simple_order(5106))
+        body = gateway.wait_for(gateway.post_return(_return(5106, "CB-6")).json()["return"]["id"])
+        strict.run_round(datetime.now(UTC) + timedelta(minutes=1))
+        items = gateway.api.get(
+            "/v1/callbacks/deliveries", params={"subscription_id": subscription["id"]}
+        ).json()["items"]
+        assert {d["return_id"] for d in items} == {body["id"]}
+        assert receiver.receiver.received() == []
+        for delivery in items:
+            assert (delivery["status"], delivery["attempts"]) == ("pending", 1)
+            [attempt] = delivery["log"]
+            assert attempt["status_code"] is None
+            assert "private or reserved address" in attempt["error"]
     finally:
         gateway.close()
 
@@ -244,7 +277,9 @@ def test_a_tenant_sees_only_its_own_subscriptions_deliveries_and_emails(
     )
     with other:
         assert other.get("/v1/callbacks/subscriptions").json() == []
-        assert other.get("/v1/callbacks/deliveries").json() == {"items": []}
+        assert other.get("/v1/callbacks/deliveries").json()["items"] == []
+        page = other.get("/v1/callbacks/deliveries", params={"cursor": delivery["id"]})
+        assert page.status_code == 422
         sub_id, delivery_id = subscription["id"], delivery["id"]
         for path in (
             f"/v1/callbacks/subscriptions/{sub_id}",
@@ -253,6 +288,10 @@ def test_a_tenant_sees_only_its_own_subscriptions_deliveries_and_emails(
             assert other.get(path).status_code == 404
         assert other.post(f"/v1/callbacks/deliveries/{delivery_id}/replay").status_code == 404
         assert other.delete(f"/v1/callbacks/subscriptions/{sub_id}").status_code == 404
+        subscription_path = f"/v1/callbacks/subscriptions/{sub_id}"
+        assert other.patch(subscription_path, json={"status": "disabled"}).status_code == 404
+        assert other.post(f"{subscription_path}/rotate-secret").status_code == 404
+        assert other.post(f"{subscription_path}/replay", json={}).status_code == 404
         assert other.get("/v1/email/deliveries", params={"return_id": body["id"]}).json() == {
             "items": []
         }
