@@ -203,6 +203,43 @@ def test_a_failing_endpoint_is_retried_for_a_day_logged_then_disabled_and_replay
         gateway.close()
 
 
+def test_a_round_records_a_bounded_batch_and_the_next_rounds_the_rest_once(
+    db_url: str, tmp_path: Path, sandbox: Sandbox, receiver: ReceivingServer
+) -> None:
+    gateway = _gateway(db_url, tmp_path, sandbox, callback_tick_seconds=60)
+    try:
+        subscription = _subscribe(gateway, receiver.url)
+        sandbox.seed_order(simple_order(5107))
+        body = gateway.wait_for(gateway.post_return(_return(5107, "CB-7")).json()["return"]["id"])
+        changes = [e for e in body["timeline"] if e["from_status"] != e["to_status"]]
+        dispatcher = CallbackDispatcher(
+            gateway.runtime.sessions, gateway.runtime.cipher, allow_private=True, scan_limit=2
+        )
+        now = datetime.now(UTC)
+        recorded = [dispatcher.scan(now) for _ in range(len(changes))]
+        assert recorded[: len(changes) // 2] == [2] * (len(changes) // 2)
+        assert sum(recorded) == len(changes)
+        assert dispatcher.scan(now) == 0
+        pages, cursor = [], None
+        while True:
+            params = {"subscription_id": subscription["id"], "limit": 3}
+            page = gateway.api.get(
+                "/v1/callbacks/deliveries", params=params | ({"cursor": cursor} if cursor else {})
+            ).json()
+            pages.append(page["items"])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        listed = [d for items in pages for d in items]
+        event_ids = [d["payload"]["data"]["event_id"] for d in reversed(listed)]
+        assert event_ids == sorted(set(event_ids))
+        assert [d["payload"]["data"]["status"] for d in reversed(listed)] == [
+            e["to_status"] for e in changes
+        ]
+    finally:
+        gateway.close()
+
+
 REFUSED = [
     "http://127.0.0.1:9/hook",
     "http://10.1.2.3/hook",

@@ -305,7 +305,7 @@ def deliveries(
                 raise ApiProblem(
                     422, "INVALID_CURSOR", "that page cursor names no delivery", field="cursor"
                 ) from None
-            before = (last.created_at, last.id)
+            before = last
         rows = store.list_deliveries(
             session,
             tenant.id,

@@ -7,14 +7,15 @@ filters on the tenant.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from returnbridge.store.clock import utc_now
 from returnbridge.store.crypto import CredentialCipher
@@ -119,25 +120,50 @@ def delete_subscription(session: Session, row: CallbackSubscription) -> None:
     session.flush()
 
 
-def status_changes(
-    session: Session, tenant_id: str, *, since: datetime
+def _status_change(tenant_id: str, since: datetime) -> list[ColumnElement[bool]]:
+    return [
+        TimelineEvent.tenant_id == tenant_id,
+        TimelineEvent.at >= since,
+        TimelineEvent.to_status.is_not(None),
+        or_(
+            TimelineEvent.from_status.is_(None),
+            TimelineEvent.from_status != TimelineEvent.to_status,
+        ),
+    ]
+
+
+def undelivered_changes(
+    session: Session,
+    subscription: CallbackSubscription,
+    *,
+    since: datetime,
+    statuses: Collection[str],
+    limit: int,
 ) -> list[tuple[TimelineEvent, Return]]:
-    """The tenant's status changes at or after `since`, oldest first, with their returns."""
-    rows = session.execute(
+    """The tenant's status changes at or after `since` (into one of `statuses`; empty: any)
+    with no delivery for `subscription` yet, oldest first, at most `limit`, with their returns.
+    Changes already recorded are skipped in the query, so a full batch always makes progress."""
+    recorded = select(CallbackDelivery.id).where(
+        CallbackDelivery.subscription_id == subscription.id,
+        CallbackDelivery.event_id == TimelineEvent.id,
+    )
+    statement = (
         select(TimelineEvent, Return)
         .join(Return, Return.id == TimelineEvent.return_id)
-        .where(
-            TimelineEvent.tenant_id == tenant_id,
-            TimelineEvent.at >= since,
-            TimelineEvent.to_status.is_not(None),
-            or_(
-                TimelineEvent.from_status.is_(None),
-                TimelineEvent.from_status != TimelineEvent.to_status,
-            ),
-        )
+        .where(*_status_change(subscription.tenant_id, since), ~recorded.exists())
         .order_by(TimelineEvent.at, TimelineEvent.id)
+        .limit(limit)
     )
-    return [(event, record) for event, record in rows.tuples()]
+    if statuses:
+        statement = statement.where(TimelineEvent.to_status.in_(sorted(statuses)))
+    return [(event, record) for event, record in session.execute(statement).tuples()]
+
+
+def newest_change_at(session: Session, tenant_id: str, *, since: datetime) -> datetime | None:
+    """When the tenant's newest status change at or after `since` happened."""
+    return session.scalar(
+        select(func.max(TimelineEvent.at)).where(*_status_change(tenant_id, since))
+    )
 
 
 def add_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -150,22 +176,6 @@ def add_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:
         index_elements=["subscription_id", "event_id"]
     )
     session.execute(statement, rows)
-
-
-def known_events(session: Session, subscription_id: str, event_ids: Sequence[int]) -> set[int]:
-    """Which of these events already have a delivery for the subscription."""
-    if not event_ids:
-        return set()
-    return {
-        event_id
-        for event_id in session.scalars(
-            select(CallbackDelivery.event_id).where(
-                CallbackDelivery.subscription_id == subscription_id,
-                CallbackDelivery.event_id.in_(list(event_ids)),
-            )
-        )
-        if event_id is not None
-    }
 
 
 def any_due(session: Session, *, now: datetime) -> bool:
@@ -196,7 +206,11 @@ def claim_due(
             CallbackDelivery.next_attempt_at <= now,
             CallbackSubscription.status == ACTIVE,
         )
-        .order_by(CallbackDelivery.next_attempt_at, CallbackDelivery.created_at)
+        .order_by(
+            CallbackDelivery.next_attempt_at,
+            CallbackDelivery.created_at,
+            CallbackDelivery.event_id,  # changes recorded at one instant, in their order
+        )
         .limit(limit)
         .with_for_update(skip_locked=True, of=CallbackDelivery)
     )
@@ -263,11 +277,11 @@ def list_deliveries(
     return_id: str | None = None,
     status: str | None = None,
     since: datetime | None = None,
-    before: tuple[datetime, str] | None = None,
+    before: CallbackDelivery | None = None,
     limit: int | None = 100,
 ) -> list[CallbackDelivery]:
-    """The tenant's deliveries, newest first; `before` (created_at, id) of the last one seen
-    gives the next page."""
+    """The tenant's deliveries, newest first; `before` (the last one seen) gives the next
+    page."""
     statement = select(CallbackDelivery).where(CallbackDelivery.tenant_id == tenant_id)
     if subscription_id:
         statement = statement.where(CallbackDelivery.subscription_id == subscription_id)
@@ -277,15 +291,16 @@ def list_deliveries(
         statement = statement.where(CallbackDelivery.status == status)
     if since is not None:
         statement = statement.where(CallbackDelivery.created_at >= since)
+    key = (
+        CallbackDelivery.created_at,
+        func.coalesce(CallbackDelivery.event_id, 0),
+        CallbackDelivery.id,
+    )
     if before is not None:
-        at, delivery_id = before
         statement = statement.where(
-            or_(
-                CallbackDelivery.created_at < at,
-                and_(CallbackDelivery.created_at == at, CallbackDelivery.id < delivery_id),
-            )
+            tuple_(*key) < tuple_(before.created_at, before.event_id or 0, before.id)
         )
-    statement = statement.order_by(CallbackDelivery.created_at.desc(), CallbackDelivery.id.desc())
+    statement = statement.order_by(*(column.desc() for column in key))
     if limit is not None:
         statement = statement.limit(limit)
     return list(session.scalars(statement))

@@ -66,6 +66,8 @@ class CallbackDispatcher:
     client: httpx.Client | None = None
     reads: sessionmaker[Session] | None = None
     """Read-only sessions (never wait for a writer); default: `sessions`."""
+    scan_limit: int = 500
+    """Status changes a round records per subscription at most (the rest in later rounds)."""
 
     def _reader(self) -> Session:
         return (self.reads or self.sessions)()
@@ -101,12 +103,16 @@ class CallbackDispatcher:
     def _new_deliveries(
         self, session: Session, subscription: CallbackSubscription
     ) -> tuple[list[dict[str, Any]], datetime] | None:
+        """The deliveries to record for `subscription` and its new cursor; None: nothing."""
         since = max(subscription.created_at, subscription.cursor_at - store.LATE_COMMIT)
-        changes = store.status_changes(session, subscription.tenant_id, since=since)
-        if not changes:
-            return None
-        known = store.known_events(session, subscription.id, [e.id for e, _ in changes])
-        wanted = set(subscription.event_types or ())
+        statuses = {t.removeprefix("return.") for t in subscription.event_types or ()}
+        changes = store.undelivered_changes(
+            session, subscription, since=since, statuses=statuses, limit=self.scan_limit
+        )
+        if len(changes) == self.scan_limit:
+            newest: datetime | None = changes[-1][0].at  # more wait: the next round goes on
+        else:
+            newest = store.newest_change_at(session, subscription.tenant_id, since=since)
         rows = [
             {
                 "id": new_id("cbd"),
@@ -125,12 +131,10 @@ class CallbackDispatcher:
                 "delivered_at": None,
             }
             for event, record in changes
-            if event.id not in known and (not wanted or payload.event_type(event) in wanted)
         ]
-        newest = changes[-1][0].at
-        if not rows and newest <= subscription.cursor_at:
+        if not rows and (newest is None or newest <= subscription.cursor_at):
             return None
-        return rows, newest
+        return rows, max(newest or subscription.cursor_at, subscription.cursor_at)
 
     def deliver(self, now: datetime, *, limit: int = 50) -> tuple[int, int]:
         """Send the due deliveries once each; (delivered, failed attempts)."""
