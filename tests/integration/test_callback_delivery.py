@@ -48,6 +48,16 @@ def gateway(db_url: str, tmp_path: Path, sandbox: Sandbox) -> Iterator[Gateway]:
     running.close()
 
 
+@pytest.fixture
+def sqlite_gateway(tmp_path: Path, sandbox: Sandbox) -> Iterator[Gateway]:
+    """For tests whose queries do not differ by database (kept off PostgreSQL for speed)."""
+    running = _gateway(
+        f"sqlite:///{tmp_path / 'rb.db'}", tmp_path, sandbox, callback_tick_seconds=0.1
+    )
+    yield running
+    running.close()
+
+
 def _return(order_id: int, external_id: str) -> dict[str, Any]:
     return {
         "external_id": external_id,
@@ -103,11 +113,13 @@ def test_the_vendor_gets_one_signed_callback_per_status_change(
 
 
 def test_a_forged_or_tampered_callback_fails_the_reference_verifier(
-    gateway: Gateway, sandbox: Sandbox, receiver: ReceivingServer
+    sqlite_gateway: Gateway, sandbox: Sandbox, receiver: ReceivingServer
 ) -> None:
-    subscription = _subscribe(gateway, receiver.url, event_types=["return.completed"])
+    subscription = _subscribe(sqlite_gateway, receiver.url, event_types=["return.completed"])
     sandbox.seed_order(simple_order(5102))
-    gateway.wait_for(gateway.post_return(_return(5102, "CB-2")).json()["return"]["id"])
+    sqlite_gateway.wait_for(
+        sqlite_gateway.post_return(_return(5102, "CB-2")).json()["return"]["id"]
+    )
     _wait(lambda: len(receiver.receiver.received()) == 1)
     [genuine] = receiver.receiver.received()
     assert reference.verify(subscription["secret"], genuine.headers, genuine.body)
@@ -268,10 +280,11 @@ def test_callback_urls_to_private_addresses_are_refused_by_default(
 
 
 def test_a_callback_to_a_private_address_is_refused_at_send_and_the_refusal_logged(
-    db_url: str, tmp_path: Path, sandbox: Sandbox, receiver: ReceivingServer
+    tmp_path: Path, sandbox: Sandbox, receiver: ReceivingServer
 ) -> None:
     # Saved while private addresses were allowed; a worker without the setting refuses to send
     # (as it would for a public name that resolves to a private address by then).
+    db_url = f"sqlite:///{tmp_path / 'rb.db'}"
     gateway = _gateway(db_url, tmp_path, sandbox, callback_tick_seconds=60)
     try:
         subscription = _subscribe(gateway, receiver.url.replace("127.0.0.1", "localhost"))
@@ -296,21 +309,25 @@ def test_a_callback_to_a_private_address_is_refused_at_send_and_the_refusal_logg
 
 
 def test_a_tenant_sees_only_its_own_subscriptions_deliveries_and_emails(
-    gateway: Gateway, sandbox: Sandbox, receiver: ReceivingServer
+    sqlite_gateway: Gateway, sandbox: Sandbox, receiver: ReceivingServer
 ) -> None:
     import httpx
 
     from returnbridge.store.tenants import create_tenant
 
-    subscription = _subscribe(gateway, receiver.url, event_types=["return.completed"])
+    subscription = _subscribe(sqlite_gateway, receiver.url, event_types=["return.completed"])
     sandbox.seed_order(simple_order(5105))
-    body = gateway.wait_for(gateway.post_return(_return(5105, "CB-5")).json()["return"]["id"])
+    body = sqlite_gateway.wait_for(
+        sqlite_gateway.post_return(_return(5105, "CB-5")).json()["return"]["id"]
+    )
     _wait(lambda: len(receiver.receiver.received()) == 1)
-    [delivery] = gateway.api.get("/v1/callbacks/deliveries").json()["items"]
-    with gateway.runtime.sessions.begin() as session:
+    [delivery] = sqlite_gateway.api.get("/v1/callbacks/deliveries").json()["items"]
+    with sqlite_gateway.runtime.sessions.begin() as session:
         _, other_key = create_tenant(session, "Other")
     other = httpx.Client(
-        base_url=gateway.server.url, headers={"Authorization": f"Bearer {other_key}"}, timeout=30
+        base_url=sqlite_gateway.server.url,
+        headers={"Authorization": f"Bearer {other_key}"},
+        timeout=30,
     )
     with other:
         assert other.get("/v1/callbacks/subscriptions").json() == []
@@ -333,4 +350,4 @@ def test_a_tenant_sees_only_its_own_subscriptions_deliveries_and_emails(
             "items": []
         }
         assert other.get("/v1/email/settings").status_code == 404
-    assert gateway.api.get(f"/v1/callbacks/subscriptions/{sub_id}").status_code == 200
+    assert sqlite_gateway.api.get(f"/v1/callbacks/subscriptions/{sub_id}").status_code == 200

@@ -2,9 +2,9 @@
 
 The host is resolved and every address it resolves to is checked: loopback, private (RFC
 1918, unique-local), link-local (incl. cloud metadata 169.254.169.254), multicast, reserved
-and unspecified addresses are refused, IPv4-mapped IPv6 included. The sender connects to an
-address that passed (`pinned`), so a name that resolves differently a moment later (DNS
-rebinding) cannot redirect the request.
+and unspecified addresses are refused, IPv4-mapped and 6to4 IPv6 included. The sender
+connects to an address that passed (pinned), so a name that resolves differently a moment
+later (DNS rebinding) cannot redirect the request.
 """
 
 from __future__ import annotations
@@ -35,8 +35,14 @@ class Target:
 
 
 def is_public(address: IpAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Whether `address` is a global unicast one. An IPv4 address inside an IPv6 one (mapped,
+    or 6to4) is judged as itself; NAT64 and Teredo prefixes are never public here."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is not None and not is_public(embedded):
+            return False
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
     return not (
         address.is_loopback
         or address.is_private
