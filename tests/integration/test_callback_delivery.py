@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import make_url
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from returnbridge.notify.callbacks.dispatcher import CallbackDispatcher
@@ -112,7 +114,7 @@ def test_the_vendor_gets_one_signed_callback_per_status_change(
     }
 
 
-def test_a_forged_or_tampered_callback_fails_the_reference_verifier(
+def test_a_forged_or_tampered_callback_fails_both_verifiers(
     sqlite_gateway: Gateway, sandbox: Sandbox, receiver: ReceivingServer
 ) -> None:
     subscription = _subscribe(sqlite_gateway, receiver.url, event_types=["return.completed"])
@@ -138,6 +140,15 @@ def test_a_forged_or_tampered_callback_fails_the_reference_verifier(
     headers = {**genuine.headers, "webhook-signature": forged_signature}
     with pytest.raises(reference.InvalidCallback):
         reference.verify(subscription["secret"], headers, genuine.body)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(subscription["secret"]).verify(genuine.body, headers)
+    # A genuine signature replayed under another id (or time) does not verify either.
+    for name, value in (("webhook-id", "msg_forged"), ("webhook-timestamp", "1")):
+        moved = {**genuine.headers, name: value}
+        with pytest.raises(reference.InvalidCallback):
+            reference.verify(subscription["secret"], moved, genuine.body)
+        with pytest.raises(WebhookVerificationError):
+            Webhook(subscription["secret"]).verify(genuine.body, moved)
 
 
 def test_a_failing_endpoint_is_retried_for_a_day_logged_then_disabled_and_replayed(
@@ -252,6 +263,47 @@ def test_a_round_records_a_bounded_batch_and_the_next_rounds_the_rest_once(
         gateway.close()
 
 
+def test_workers_racing_on_the_same_deliveries_send_each_one_once(
+    db_url: str, tmp_path: Path, sandbox: Sandbox, receiver: ReceivingServer
+) -> None:
+    gateway = _gateway(db_url, tmp_path, sandbox, callback_tick_seconds=60)
+    try:
+        _subscribe(gateway, receiver.url)
+        sandbox.seed_order(simple_order(5108))
+        body = gateway.wait_for(gateway.post_return(_return(5108, "CB-8")).json()["return"]["id"])
+        changes = [e for e in body["timeline"] if e["from_status"] != e["to_status"]]
+        workers = [
+            CallbackDispatcher(gateway.runtime.sessions, gateway.runtime.cipher, allow_private=True)
+            for _ in range(3)
+        ]
+        start = threading.Barrier(len(workers))
+        now = datetime.now(UTC) + timedelta(minutes=1)
+        errors: list[BaseException] = []
+
+        def work(dispatcher: CallbackDispatcher) -> None:
+            start.wait()
+            for _ in range(3):
+                try:
+                    dispatcher.run_round(now)
+                except Exception as error:  # SQLite may refuse a writer that lost the race
+                    errors.append(error)
+
+        threads = [threading.Thread(target=work, args=(w,)) for w in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        workers[0].run_round(now)  # whatever a refused SQLite writer left
+        ids = [r.headers["webhook-id"] for r in receiver.receiver.received()]
+        assert len(ids) == len(set(ids)) == len(changes)
+        items = gateway.api.get("/v1/callbacks/deliveries", params={"return_id": body["id"]})
+        assert {(d["status"], d["attempts"]) for d in items.json()["items"]} == {("delivered", 1)}
+        if make_url(db_url).get_backend_name() == "postgresql":
+            assert errors == []
+    finally:
+        gateway.close()
+
+
 REFUSED = [
     "http://127.0.0.1:9/hook",
     "http://10.1.2.3/hook",
@@ -260,6 +312,8 @@ REFUSED = [
     "http://[::ffff:127.0.0.1]/hook",
     "http://localhost/hook",
     "ftp://example.com/hook",
+    "http://[::1/hook",
+    "http://93.184.216.34:99999/hook",
 ]
 
 
@@ -274,6 +328,9 @@ def test_callback_urls_to_private_addresses_are_refused_by_default(
             problem = response.json()
             assert problem["code"] == "CALLBACK_URL_REFUSED", (url, problem)
             assert "callback" in problem["detail"], problem
+        nul = {"url": "https://example.com/hook", "description": "a\x00b"}
+        response = gateway.api.post("/v1/callbacks/subscriptions", json=nul)
+        assert (response.status_code, response.json()["code"]) == (422, "VALIDATION_ERROR")
         assert gateway.api.get("/v1/callbacks/subscriptions").json() == []
     finally:
         gateway.close()

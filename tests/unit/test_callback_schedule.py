@@ -71,7 +71,16 @@ def test_check_url_refuses_private_hosts_unless_allowed(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://example.com/x", "file:///etc/passwd", "http:///x", "https://u:p@127.0.0.1/"]
+    "url",
+    [
+        "ftp://example.com/x",
+        "file:///etc/passwd",
+        "http:///x",
+        "https://u:p@127.0.0.1/",
+        "http://[::1/x",
+        "http://127.0.0.1:99999/x",
+        "http://a\x00b/x",
+    ],
 )
 def test_check_url_refuses_other_schemes_and_credentials(url: str) -> None:
     with pytest.raises(CallbackUrlError):

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from returnbridge.api.deps import RuntimeDep, TenantDep
 from returnbridge.api.problems import ApiProblem
 from returnbridge.api.routing import TenantRoute
+from returnbridge.api.schemas import reject_unstorable
 from returnbridge.notify.callbacks.payload import EVENT_TYPES
 from returnbridge.notify.callbacks.ssrf import CallbackUrlError, check_url
 from returnbridge.standard_webhooks import new_secret
@@ -177,6 +178,7 @@ def _not_found(error: RecordNotFoundError) -> ApiProblem:
 async def create(
     body: SubscriptionIn, tenant: TenantDep, runtime: RuntimeDep
 ) -> SubscriptionWithSecret:
+    reject_unstorable(body)
     await _check(body.url, runtime)
     secret = new_secret()
     with runtime.sessions.begin() as session:
@@ -213,6 +215,7 @@ def get_one(subscription_id: str, tenant: TenantDep, runtime: RuntimeDep) -> Sub
 async def patch(
     subscription_id: str, body: SubscriptionPatch, tenant: TenantDep, runtime: RuntimeDep
 ) -> SubscriptionOut:
+    reject_unstorable(body)
     if body.url is not None:
         await _check(body.url, runtime)
     with runtime.sessions.begin() as session:

@@ -56,7 +56,13 @@ def is_public(address: IpAddress) -> bool:
 
 def check_url(url: str, *, allow_private: bool) -> Target:
     """The address to send to; CallbackUrlError when the URL is not one we may call."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a malformed IPv6 literal, a port out of range
+        raise CallbackUrlError(
+            "CALLBACK_URL_REFUSED", "the callback URL is malformed (host or port)"
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CallbackUrlError(
             "CALLBACK_URL_REFUSED", "a callback URL must be http:// or https:// with a host"
@@ -65,10 +71,9 @@ def check_url(url: str, *, allow_private: bool) -> Target:
         raise CallbackUrlError(
             "CALLBACK_URL_REFUSED", "a callback URL may not carry a username or password"
         )
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         found = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
+    except (OSError, UnicodeError, ValueError):  # unknown name, or not a name at all
         raise CallbackUrlError(
             "CALLBACK_HOST_UNKNOWN", f"the callback host {parts.hostname} does not resolve"
         ) from None
