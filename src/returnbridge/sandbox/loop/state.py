@@ -1,68 +1,71 @@
-"""The Loop sandbox's world: shops (one per API key), their Shopify orders as Loop sees
-them, draft returns, returns with their notes, and the signed webhooks it sends.
+"""The Loop sandbox's world: shops (each with its API keys), their Shopify orders as Loop sees
+them, draft returns, returns with their notes, webhook subscriptions and deliveries.
 
-Money is Decimal, written as strings with two decimals on the wire, as Loop does. All state
-is behind one re-entrant lock; the clock is injectable (seconds, like `time.time`).
+Amounts are ``Decimal``; instants are the sandbox clock's seconds (like ``time.time``). The
+whole world is behind one re-entrant lock.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from decimal import Decimal
+from typing import Literal
 
-from returnbridge.sandbox.common.faults import FaultQueue
-from returnbridge.sandbox.common.journal import Journal
+from returnbridge.sandbox.loop.money import ZERO, cents
 
-CENT = Decimal("0.01")
-FaultKind = Literal["rate_limit", "server_error", "timeout_after_commit", "processing_failed"]
-States = ("open", "closed", "cancelled", "expired", "review")
+ReturnState = Literal["open", "closed", "cancelled", "expired", "review"]
+RETURN_STATES: tuple[ReturnState, ...] = ("open", "closed", "cancelled", "expired", "review")
+DraftState = Literal["created", "submitted"]
 
 
-def money(value: Decimal) -> str:
-    return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
-
-
-@dataclass
+@dataclass(frozen=True)
 class OrderLine:
+    """A Shopify line item: ``price`` per unit; ``tax`` and ``discount`` of the whole line."""
+
     id: int
     sku: str
     title: str
     quantity: int
     price: Decimal
-    """Unit price."""
-    tax: Decimal = Decimal(0)
-    """Tax of the whole line (all units)."""
-    discount: Decimal = Decimal(0)
-    """Discount of the whole line (all units)."""
+    tax: Decimal = ZERO
+    discount: Decimal = ZERO
 
 
-@dataclass
+@dataclass(frozen=True)
 class Order:
+    """A Shopify order as Loop reads it; ``loop_id`` is Loop's own order id."""
+
     name: str
     provider_order_id: int
+    loop_id: int
     email: str
     zip: str
+    phone: str | None
     currency: str
-    lines: list[OrderLine]
+    lines: tuple[OrderLine, ...]
+
+    def line(self, line_id: object) -> OrderLine | None:
+        """The line with Shopify id ``line_id`` (number or numeric string)."""
+        return next((ln for ln in self.lines if str(ln.id) == str(line_id)), None)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReturnLine:
+    """Units of one order line in a draft or a return; ``id`` is Loop's return line id."""
+
     id: int
     line: OrderLine
     quantity: int
     reason: str | None
 
     def share(self, whole: Decimal) -> Decimal:
-        return (whole * self.quantity / self.line.quantity).quantize(CENT, ROUND_HALF_UP)
+        """These units' part of a whole-line amount, to the cent."""
+        return cents(whole * self.quantity / self.line.quantity)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Note:
     id: int
     content: str
@@ -71,166 +74,150 @@ class Note:
 
 @dataclass
 class LoopReturn:
+    """A return. ``processing_due`` is set while a processing is queued."""
+
     id: int
     shop: str
     order: Order
     lines: list[ReturnLine]
     created_at: float
     updated_at: float
-    state: str = "open"
+    state: ReturnState = "open"
     refund: Decimal | None = None
     notes: list[Note] = field(default_factory=list)
     processing_due: float | None = None
 
     @property
     def product_total(self) -> Decimal:
-        return sum((ln.line.price * ln.quantity for ln in self.lines), Decimal(0))
+        return sum((ln.line.price * ln.quantity for ln in self.lines), ZERO)
 
     @property
     def discount_total(self) -> Decimal:
-        return sum((ln.share(ln.line.discount) for ln in self.lines), Decimal(0))
+        return sum((ln.share(ln.line.discount) for ln in self.lines), ZERO)
 
     @property
     def tax_total(self) -> Decimal:
-        return sum((ln.share(ln.line.tax) for ln in self.lines), Decimal(0))
+        return sum((ln.share(ln.line.tax) for ln in self.lines), ZERO)
 
     @property
     def total(self) -> Decimal:
+        """What processing refunds: products − discounts + tax."""
         return self.product_total - self.discount_total + self.tax_total
 
 
 @dataclass
 class Draft:
+    """A draft return (Return Create API)."""
+
     id: int
     shop: str
     order: Order
     is_gift: bool
+    secondary_input: str
     lines: list[ReturnLine] = field(default_factory=list)
-    state: str = "draft"
+    state: DraftState = "created"
     return_id: int | None = None
 
 
 @dataclass
 class Webhook:
+    """A subscription: ``triggers`` None means every trigger (control-surface endpoints)."""
+
+    id: int
     url: str
     secret: str
+    topic: str = "return"
+    triggers: frozenset[str] | None = None
+    status: Literal["active", "inactive"] = "active"
+
+    def wants(self, trigger: str) -> bool:
+        return self.status == "active" and (self.triggers is None or trigger in self.triggers)
 
 
 @dataclass
 class Delivery:
+    """One webhook POST: recorded always, sent unless ``dropped``."""
+
     id: int
     shop: str
+    webhook_id: int
     trigger: str
     return_id: int
+    url: str
     body: bytes
     signature: str
-    url: str
     dropped: bool
+    at: float
+    attempts: int = 0
     status_code: int | None = None
     error: str | None = None
 
 
 @dataclass
 class Shop:
+    """A Loop merchant: keys, settings, Shopify orders, subscriptions."""
+
     name: str
-    api_key: str
+    shop_id: int
+    api_keys: tuple[str, ...]
     currency: str
     auto_process_seconds: float | None
+    webhook_secret: str
+    retry_after: bool = False
     orders: dict[str, Order] = field(default_factory=dict)
     webhooks: list[Webhook] = field(default_factory=list)
-    unavailable: set[str] = field(default_factory=set)
+    unavailable_orders: set[str] = field(default_factory=set)
+    unavailable_zips: set[str] = field(default_factory=set)
     drop_webhooks: int = 0
-    window_start: float = 0.0
-    window_count: int = 0
+
+    def find_order(self, name: str) -> Order | None:
+        """The order by Shopify name, with or without its ``#``."""
+        bare = name.strip().lstrip("#")
+        return self.orders.get(name) or self.orders.get("#" + bare) or self.orders.get(bare)
+
+    def covers(self, order: Order) -> bool:
+        """Whether a return policy covers the order (its name and postal code)."""
+        return order.name not in self.unavailable_orders and order.zip not in self.unavailable_zips
 
 
-@dataclass(frozen=True)
-class JournalEntry:
-    seq: int
-    shop: str | None
-    operation: str
-    method: str
-    path: str
-    status: int
+class World:
+    """Every shop, draft, return and delivery; ids from shared counters."""
 
-
-class LoopSimulator:
-    """Every shop's state, the fault queue, the request journal and the webhook log."""
-
-    RATE_LIMIT = 300
-    WINDOW = 60.0
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self.clock = clock
+    def __init__(self) -> None:
         self.lock = threading.RLock()
         self.shops: dict[str, Shop] = {}
-        self.returns: dict[int, LoopReturn] = {}
         self.drafts: dict[int, Draft] = {}
+        self.returns: dict[int, LoopReturn] = {}
         self.deliveries: list[Delivery] = []
-        self.faults: FaultQueue[FaultKind] = FaultQueue(FaultKind, scope="shop")
-        self.journal: Journal[JournalEntry] = Journal(JournalEntry, scope="shop")
         self._ids = itertools.count(40_000_001)
-        self._line_ids = itertools.count(900_001)
-        self._delivery_ids = itertools.count(1)
-        self.sender: Callable[[Delivery], None] = lambda delivery: None
-
-    def now_iso(self, at: float | None = None) -> str:
-        stamp = self.clock() if at is None else at
-        return datetime.fromtimestamp(stamp, tz=UTC).isoformat().replace("+00:00", "Z")
+        self._small_ids = itertools.count(900_001)
 
     def next_id(self) -> int:
+        """A draft, return or order id."""
         return next(self._ids)
 
-    def next_line_id(self) -> int:
-        return next(self._line_ids)
+    def next_small_id(self) -> int:
+        """A return line, note, webhook or delivery id."""
+        return next(self._small_ids)
 
     def shop_by_key(self, api_key: str | None) -> Shop | None:
         if not api_key:
             return None
-        return next((s for s in self.shops.values() if s.api_key == api_key), None)
+        return next((s for s in self.shops.values() if api_key in s.api_keys), None)
+
+    def returned_units(self, order: Order, line: OrderLine) -> int:
+        """Units of ``line`` in the order's returns, cancelled ones excepted (they free them)."""
+        return sum(
+            rl.quantity
+            for r in self.returns.values()
+            if r.order is order and r.state != "cancelled"
+            for rl in r.lines
+            if rl.line is line
+        )
 
     def reset(self) -> None:
         with self.lock:
             self.shops.clear()
-            self.returns.clear()
             self.drafts.clear()
+            self.returns.clear()
             self.deliveries.clear()
-            self.faults.clear()
-            self.journal.clear()
-
-    def allow(self, shop: Shop) -> bool:
-        """One more request in this key's minute, or False (over 300)."""
-        now = self.clock()
-        if now - shop.window_start >= self.WINDOW:
-            shop.window_start, shop.window_count = now, 0
-        shop.window_count += 1
-        return shop.window_count <= self.RATE_LIMIT
-
-    def emit(self, loop_return: LoopReturn, trigger: str, payload: bytes, sign: Any) -> None:
-        """Record and send (unless dropped) the webhook for `trigger` to every endpoint."""
-        shop = self.shops[loop_return.shop]
-        for hook in shop.webhooks:
-            dropped = shop.drop_webhooks > 0
-            if dropped:
-                shop.drop_webhooks -= 1
-            delivery = Delivery(
-                next(self._delivery_ids),
-                shop.name,
-                trigger,
-                loop_return.id,
-                payload,
-                sign(hook.secret, payload),
-                hook.url,
-                dropped,
-            )
-            self.deliveries.append(delivery)
-            if not dropped:
-                self.sender(delivery)
-
-    def due_processing(self) -> list[LoopReturn]:
-        now = self.clock()
-        return [
-            r
-            for r in self.returns.values()
-            if r.processing_due is not None and r.processing_due <= now
-        ]
