@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -38,6 +39,10 @@ def receiver() -> Iterator[ReceivingServer]:
         yield server
 
 
+def _sqlite(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'rb.db'}"
+
+
 def _gateway(db_url: str, tmp_path: Path, sandbox: Sandbox, **settings: Any) -> Gateway:
     values: dict[str, Any] = {"callbacks_allow_private_addresses": True, **settings}
     return Gateway(gateway_settings(db_url, tmp_path, **values), sandbox)
@@ -53,9 +58,7 @@ def gateway(db_url: str, tmp_path: Path, sandbox: Sandbox) -> Iterator[Gateway]:
 @pytest.fixture
 def sqlite_gateway(tmp_path: Path, sandbox: Sandbox) -> Iterator[Gateway]:
     """For tests whose queries do not differ by database (kept off PostgreSQL for speed)."""
-    running = _gateway(
-        f"sqlite:///{tmp_path / 'rb.db'}", tmp_path, sandbox, callback_tick_seconds=0.1
-    )
+    running = _gateway(_sqlite(tmp_path), tmp_path, sandbox, callback_tick_seconds=0.1)
     yield running
     running.close()
 
@@ -304,6 +307,87 @@ def test_workers_racing_on_the_same_deliveries_send_each_one_once(
         gateway.close()
 
 
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_a_dead_endpoint_costs_one_attempt_a_round_and_holds_up_no_other(
+    tmp_path: Path, sandbox: Sandbox, receiver: ReceivingServer
+) -> None:
+    gateway = _gateway(_sqlite(tmp_path), tmp_path, sandbox, callback_tick_seconds=60)
+    try:
+        dead = _subscribe(gateway, f"http://127.0.0.1:{_closed_port()}/hook")
+        alive = _subscribe(gateway, receiver.url)
+        sandbox.seed_order(simple_order(5109))
+        body = gateway.wait_for(gateway.post_return(_return(5109, "CB-9")).json()["return"]["id"])
+        changes = [e for e in body["timeline"] if e["from_status"] != e["to_status"]]
+        dispatcher = CallbackDispatcher(
+            gateway.runtime.sessions, gateway.runtime.cipher, allow_private=True
+        )
+        assert dispatcher.run_round(datetime.now(UTC) + timedelta(minutes=1)).delivered == len(
+            changes
+        )
+
+        def log(subscription: dict[str, Any]) -> list[dict[str, Any]]:
+            params = {"subscription_id": subscription["id"]}
+            items: list[dict[str, Any]] = gateway.api.get(
+                "/v1/callbacks/deliveries", params=params
+            ).json()["items"]
+            return items
+
+        assert len(receiver.receiver.received()) == len(changes)
+        assert {(d["status"], d["attempts"]) for d in log(alive)} == {("delivered", 1)}
+        tried = [d for d in log(dead) if d["attempts"]]
+        assert len(tried) == 1
+        assert tried[0]["last_error"] == "the endpoint could not be reached"
+        assert tried[0]["payload"]["type"] == "return.received"  # the oldest first
+        assert {d["status"] for d in log(dead)} == {"pending"}
+    finally:
+        gateway.close()
+
+
+def test_after_a_rotation_callbacks_carry_both_signatures_for_the_overlap(
+    tmp_path: Path, sandbox: Sandbox, receiver: ReceivingServer
+) -> None:
+    gateway = _gateway(_sqlite(tmp_path), tmp_path, sandbox, callback_tick_seconds=60)
+    try:
+        old = _subscribe(gateway, receiver.url, event_types=["return.completed"])
+        path = f"/v1/callbacks/subscriptions/{old['id']}/rotate-secret"
+        rotated = gateway.api.post(path).json()
+        assert rotated["secret"] != old["secret"]
+        assert rotated["previous_secret_signs_until"] is not None
+        dispatcher = CallbackDispatcher(
+            gateway.runtime.sessions, gateway.runtime.cipher, allow_private=True
+        )
+        sandbox.seed_order(simple_order(5110))
+        gateway.wait_for(gateway.post_return(_return(5110, "CB-10")).json()["return"]["id"])
+        dispatcher.run_round(datetime.now(UTC))
+        [overlapping] = receiver.receiver.received()
+        assert len(overlapping.headers["webhook-signature"].split()) == 2
+        for secret in (old["secret"], rotated["secret"]):
+            reference.verify(secret, overlapping.headers, overlapping.body)
+            Webhook(secret).verify(overlapping.body, overlapping.headers)
+
+        latest = gateway.api.post(path, json={"overlap_seconds": 0}).json()
+        assert latest["previous_secret_signs_until"] is None
+        sandbox.seed_order(simple_order(5111))
+        gateway.wait_for(gateway.post_return(_return(5111, "CB-11")).json()["return"]["id"])
+        dispatcher.run_round(datetime.now(UTC))
+        [_, alone] = receiver.receiver.received()
+        reference.verify(latest["secret"], alone.headers, alone.body)
+        for stale in (old["secret"], rotated["secret"]):
+            with pytest.raises(reference.InvalidCallback):
+                reference.verify(stale, alone.headers, alone.body)
+            with pytest.raises(WebhookVerificationError):
+                Webhook(stale).verify(alone.body, alone.headers)
+        assert "secret" not in gateway.api.get(f"/v1/callbacks/subscriptions/{old['id']}").json()
+    finally:
+        gateway.close()
+
+
 REFUSED = [
     "http://127.0.0.1:9/hook",
     "http://10.1.2.3/hook",
@@ -320,7 +404,7 @@ REFUSED = [
 def test_callback_urls_to_private_addresses_are_refused_by_default(
     tmp_path: Path, sandbox: Sandbox
 ) -> None:
-    gateway = Gateway(gateway_settings(f"sqlite:///{tmp_path / 'rb.db'}", tmp_path), sandbox)
+    gateway = Gateway(gateway_settings(_sqlite(tmp_path), tmp_path), sandbox)
     try:
         for url in REFUSED:
             response = gateway.api.post("/v1/callbacks/subscriptions", json={"url": url})
@@ -341,10 +425,14 @@ def test_a_callback_to_a_private_address_is_refused_at_send_and_the_refusal_logg
 ) -> None:
     # Saved while private addresses were allowed; a worker without the setting refuses to send
     # (as it would for a public name that resolves to a private address by then).
-    db_url = f"sqlite:///{tmp_path / 'rb.db'}"
+    db_url = _sqlite(tmp_path)
     gateway = _gateway(db_url, tmp_path, sandbox, callback_tick_seconds=60)
     try:
-        subscription = _subscribe(gateway, receiver.url.replace("127.0.0.1", "localhost"))
+        subscription = _subscribe(
+            gateway,
+            receiver.url.replace("127.0.0.1", "localhost"),
+            event_types=["return.completed"],
+        )
         strict = CallbackDispatcher(
             gateway.runtime.sessions, gateway.runtime.cipher, allow_private=False
         )

@@ -7,7 +7,7 @@ ones). Deliveries can be replayed one by one or per subscription.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -76,6 +76,23 @@ class SubscriptionOut(BaseModel):
 
 class SubscriptionWithSecret(SubscriptionOut):
     secret: str = Field(description="shown once: verify our signatures with it")
+
+
+class RotateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    overlap_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        le=7 * 86_400,
+        description="how long callbacks also carry a signature by the old secret (0: none)",
+    )
+
+
+class RotatedSecret(SubscriptionWithSecret):
+    previous_secret_signs_until: datetime | None = Field(
+        description="until when each callback is also signed with the old secret"
+    )
 
 
 class AttemptOut(BaseModel):
@@ -239,17 +256,26 @@ async def patch(
 
 @router.post(
     "/subscriptions/{subscription_id}/rotate-secret",
-    summary="A new signing secret (shown once); the old one stops at once",
+    summary="A new signing secret (shown once); the old one also signs for the overlap",
 )
-def rotate(subscription_id: str, tenant: TenantDep, runtime: RuntimeDep) -> SubscriptionWithSecret:
+def rotate(
+    subscription_id: str,
+    tenant: TenantDep,
+    runtime: RuntimeDep,
+    body: RotateIn | None = None,
+) -> RotatedSecret:
+    overlap = timedelta(seconds=(body or RotateIn()).overlap_seconds)
     secret = new_secret()
+    now = utc_now()
     with runtime.sessions.begin() as session:
         try:
             row = store.get_subscription(session, subscription_id, tenant_id=tenant.id)
         except RecordNotFoundError as error:
             raise _not_found(error) from None
-        store.set_secret(row, secret, cipher=runtime.cipher)
-        return SubscriptionWithSecret(**_out(row).model_dump(), secret=secret)
+        until = store.set_secret(row, secret, cipher=runtime.cipher, now=now, keep_previous=overlap)
+        return RotatedSecret(
+            **_out(row).model_dump(), secret=secret, previous_secret_signs_until=until
+        )
 
 
 @router.delete(

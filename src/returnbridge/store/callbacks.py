@@ -103,13 +103,36 @@ def all_subscriptions(session: Session) -> list[CallbackSubscription]:
     return list(session.scalars(select(CallbackSubscription)))
 
 
-def subscription_secret(row: CallbackSubscription, *, cipher: CredentialCipher) -> str:
-    return str(cipher.decrypt(row.secret_encrypted)["secret"])
+def signing_secrets(
+    row: CallbackSubscription, *, cipher: CredentialCipher, now: datetime
+) -> tuple[str, ...]:
+    """The secrets a callback is signed with: the current one, and the one it replaced
+    while the rotation's overlap lasts (a receiver accepts either signature)."""
+    stored = cipher.decrypt(row.secret_encrypted)
+    until = stored.get("previous_until")
+    if stored.get("previous") and until and datetime.fromisoformat(str(until)) > now:
+        return (str(stored["secret"]), str(stored["previous"]))
+    return (str(stored["secret"]),)
 
 
-def set_secret(row: CallbackSubscription, secret: str, *, cipher: CredentialCipher) -> None:
-    row.secret_encrypted = cipher.encrypt({"secret": secret})
-    row.updated_at = utc_now()
+def set_secret(
+    row: CallbackSubscription,
+    secret: str,
+    *,
+    cipher: CredentialCipher,
+    now: datetime,
+    keep_previous: timedelta = timedelta(0),
+) -> datetime | None:
+    """Replace the signing secret; the old one still signs for `keep_previous` (until when)."""
+    value: dict[str, str] = {"secret": secret}
+    until = None
+    if keep_previous > timedelta(0):
+        until = now + keep_previous
+        previous = str(cipher.decrypt(row.secret_encrypted)["secret"])
+        value |= {"previous": previous, "previous_until": until.isoformat()}
+    row.secret_encrypted = cipher.encrypt(value)
+    row.updated_at = now
+    return until
 
 
 def delete_subscription(session: Session, row: CallbackSubscription) -> None:

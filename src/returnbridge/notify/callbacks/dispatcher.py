@@ -15,8 +15,10 @@ import json
 import random
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -43,7 +45,8 @@ class _Claimed:
     delivery_id: str
     subscription_id: str
     url: str
-    secret: str
+    secrets: tuple[str, ...]
+    """The current signing secret, and the previous one while a rotation overlaps."""
     message_id: str
     body: bytes
 
@@ -66,6 +69,8 @@ class CallbackDispatcher:
     client: httpx.Client | None = None
     reads: sessionmaker[Session] | None = None
     """Read-only sessions (never wait for a writer); default: `sessions`."""
+    parallel: int = 8
+    """Endpoints sent to at once in a round."""
     scan_limit: int = 500
     """Status changes a round records per subscription at most (the rest in later rounds)."""
 
@@ -137,38 +142,59 @@ class CallbackDispatcher:
         return rows, max(newest or subscription.cursor_at, subscription.cursor_at)
 
     def deliver(self, now: datetime, *, limit: int = 50) -> tuple[int, int]:
-        """Send the due deliveries once each; (delivered, failed attempts)."""
+        """Send the due deliveries; (delivered, failed attempts).
+
+        Endpoints are served side by side (up to `parallel`), each one's callbacks in order,
+        one at a time. After a failed attempt the endpoint's other callbacks of this round
+        are left for a later one (their lease runs out): a dead endpoint costs one attempt a
+        round, not a timeout per callback, and holds up no other endpoint.
+        """
         with self._reader() as session:
             if not store.any_due(session, now=now):
                 return 0, 0
+        by_endpoint: dict[str, list[_Claimed]] = {}
         with self.sessions.begin() as session:
-            claimed = [
-                _Claimed(
-                    delivery.id,
-                    subscription.id,
-                    subscription.url,
-                    store.subscription_secret(subscription, cipher=self.cipher),
-                    delivery.message_id,
-                    json.dumps(delivery.payload, separators=(",", ":")).encode(),
+            for delivery, subscription in store.claim_due(
+                session, now=now, lease=LEASE, limit=limit
+            ):
+                by_endpoint.setdefault(subscription.id, []).append(
+                    _Claimed(
+                        delivery.id,
+                        subscription.id,
+                        subscription.url,
+                        store.signing_secrets(subscription, cipher=self.cipher, now=now),
+                        delivery.message_id,
+                        json.dumps(delivery.payload, separators=(",", ":")).encode(),
+                    )
                 )
-                for delivery, subscription in store.claim_due(
-                    session, now=now, lease=LEASE, limit=limit
-                )
-            ]
-        delivered = failed = 0
+        if not by_endpoint:
+            return 0, 0
         client = self.client or httpx.Client(timeout=self.timeout)
         try:
-            for item in claimed:
-                ok = self._send(client, item, now)
-                delivered += ok
-                failed += not ok
+            with ThreadPoolExecutor(
+                max_workers=min(self.parallel, len(by_endpoint)),
+                thread_name_prefix="returnbridge-callback",
+            ) as pool:
+                results = list(
+                    pool.map(partial(self._send_in_order, client, now=now), by_endpoint.values())
+                )
         finally:
             if self.client is None:
                 client.close()
-        return delivered, failed
+        return sum(d for d, _ in results), sum(f for _, f in results)
+
+    def _send_in_order(
+        self, client: httpx.Client, items: list[_Claimed], *, now: datetime
+    ) -> tuple[int, int]:
+        delivered = 0
+        for item in items:
+            if not self._send(client, item, now):
+                return delivered, 1
+            delivered += 1
+        return delivered, 0
 
     def _send(self, client: httpx.Client, item: _Claimed, now: datetime) -> bool:
-        headers = sign(item.body, secrets=[item.secret], webhook_id=item.message_id, at=now)
+        headers = sign(item.body, secrets=item.secrets, webhook_id=item.message_id, at=now)
         attempt = post(
             client, item.url, item.body, headers.as_dict(), allow_private=self.allow_private
         )
