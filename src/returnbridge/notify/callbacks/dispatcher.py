@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,8 +37,11 @@ from returnbridge.store.tables import CallbackDelivery, CallbackSubscription
 
 log = get_logger(__name__)
 
-LEASE = timedelta(minutes=2)
-"""A claimed delivery is not due again for this long (longer than one attempt can take)."""
+LEASE = timedelta(minutes=5)
+"""A claimed delivery is not due again for this long: far longer than an attempt takes."""
+SEND_BUDGET = LEASE / 4
+"""An endpoint's callbacks of one round stop being sent after this long (the rest stay
+leased and wait for a later round), so none is sent after its lease ran out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +149,9 @@ class CallbackDispatcher:
         """Send the due deliveries; (delivered, failed attempts).
 
         Endpoints are served side by side (up to `parallel`), each one's callbacks in order,
-        one at a time. After a failed attempt the endpoint's other callbacks of this round
-        are left for a later one (their lease runs out): a dead endpoint costs one attempt a
-        round, not a timeout per callback, and holds up no other endpoint.
+        one at a time. After a failed attempt, or `SEND_BUDGET`, the endpoint's other
+        callbacks of this round are left for a later one (their lease runs out): a dead
+        endpoint costs one attempt a round, not a timeout per callback, and holds up no other.
         """
         with self._reader() as session:
             if not store.any_due(session, now=now):
@@ -186,9 +190,14 @@ class CallbackDispatcher:
     def _send_in_order(
         self, client: httpx.Client, items: list[_Claimed], *, now: datetime
     ) -> tuple[int, int]:
+        started = time.monotonic()
         delivered = 0
         for item in items:
-            if not self._send(client, item, now):
+            elapsed = timedelta(seconds=time.monotonic() - started)
+            if elapsed > SEND_BUDGET:
+                break
+            # signed when sent, not when the round began: a receiver refuses a stale timestamp
+            if not self._send(client, item, now + elapsed):
                 return delivered, 1
             delivered += 1
         return delivered, 0
