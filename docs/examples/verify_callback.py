@@ -16,7 +16,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-TOLERANCE_SECONDS = 300
+TOLERANCE = 300
+"""Seconds a timestamp may be away from our clock."""
 
 
 class InvalidCallback(Exception):
@@ -33,13 +34,13 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes) -> Any:
         )
     except KeyError as missing:
         raise InvalidCallback(f"missing header {missing}") from None
-    if not stamp.isdigit() or abs(time.time() - int(stamp)) > TOLERANCE_SECONDS:
+    if not (stamp.isascii() and stamp.isdigit()) or abs(time.time() - int(stamp)) > TOLERANCE:
         raise InvalidCallback("timestamp missing or too far from now")
     key = base64.b64decode(secret.removeprefix("whsec_"))
     signed = f"{msg_id}.{stamp}.".encode() + body
     expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
     for entry in signatures.split():
         version, _, value = entry.partition(",")
-        if version == "v1" and hmac.compare_digest(value, expected):
+        if version == "v1" and hmac.compare_digest(value.encode(), expected.encode()):
             return json.loads(body)
     raise InvalidCallback("no signature matches")
