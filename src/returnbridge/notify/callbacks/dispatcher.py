@@ -103,10 +103,11 @@ class CallbackDispatcher:
             return 0
         with self.sessions.begin() as session:
             for subscription_id, rows, newest in work:
-                store.add_deliveries(session, rows)
                 row = session.get(CallbackSubscription, subscription_id)
-                if row is not None and newest > row.cursor_at:
-                    row.cursor_at = newest
+                if row is None:
+                    continue  # deleted since the read
+                store.add_deliveries(session, rows)
+                row.cursor_at = max(row.cursor_at, newest)
         return sum(len(rows) for _, rows, _ in work)
 
     def _new_deliveries(
