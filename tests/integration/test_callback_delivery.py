@@ -231,6 +231,18 @@ def test_a_failing_endpoint_is_retried_for_a_day_logged_then_disabled_and_replay
         assert len(first["log"]) == MAX_ATTEMPTS + 1  # the history is kept
         ids = [r.headers["webhook-id"] for r in receiver.receiver.received()]
         assert ids.count(first["webhook_id"]) == MAX_ATTEMPTS + 1  # same id on every attempt
+
+        # Replay a subscription's deliveries: by status, and since when the status changed.
+        replay = f"/v1/callbacks/subscriptions/{subscription['id']}/replay"
+        second = next(d for d in items if d["return_id"] == later["id"])
+        assert gateway.api.post(replay, json={}).json() == {"replayed": 0}  # none failed
+        since = {"status": "delivered", "since": second["created_at"]}
+        assert gateway.api.post(replay, json=since).json() == {"replayed": 1}
+        naive = {"since": second["created_at"][:19]}
+        assert gateway.api.post(replay, json=naive).status_code == 422
+        again = gateway.api.get(f"/v1/callbacks/deliveries/{second['id']}").json()
+        assert (again["status"], again["attempts"], len(again["log"])) == ("pending", 0, 1)
+        assert gateway.api.post(replay, json={"status": "all"}).json() == {"replayed": 2}
     finally:
         gateway.close()
 

@@ -11,8 +11,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from starlette.concurrency import run_in_threadpool
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from returnbridge.api.deps import RuntimeDep, TenantDep
 from returnbridge.api.problems import ApiProblem
@@ -129,7 +128,9 @@ class DeliveryPage(BaseModel):
 class ReplayIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: datetime | None = None
+    since: AwareDatetime | None = Field(
+        default=None, description="only callbacks of status changes at or after this instant"
+    )
     status: Literal["failed", "pending", "delivered", "all"] = "failed"
 
 
@@ -179,10 +180,11 @@ def _delivery_out(row: CallbackDelivery, log: list[CallbackAttempt]) -> Delivery
     )
 
 
-async def _check(url: str, runtime: RuntimeDep) -> None:
+def _check(url: str, runtime: RuntimeDep) -> None:
+    """Resolve and check `url` (sync routes run in the thread pool: the lookup blocks)."""
     allow = runtime.settings.callbacks_allow_private_addresses
     try:
-        await run_in_threadpool(check_url, url, allow_private=allow)
+        check_url(url, allow_private=allow)
     except CallbackUrlError as error:
         raise ApiProblem(422, error.code, error.message, field="url") from None
 
@@ -192,11 +194,9 @@ def _not_found(error: RecordNotFoundError) -> ApiProblem:
 
 
 @router.post("/subscriptions", status_code=201, summary="Subscribe an endpoint to callbacks")
-async def create(
-    body: SubscriptionIn, tenant: TenantDep, runtime: RuntimeDep
-) -> SubscriptionWithSecret:
+def create(body: SubscriptionIn, tenant: TenantDep, runtime: RuntimeDep) -> SubscriptionWithSecret:
     reject_unstorable(body)
-    await _check(body.url, runtime)
+    _check(body.url, runtime)
     secret = new_secret()
     with runtime.sessions.begin() as session:
         row = store.create_subscription(
@@ -229,12 +229,12 @@ def get_one(subscription_id: str, tenant: TenantDep, runtime: RuntimeDep) -> Sub
 @router.patch(
     "/subscriptions/{subscription_id}", summary="Change the URL or types; enable or disable"
 )
-async def patch(
+def patch(
     subscription_id: str, body: SubscriptionPatch, tenant: TenantDep, runtime: RuntimeDep
 ) -> SubscriptionOut:
     reject_unstorable(body)
     if body.url is not None:
-        await _check(body.url, runtime)
+        _check(body.url, runtime)
     with runtime.sessions.begin() as session:
         try:
             row = store.get_subscription(session, subscription_id, tenant_id=tenant.id)
@@ -303,15 +303,14 @@ def replay_subscription(
             store.get_subscription(session, subscription_id, tenant_id=tenant.id)
         except RecordNotFoundError as error:
             raise _not_found(error) from None
-        rows = store.list_deliveries(
+        count = store.replay_subscription(
             session,
-            tenant.id,
-            subscription_id=subscription_id,
+            subscription_id,
             status=None if body.status == "all" else body.status,
             since=body.since,
-            limit=None,
+            now=utc_now(),
         )
-        return Replayed(replayed=store.replay(rows, now=utc_now()))
+        return Replayed(replayed=count)
 
 
 @router.get("/deliveries", summary="The delivery log: deliveries with every attempt, paged")

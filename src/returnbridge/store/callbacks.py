@@ -11,7 +11,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, tuple_
+from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -341,6 +341,28 @@ def attempts_of(session: Session, delivery_ids: Sequence[str]) -> dict[str, list
     for row in rows:
         out[row.delivery_id].append(row)
     return out
+
+
+def replay_subscription(
+    session: Session,
+    subscription_id: str,
+    *,
+    status: str | None,
+    since: datetime | None,
+    now: datetime,
+) -> int:
+    """Send the subscription's deliveries (of `status`, of changes since `since`) again from
+    the start of the schedule, in one statement; how many."""
+    statement = update(CallbackDelivery).where(CallbackDelivery.subscription_id == subscription_id)
+    if status is not None:
+        statement = statement.where(CallbackDelivery.status == status)
+    if since is not None:
+        statement = statement.where(CallbackDelivery.created_at >= since)
+    result = session.execute(
+        statement.values(status=PENDING, attempts=0, next_attempt_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def replay(deliveries: Sequence[CallbackDelivery], *, now: datetime) -> int:
