@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
+import pytest
 
 from returnbridge.notify.callbacks.sender import EXCERPT, post
 
@@ -81,3 +84,56 @@ def test_a_private_address_is_refused_before_any_request() -> None:
     assert attempt.status_code is None
     assert attempt.error is not None
     assert "private or reserved address" in attempt.error
+
+
+def test_an_ipv6_literal_keeps_its_brackets_in_the_host_header() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    with _client(httpx.MockTransport(answer)) as client:
+        assert post(client, "http://[::1]:8123/h", b"{}", {}, allow_private=True).ok
+    assert seen[0].headers["host"] == "[::1]:8123"
+    assert seen[0].url.host == "::1"
+
+
+def test_the_next_checked_address_is_tried_when_one_refuses_the_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    found = [
+        (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2606:4700::1", 443, 0, 0)),
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 443)),
+    ]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *_, **__: found)
+    hosts: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        if request.url.host == "2606:4700::1":
+            raise httpx.ConnectError("unreachable", request=request)
+        return httpx.Response(202)
+
+    with _client(httpx.MockTransport(answer)) as client:
+        attempt = post(client, "https://vendor.example/h", b"{}", {}, allow_private=False)
+    assert attempt.ok
+    assert hosts == ["2606:4700::1", "93.184.216.34"]
+
+
+def test_a_name_with_one_private_address_among_public_ones_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    found = [
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 443)),
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", 443)),
+    ]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *_, **__: found)
+
+    def answer(_: httpx.Request) -> httpx.Response:
+        raise AssertionError("no request may be sent")
+
+    with _client(httpx.MockTransport(answer)) as client:
+        attempt = post(client, "https://vendor.example/h", b"{}", {}, allow_private=False)
+    assert attempt.error is not None
+    assert "10.0.0.7" in attempt.error

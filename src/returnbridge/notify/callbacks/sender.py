@@ -8,9 +8,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from returnbridge.notify.callbacks.ssrf import CallbackUrlError, check_url
+from returnbridge.notify.callbacks.ssrf import CallbackUrlError, Target, check_url
 
 EXCERPT = 500
+MAX_ADDRESSES = 3
+"""Addresses of one name tried in one attempt, at most."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,29 +38,8 @@ def post(
         target = check_url(url, allow_private=allow_private)
     except CallbackUrlError as error:
         return Attempt(False, None, error.message, 0, None)
-    parts = urlsplit(url)
-    host = f"[{target.address}]" if ":" in target.address else target.address
-    pinned = urlunsplit((parts.scheme, f"{host}:{target.port}", parts.path or "/", parts.query, ""))
-    default_port = 443 if parts.scheme == "https" else 80
-    host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
-    request = client.build_request(
-        "POST",
-        pinned,
-        content=body,
-        headers={
-            **headers,
-            "Host": host_header,
-            "Content-Type": "application/json",
-            "Accept-Encoding": "identity",  # nothing to inflate: only the excerpt is read
-        },
-        extensions={"sni_hostname": target.host},
-    )
     try:
-        response = client.send(request, stream=True, follow_redirects=False)
-        try:
-            excerpt = _excerpt(response)
-        finally:
-            response.close()
+        response, excerpt = _send(client, target, url, body, headers)
     except httpx.TimeoutException:
         return _failed("the endpoint did not answer in time", started)
     except httpx.HTTPError:
@@ -68,6 +49,47 @@ def post(
         return Attempt(True, response.status_code, None, elapsed, excerpt)
     answered = f"the endpoint answered {response.status_code}"
     return Attempt(False, response.status_code, answered, elapsed, excerpt)
+
+
+def _send(
+    client: httpx.Client, target: Target, url: str, body: bytes, headers: dict[str, str]
+) -> tuple[httpx.Response, str | None]:
+    """Send to the first of the checked addresses that takes the connection (a name with an
+    IPv6 and an IPv4 address may be reachable on one only); the Host header and TLS server
+    name stay the URL's."""
+    parts = urlsplit(url)
+    default_port = 443 if parts.scheme == "https" else 80
+    named = f"[{target.host}]" if ":" in target.host else target.host
+    host_header = named if target.port == default_port else f"{named}:{target.port}"
+    tried = target.addresses[:MAX_ADDRESSES]
+    for index, address in enumerate(tried):
+        host = f"[{address}]" if ":" in address else address
+        pinned = urlunsplit(
+            (parts.scheme, f"{host}:{target.port}", parts.path or "/", parts.query, "")
+        )
+        request = client.build_request(
+            "POST",
+            pinned,
+            content=body,
+            headers={
+                **headers,
+                "Host": host_header,
+                "Content-Type": "application/json",
+                "Accept-Encoding": "identity",  # nothing to inflate: only the excerpt is read
+            },
+            extensions={"sni_hostname": target.host},
+        )
+        try:
+            response = client.send(request, stream=True, follow_redirects=False)
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            if index == len(tried) - 1:
+                raise
+            continue  # nothing was sent: the next address
+        try:
+            return response, _excerpt(response)
+        finally:
+            response.close()
+    raise AssertionError("check_url returns at least one address")
 
 
 def _excerpt(response: httpx.Response) -> str | None:

@@ -30,8 +30,12 @@ class Target:
     scheme: str
     host: str
     port: int
-    address: str
-    """The checked address the request is sent to."""
+    addresses: tuple[str, ...]
+    """The checked addresses the request may be sent to, in the resolver's order."""
+
+    @property
+    def address(self) -> str:
+        return self.addresses[0]
 
 
 def is_public(address: IpAddress) -> bool:
@@ -87,4 +91,4 @@ def check_url(url: str, *, allow_private: bool) -> Target:
                 f" ({refused[0]}); set RETURNBRIDGE_CALLBACKS_ALLOW_PRIVATE_ADDRESSES=true to"
                 " allow it (tests and the demo do)",
             )
-    return Target(parts.scheme, parts.hostname, port, str(addresses[0]))
+    return Target(parts.scheme, parts.hostname, port, tuple(dict.fromkeys(map(str, addresses))))
