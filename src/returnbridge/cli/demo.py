@@ -32,6 +32,8 @@ from returnbridge.observability import configure_logging
 from returnbridge.settings import Settings
 
 RESTING = {"completed", "needs_review", "failed", "cancelled"}
+WAITING_ON_OTHERS = {"awaiting_returns_system"}
+"""Parked events that end by themselves (Loop's webhook or poll resumes the return)."""
 STYLE = {"completed": "green", "needs_review": "yellow", "failed": "red"}
 DEMO_MARKER = ".returnbridge-demo"
 """Written into every data dir the demo creates: only such a directory is wiped without asking."""
@@ -75,6 +77,14 @@ class Tracked:
         if self.error:
             return "error"
         return str((self.body or {}).get("status", "submitted"))
+
+    @property
+    def resting(self) -> bool:
+        """Done moving: an error, or a resting status other than a wait for Loop's outcome."""
+        if self.error:
+            return True
+        review = (self.body or {}).get("review") or {}
+        return self.status in RESTING and review.get("event") not in WAITING_ON_OTHERS
 
 
 def seed_sandbox(sandbox_url: str) -> None:
@@ -188,7 +198,7 @@ def _submit(api: httpx.Client, tracked: list[Tracked]) -> None:
 
 def _refresh(api: httpx.Client, tracked: list[Tracked]) -> None:
     for item in tracked:
-        if item.return_id and item.status not in RESTING:
+        if item.return_id and not item.resting:
             response = api.get(f"/v1/returns/{item.return_id}")
             if response.status_code == 200:
                 item.body = response.json()
@@ -358,7 +368,7 @@ def run_demo(
             for merchant in merchants:
                 _refresh(merchant.api, merchant.tracked)
             live.update(_table(everything))
-            if all(item.status in RESTING or item.error for item in everything):
+            if all(item.resting for item in everything):
                 break
             time.sleep(0.25)
     for merchant in merchants:

@@ -313,7 +313,7 @@ def report(
         item
         for merchant in subscribed
         for item in merchant.tracked
-        if item.return_id and item.status in ("completed", "needs_review", "failed", "cancelled")
+        if item.return_id and item.resting and not item.error
     ]
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline and any(
