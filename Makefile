@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit install clean load mutation cost fuzz
+.PHONY: run test lint typecheck unit install clean load mutation cost fuzz browser
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,8 +33,13 @@ unit: $(STAMP)
 # them in one process.
 TEST_WORKERS ?= 3
 
-test: lint typecheck
+test: lint typecheck browser
 	$(BIN)/pytest -q -n $(TEST_WORKERS)
+
+# The browser tests (tests/browser) drive Debian's chromium through Playwright; this installs
+# the package when it is missing.
+browser:
+	scripts/ensure-chromium
 
 # The OpenAPI fuzz at eight times the examples of `make test` (not part of it; several
 # minutes): schemathesis on SQLite and PostgreSQL (127.0.0.1:5432).
