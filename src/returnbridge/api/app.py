@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from returnbridge.api import (
     routes_admin,
     routes_callbacks,
+    routes_connectivity,
     routes_email,
     routes_push,
     routes_returns,
@@ -60,6 +61,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(routes_sources.router)
     app.include_router(routes_email.router)
     app.include_router(routes_callbacks.router)
+    app.include_router(routes_connectivity.router)
     app.include_router(routes_returns_system_webhooks.router)
 
     @app.get("/health", tags=["ops"])

@@ -26,7 +26,7 @@ from returnbridge.domain.matching import ResolvedLine
 from returnbridge.domain.money import parse_minor
 from returnbridge.domain.orders import Order
 from returnbridge.domain.refunds import RefundPlan, RefundRequest
-from returnbridge.domain.returns import CanonicalReturn
+from returnbridge.domain.returns import CanonicalReturn, RefundInstruction
 
 REFUND_NOTE_PREFIX = NOTE_PREFIX
 
@@ -59,7 +59,13 @@ def refund_request(
     canonical: CanonicalReturn, order: Order, resolved: list[ResolvedLine]
 ) -> RefundRequest:
     """The planner's request for this return against `order` (amounts parsed exactly)."""
-    instruction = canonical.refund
+    return instruction_request(canonical.refund, order, resolved)
+
+
+def instruction_request(
+    instruction: RefundInstruction, order: Order, resolved: list[ResolvedLine]
+) -> RefundRequest:
+    """The planner's request for `instruction` and the resolved lines against `order`."""
     currency = instruction.currency or order.currency
     shipping: dict[str, object] = {"mode": instruction.shipping.mode}
     if instruction.shipping.amount is not None:

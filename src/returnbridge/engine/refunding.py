@@ -51,7 +51,8 @@ class _Planned:
     quantities: dict[str, int]
 
 
-def _policy(connection: Connection) -> RefundPolicy:
+def refund_policy(connection: Connection) -> RefundPolicy:
+    """The connection's rounding and cap settings, as the planner takes them."""
     settings = connection.settings or {}
     return RefundPolicy.model_validate(
         {
@@ -72,7 +73,9 @@ def _compute(canonical: CanonicalReturn, order: Order, connection: Connection) -
     if not canonical.refund.issue:
         return _Planned(order, None, quantities)
     request = rc.refund_request(canonical, order, resolved)
-    return _Planned(order, plan_refund(order, request, policy=_policy(connection)), quantities)
+    return _Planned(
+        order, plan_refund(order, request, policy=refund_policy(connection)), quantities
+    )
 
 
 def plan_return(runtime: Runtime, tenant_id: str, return_id: str, revision: int) -> StepOutcome:

@@ -76,6 +76,14 @@ class Runtime:
                 )
         return state, cached[1]
 
+    def forget_connection(self, connection_id: str) -> None:
+        """Drop a deleted connection's process-wide state (closing its HTTP client)."""
+        with self._state_lock:
+            state = self.connection_state.pop(connection_id, None)
+        http = (state or {}).get("http")
+        if http is not None:
+            http.close()
+
     def connector(self, connection: Connection) -> OrderConnector:
         """A connector for `connection`, sharing the connection's process-wide state.
 

@@ -454,3 +454,65 @@ class ReturnsSystemLink(Base):
     details: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class ActionCall(Base):
+    """A write through the Connectivity API under an ``Idempotency-Key``: claimed before the
+    platform is called (``state`` running), then done with the answer kept for replays.
+
+    ``request_hash`` is the SHA-256 of the connection, action and canonical input, so a key
+    reused for another request is refused instead of answered with the wrong result.
+    """
+
+    __tablename__ = "action_calls"
+    __table_args__ = (UniqueConstraint("tenant_id", "idempotency_key"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    connection_id: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(40))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AuditEvent(Base):
+    """One call a tenant (or an agent on its behalf) made through the Connectivity API or the
+    MCP gateway: who, what, on which connection or return, and how it ended."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_tenant_id_at", "tenant_id", "at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    at: Mapped[datetime]
+    channel: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(60))
+    outcome: Mapped[str] = mapped_column(String(16))
+    connection_id: Mapped[str | None] = mapped_column(String(40))
+    return_id: Mapped[str | None] = mapped_column(String(40))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[dict[str, Any]]
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+class AgentGuardrails(Base):
+    """What AI agents may do for a tenant through the MCP gateway (one row per tenant; no row
+    means the defaults of ``store.guardrails``). Amounts are per currency, in minor units."""
+
+    __tablename__ = "agent_guardrails"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    calculate_only: Mapped[bool]
+    max_refund_per_return: Mapped[dict[str, Any]]
+    review_above: Mapped[dict[str, Any]]
+    returns_per_hour: Mapped[int | None] = mapped_column(Integer)
+    returns_per_day: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime]

@@ -13,6 +13,9 @@ from returnbridge.store.clock import Clock, utc_now
 from returnbridge.store.errors import RecordNotFoundError
 from returnbridge.store.ids import IdSource, new_id
 from returnbridge.store.tables import (
+    ActionCall,
+    AgentGuardrails,
+    AuditEvent,
     CallbackAttempt,
     CallbackDelivery,
     CallbackSubscription,
@@ -116,12 +119,15 @@ def is_revoked(tenant: Tenant) -> bool:
 def delete_tenant(session: Session, tenant_id: str) -> None:
     """Delete a tenant and every row it owns; raises RecordNotFoundError when absent.
 
-    Children go first (callbacks, emails, returns-system links, timeline, refunds, revisions,
-    returns, source deliveries, sources, connections), so the foreign keys hold at every
-    statement on both SQLite and PostgreSQL.
+    Children go first (action calls, audit events, guardrails, callbacks, emails,
+    returns-system links, timeline, refunds, revisions, returns, source deliveries, sources,
+    connections), so the foreign keys hold at every statement on both SQLite and PostgreSQL.
     """
     tenant = get_tenant(session, tenant_id)
     for table in (
+        ActionCall,
+        AuditEvent,
+        AgentGuardrails,
         CallbackAttempt,
         CallbackDelivery,
         CallbackSubscription,

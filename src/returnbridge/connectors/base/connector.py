@@ -29,6 +29,7 @@ class Capability(StrEnum):
     SUGGESTED_REFUND = "suggested_refund"  # the platform can preview a refund
     RESTOCK_WITH_REFUND = "restock_with_refund"  # restock happens inside the refund call
     RESTOCK = "restock"  # goods can be restocked apart from a refund (`OrderConnector.restock`)
+    GOODS_ONLY_REFUND = "goods_only_refund"  # a refund of no money restocks goods
     SEARCH_BY_EMAIL = "search_by_email"
     SEARCH_BY_NAME = "search_by_name"
     PLATFORM_RETURNS = "platform_returns"

@@ -50,6 +50,7 @@ class ShopifyConnector:
             Capability.IDEMPOTENT_REFUNDS,
             Capability.SUGGESTED_REFUND,
             Capability.RESTOCK_WITH_REFUND,
+            Capability.GOODS_ONLY_REFUND,
             Capability.SEARCH_BY_EMAIL,
             Capability.SEARCH_BY_NAME,
             Capability.PLATFORM_RETURNS,

@@ -41,6 +41,7 @@ class WooCommerceConnector:
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.RESTOCK_WITH_REFUND,
+            Capability.GOODS_ONLY_REFUND,
             Capability.SEARCH_BY_EMAIL,
             Capability.SEARCH_BY_NAME,
         }
