@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 from returnbridge.sandbox.shopify.control import router as control_router
 from returnbridge.sandbox.shopify.endpoint import API_VERSION, graphql_endpoint
+from returnbridge.sandbox.shopify.install import control as install_control_router
+from returnbridge.sandbox.shopify.install import router as install_router
 from returnbridge.sandbox.shopify.simulator import Simulator
 
 
@@ -29,6 +31,8 @@ def create_app(
         methods=["POST"],
         include_in_schema=False,
     )
+    app.include_router(install_router)
+    app.include_router(install_control_router)
     app.include_router(control_router)
 
     @app.get("/health")

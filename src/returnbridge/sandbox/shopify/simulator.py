@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from returnbridge.sandbox.shopify.apps import Installs
 from returnbridge.sandbox.shopify.faults import FaultPlan
 from returnbridge.sandbox.shopify.journal import Journal
 from returnbridge.sandbox.shopify.state import Shop, World
@@ -24,6 +25,7 @@ class Simulator:
     journal: Journal = field(default_factory=Journal)
     faults: FaultPlan = field(default_factory=FaultPlan)
     buckets: dict[str, LeakyBucket] = field(default_factory=dict)
+    installs: Installs = field(default_factory=Installs)
 
     def timestamp(self, at: float | None = None) -> str:
         """An ISO-8601 UTC ``DateTime`` for a clock value (now by default)."""
@@ -48,9 +50,10 @@ class Simulator:
             self.buckets.pop(shop.domain, None)
 
     def reset(self) -> None:
-        """Forget shops, buckets, faults and journal."""
+        """Forget shops, buckets, apps, faults and journal."""
         with self.world.lock:
             self.world.reset()
+            self.installs.clear()
             self.buckets.clear()
             self.faults.clear()
             self.journal.clear()

@@ -360,6 +360,8 @@ class Shop:
     idempotency: dict[str, StoredAttempt] = field(default_factory=dict)
     in_flight: set[str] = field(default_factory=set)
     store_credit: dict[tuple[str, str], StoreCreditAccount] = field(default_factory=dict)
+    app_tokens: dict[str, str] = field(default_factory=dict)
+    """Access tokens issued by app installs (``install.py``), with their client ids."""
 
     def location(self, location_id: int) -> Location | None:
         """The location with this id, if the shop has it."""
@@ -393,7 +395,10 @@ class World:
         """The shop an access token belongs to."""
         if not token:
             return None
-        return next((s for s in self.shops.values() if s.access_token == token), None)
+        return next(
+            (s for s in self.shops.values() if s.access_token == token or token in s.app_tokens),
+            None,
+        )
 
     def reset(self) -> None:
         """Forget every shop and restart ids."""

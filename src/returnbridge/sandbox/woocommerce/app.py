@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from returnbridge.sandbox.woocommerce.control import router as control_router
+from returnbridge.sandbox.woocommerce.key_delivery import router as key_delivery_router
 from returnbridge.sandbox.woocommerce.routes import router as rest_router
 from returnbridge.sandbox.woocommerce.simulator import Simulator
 
@@ -25,6 +26,7 @@ def create_app(*, clock: Callable[[], float] | None = None) -> FastAPI:
     app.state.simulator = Simulator(clock=clock or time.time)
     app.include_router(rest_router)
     app.include_router(control_router)
+    app.include_router(key_delivery_router)
 
     @app.api_route(
         "/wp-json/{path:path}",

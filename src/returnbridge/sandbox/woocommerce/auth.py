@@ -14,7 +14,7 @@ from fastapi import Request
 
 from returnbridge.sandbox.woocommerce.errors import WooError
 from returnbridge.sandbox.woocommerce.oauth import oauth_params, verify
-from returnbridge.sandbox.woocommerce.state import Store, World
+from returnbridge.sandbox.woocommerce.state import ApiKey, Store, World
 
 
 def _credentials(request: Request) -> tuple[str, str] | None:
@@ -40,40 +40,49 @@ _REFUSALS = {
 }
 
 
-def _oauth_store(request: Request, world: World, now: float) -> Store | None:
+def _oauth_store(request: Request, world: World, now: float) -> tuple[Store, ApiKey] | None:
     params = oauth_params(request.query_params.multi_items(), request.headers.get("Authorization"))
     if params is None:
         return None
     with world.lock:
         store = world.store_for_key(params["oauth_consumer_key"])
-        if store is None:
+        key = store.api_key(params["oauth_consumer_key"]) if store else None
+        if store is None or key is None:
             raise WooError(401, "woocommerce_rest_authentication_error", "Consumer key is invalid.")
         url = str(request.url.replace(query=""))
-        verify(store, method=request.method, url=url, params=params, now=now)
-    return store
+        verify(
+            store,
+            secret=key.consumer_secret,
+            method=request.method,
+            url=url,
+            params=params,
+            now=now,
+        )
+    return store, key
 
 
 def authenticate(request: Request, world: World, *, action: str, now: float) -> Store:
     """The store whose key authorises the call; ``action`` is ``view`` or ``create``."""
-    store = _oauth_store(request, world, now)
-    if store is not None:
-        return _permitted(store, action)
+    signed = _oauth_store(request, world, now)
+    if signed is not None:
+        return _permitted(*signed, action)
     credentials = _credentials(request)
     if credentials is None:
         raise WooError(401, f"woocommerce_rest_cannot_{action}", _REFUSALS[action])
-    key, secret = credentials
+    consumer_key, secret = credentials
     with world.lock:
-        store = world.store_for_key(key)
-    if store is None:
+        store = world.store_for_key(consumer_key)
+        key = store.api_key(consumer_key) if store else None
+    if store is None or key is None:
         raise WooError(401, "woocommerce_rest_authentication_error", "Consumer key is invalid.")
-    if not hmac.compare_digest(store.consumer_secret.encode(), secret.encode()):
+    if not hmac.compare_digest(key.consumer_secret.encode(), secret.encode()):
         raise WooError(401, "woocommerce_rest_authentication_error", "Consumer secret is invalid.")
-    return _permitted(store, action)
+    return _permitted(store, key, action)
 
 
-def _permitted(store: Store, action: str) -> Store:
+def _permitted(store: Store, key: ApiKey, action: str) -> Store:
     needed = "read" if action == "view" else "write"
-    if store.permissions not in (needed, "read_write"):
+    if key.permissions not in (needed, "read_write"):
         raise WooError(
             401,
             "woocommerce_rest_authentication_error",

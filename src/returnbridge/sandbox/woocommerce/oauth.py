@@ -71,11 +71,13 @@ def signature(method: str, url: str, params: dict[str, str], secret: str) -> str
     return base64.b64encode(digest).decode()
 
 
-def verify(store: Store, *, method: str, url: str, params: dict[str, str], now: float) -> None:
+def verify(
+    store: Store, *, secret: str, method: str, url: str, params: dict[str, str], now: float
+) -> None:
     """Accept the signature, timestamp and nonce, or raise the error WooCommerce sends."""
     if params["oauth_signature_method"] not in _ALGORITHMS:
         raise _refuse("Signature method is invalid.")
-    expected = signature(method, url, params, store.consumer_secret)
+    expected = signature(method, url, params, secret)
     given = params["oauth_signature"].replace(" ", "+")
     if not hmac.compare_digest(expected, given):
         raise _refuse("Invalid signature - provided signature does not match.")

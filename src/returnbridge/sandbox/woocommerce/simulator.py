@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ class Simulator:
     subscriptions: dict[str, Subscriptions] = field(default_factory=dict)
     """Webhooks per store name."""
     webhooks: WebhookSender = field(init=False)
+    auth_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    """Keys the nonces of ``/wc-auth/v1`` grant links (``key_delivery.py``)."""
 
     def __post_init__(self) -> None:
         self.webhooks = WebhookSender(self.world.lock)

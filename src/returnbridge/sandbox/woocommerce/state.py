@@ -156,9 +156,20 @@ class Order:
         return sum(ri.quantity for r in self.refunds for ri in r.items if ri.item_id == item_id)
 
 
+@dataclass(frozen=True)
+class ApiKey:
+    """A REST API key of a site: each carries its own permission."""
+
+    consumer_key: str
+    consumer_secret: str
+    permissions: KeyPermission
+    key_id: int = 0
+    description: str = ""
+
+
 @dataclass
 class Store:
-    """One WooCommerce site, reached with its REST API key."""
+    """One WooCommerce site, reached with its REST API key (or one issued since)."""
 
     name: str
     consumer_key: str
@@ -170,6 +181,14 @@ class Store:
     """Stock quantity per product id, for products that manage stock."""
     used_nonces: set[str] = field(default_factory=set)
     """OAuth 1.0a nonces already seen with this store's key."""
+    issued_keys: dict[str, ApiKey] = field(default_factory=dict)
+    """Keys created since seeding (``key_delivery.py``), by consumer key."""
+
+    def api_key(self, consumer_key: str) -> ApiKey | None:
+        """The store's key with this consumer key: the seeded one or an issued one."""
+        if consumer_key == self.consumer_key:
+            return ApiKey(self.consumer_key, self.consumer_secret, self.permissions)
+        return self.issued_keys.get(consumer_key)
 
 
 class Ids:
@@ -196,7 +215,7 @@ class World:
         if not consumer_key:
             return None
         for store in self.stores.values():
-            if store.consumer_key == consumer_key:
+            if store.api_key(consumer_key) is not None:
                 return store
         return None
 
