@@ -11,10 +11,12 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.routing import Route
 
 from returnbridge.api import (
     routes_admin,
     routes_callbacks,
+    routes_connect,
     routes_connectivity,
     routes_email,
     routes_push,
@@ -30,15 +32,19 @@ from returnbridge.api.openapi import install_problem_openapi
 from returnbridge.api.problems import ApiProblem, install_problem_handlers
 from returnbridge.api.security_headers import SecurityHeaders
 from returnbridge.engine.runtime import Runtime
+from returnbridge.mcp_gateway.server import MCP_PATH, McpEndpoint
 
 
 def create_app(runtime: Runtime) -> FastAPI:
+    mcp = McpEndpoint(runtime)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Request threads and database connections are sized together (Runtime.pool_size).
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = runtime.settings.api_threads
-        yield
+        async with mcp.server.session_manager.run():
+            yield
 
     # Swagger UI and ReDoc assets are served by the gateway itself, never from a CDN.
     app = FastAPIOffline(
@@ -63,6 +69,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(routes_callbacks.router)
     app.include_router(routes_connectivity.router)
     app.include_router(routes_returns_system_webhooks.router)
+    app.include_router(routes_connect.router)
+
+    # The MCP gateway (docs/mcp.md): an ASGI endpoint of the official SDK behind the tenant key.
+    app.router.routes.append(Route(MCP_PATH, endpoint=mcp, methods=["GET", "POST", "DELETE"]))
 
     @app.get("/health", tags=["ops"])
     def health(rt: RuntimeDep) -> dict[str, str]:

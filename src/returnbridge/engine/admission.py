@@ -14,6 +14,10 @@ from returnbridge.engine.step_records import (
 )
 from returnbridge.store import returns as return_store
 
+HOLD_KEY = "hold_for_review"
+"""Metadata key of a `requested` return held for a person on purpose (the MCP gateway's
+guardrails): its text becomes the review reason."""
+
 
 def admit(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
     """Honour the vendor's own status: a withdrawn return is cancelled, an unapproved one waits.
@@ -48,13 +52,16 @@ def admit(runtime: Runtime, tenant_id: str, return_id: str) -> StepOutcome:
             event="cancel_too_late",
             reason=f"the vendor withdrew the return, but it is already {status}",
         )
+    hold = canonical.metadata.get(HOLD_KEY)
     parked = park(
         runtime,
         tenant_id,
         return_id,
         status=ReturnStatus.NEEDS_REVIEW,
         event="awaiting_approval",
-        reason="the return is only requested: send a revision with status 'approved'",
+        reason=f"held for a person: {hold}"
+        if isinstance(hold, str) and hold
+        else "the return is only requested: send a revision with status 'approved'",
     )
     notifying.tell_customer(runtime, tenant_id, return_id, "return_received")
     return parked

@@ -62,6 +62,13 @@ def record(
     return event
 
 
+def attach_return(session: Session, event_id: str, return_id: str) -> None:
+    """Name the return a recorded call made (known only after the call)."""
+    event = session.get(AuditEvent, event_id)
+    if event is not None:
+        event.return_id = return_id
+
+
 def list_events(
     session: Session,
     tenant_id: str,
