@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from returnbridge.api import (
     routes_admin,
+    routes_agents,
     routes_callbacks,
     routes_connect,
     routes_connectivity,
@@ -68,6 +69,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(routes_email.router)
     app.include_router(routes_callbacks.router)
     app.include_router(routes_connectivity.router)
+    app.include_router(routes_agents.router)
     app.include_router(routes_returns_system_webhooks.router)
     app.include_router(routes_connect.router)
 

@@ -17,6 +17,7 @@ from rich.console import Console
 from returnbridge.cli.email_cmd import email_app
 from returnbridge.cli.import_cmd import import_file
 from returnbridge.cli.mapping_cmd import mapping_app
+from returnbridge.cli.mcp_cmd import mcp_app
 from returnbridge.cli.push_cmd import push_app
 from returnbridge.cli.review_cmd import returns_app
 from returnbridge.cli.sources_cmd import sources_app
@@ -42,6 +43,7 @@ app.add_typer(returns_app, name="returns")
 app.add_typer(push_app, name="push")
 app.add_typer(sources_app, name="sources")
 app.add_typer(email_app, name="email")
+app.add_typer(mcp_app, name="mcp")
 app.command("import")(import_file)
 console = Console()
 errors = Console(stderr=True)
