@@ -283,6 +283,20 @@ class Settings(BaseSettings):
     def _data_path(self, name: str) -> Path:
         return self.data_root / name
 
+    shopify_app_client_id: str | None = Field(
+        default=None,
+        description="client id of the Shopify app merchants install to connect a store"
+        " (POST /v1/connect/shopify); from the app's Dev Dashboard",
+    )
+    shopify_app_client_secret: SecretStr | None = Field(
+        default=None, description="client secret of that Shopify app"
+    )
+    shopify_app_scopes: str = Field(
+        default="read_orders,write_orders,read_inventory,write_inventory,read_locations,"
+        "read_returns,write_returns",
+        description="access scopes the Shopify app asks for, comma-separated",
+    )
+
 
 def _key_file(path: Path, *, what: str, make: Callable[[], str], empty_hint: str) -> str:
     """Read a key file, creating it (0600, atomically) on first use; never an empty key."""
