@@ -381,6 +381,11 @@ def test_connect_woocommerce_refuses_plain_http_off_loopback(gateway: Gateway) -
     )
     assert answer.status_code == 422
     assert answer.json()["field"] == "store_url"
+    for broken in ("http://[::1", "https://shop.example.com:99999", "https://user:pw@shop.example"):
+        answer = gateway.api.post(
+            "/v1/connect/woocommerce", json={"store_url": broken, "name": "w"}
+        )
+        assert answer.status_code == 422, broken
     answer = gateway.api.post(
         "/v1/connect/woocommerce", json={"store_url": "shop.example.com", "name": "w"}
     )

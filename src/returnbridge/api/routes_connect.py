@@ -47,6 +47,8 @@ from returnbridge.store.tenants import get_tenant
 STATE_MAX_AGE = 600
 """Seconds a merchant has from the start route to the platform's answer."""
 Platform = Literal["shopify", "woocommerce"]
+WOOCOMMERCE_APP_NAME = "returnbridge"
+"""How the site's approval page and key description name us."""
 
 # -- the signed state ---------------------------------------------------------------------------
 
@@ -149,16 +151,17 @@ _LOOPBACK_NAMES = frozenset({"localhost"})
 def _checked_url(value: str, *, field: str) -> str:
     """An http(s) URL without credentials; plain http only to a loopback host (a sandbox)."""
     url = value.strip().rstrip("/")
+    invalid = ApiProblem(
+        422, "VALIDATION_ERROR", f"{field}: an http(s) URL with a host", field=field
+    )
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
-        _ = parts.port  # a port that is not a number is refused here
+        _ = parts.port  # a port that is not a number raises here
     except ValueError:
-        host, parts = "", urlsplit("")
+        raise invalid from None
     if parts.scheme not in ("http", "https") or not host or parts.username or parts.password:
-        raise ApiProblem(
-            422, "VALIDATION_ERROR", f"{field}: an http(s) URL with a host", field=field
-        )
+        raise invalid
     if parts.scheme == "http" and not _is_loopback(host):
         raise ApiProblem(
             422,
@@ -391,7 +394,7 @@ def start_woocommerce(
     public = runtime.settings.resolved_public_url
     url = key_delivery.authorize_url(
         site,
-        app_name=runtime.settings.app_name,
+        app_name=WOOCOMMERCE_APP_NAME,
         user_id=_states(runtime).dump(state),
         return_url=f"{public}/v1/connect/woocommerce/done",
         callback_url=f"{public}/v1/connect/woocommerce/callback",
