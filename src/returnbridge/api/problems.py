@@ -26,6 +26,7 @@ _TITLES = {
     409: "Conflict",
     413: "Content too large",
     422: "Invalid input",
+    428: "Precondition required",
     429: "Too many requests",
     500: "Internal error",
     502: "Bad gateway",

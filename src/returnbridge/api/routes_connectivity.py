@@ -193,6 +193,7 @@ def verify_connection(
 def rotate_credentials(
     connection_id: ConnectionId, body: CredentialsIn, tenant: TenantDep, runtime: RuntimeDep
 ) -> ConnectionOut:
+    reject_unstorable(body)
     connection = _load(runtime, tenant.id, connection_id)
     require_credentials(connection.platform, body.credentials)
     if body.verify:
@@ -282,6 +283,7 @@ async def run_action(
         ),
     ] = None,
 ) -> dict[str, Any]:
+    reject_unstorable(payload or {})
     caller = Caller(tenant_id=tenant.id, channel="api", actor="api-key")
     try:
         result = await run_in_threadpool(

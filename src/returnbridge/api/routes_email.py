@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from returnbridge.api.deps import RuntimeDep, TenantDep
 from returnbridge.api.problems import ApiProblem
 from returnbridge.api.routing import TenantRoute
+from returnbridge.api.schemas import reject_unstorable
 from returnbridge.domain.errors import DomainError
 from returnbridge.notify.email.context import TEMPLATES, sample
 from returnbridge.notify.email.messages import LOCALES
@@ -150,6 +151,7 @@ def _settings_out(row: EmailSettings, *, password_set: bool) -> EmailSettingsOut
 
 @router.put("/settings", summary="Set the tenant's SMTP server and branding")
 def put_settings(body: EmailSettingsIn, tenant: TenantDep, runtime: RuntimeDep) -> EmailSettingsOut:
+    reject_unstorable(body)
     config = body.model_dump(mode="json", exclude={"password", "enabled"})
     with runtime.sessions.begin() as session:
         row = store.save_settings(
@@ -181,6 +183,7 @@ def get_settings(tenant: TenantDep, runtime: RuntimeDep) -> EmailSettingsOut:
 def put_template(
     name: TemplateName, locale: LocaleName, body: TemplateIn, tenant: TenantDep, runtime: RuntimeDep
 ) -> TemplateOut:
+    reject_unstorable(body)
     try:
         check_override(name, locale, TemplateSource(body.subject, body.text, body.html))
     except DomainError as error:
@@ -230,6 +233,7 @@ def list_templates(tenant: TenantDep, runtime: RuntimeDep) -> dict[str, object]:
 
 @router.post("/preview", summary="Render a template with sample data and the tenant's look")
 def preview(body: PreviewIn, tenant: TenantDep, runtime: RuntimeDep) -> PreviewOut:
+    reject_unstorable(body)
     with runtime.reads() as session:
         row = store.get_settings(session, tenant.id)
         override = store.find_override(session, tenant.id, body.template, body.locale)

@@ -52,7 +52,13 @@ def _unstorable(value: Any, path: str) -> tuple[str, str] | None:
     return None
 
 
-def reject_unstorable(body: BaseModel) -> None:
+def unstorable(value: Any) -> str | None:
+    """Why `value` (a model, dict or list) cannot be stored, as "field: why"; None if it can."""
+    found = _unstorable(value, "")
+    return None if found is None else f"{found[0]}: {found[1]}"
+
+
+def reject_unstorable(body: BaseModel | dict[str, Any]) -> None:
     """Refuse NUL characters, NaN/Infinity and absurdly large amounts anywhere in a body.
 
     PostgreSQL cannot store NUL in text, JSON has no NaN, and an amount like 1e100000 cannot

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from returnbridge.api.schemas import return_out
+from returnbridge.api.schemas import return_out, unstorable
 from returnbridge.domain.errors import DomainError, TransientError
 from returnbridge.domain.money import format_minor
 from returnbridge.domain.returns import CanonicalReturn, ReturnStatus
@@ -146,6 +146,9 @@ def create_return(
 ) -> dict[str, Any]:
     """File a return through the workflow, within the tenant's guardrails."""
     started = time.monotonic()
+    problem = unstorable(event)
+    if problem:
+        raise ToolRefused(f"the return cannot be stored: {problem}")
     try:
         canonical = CanonicalReturn.model_validate({**event, "channel": "chat"})
     except ValueError as exc:
