@@ -396,6 +396,14 @@ def run_demo(
             "ended as expected, with their emails and callbacks[/]"
         )
     console.print(f"try it: curl -H 'Authorization: Bearer {api_key}' {gateway.url}/v1/returns")
+    console.print(
+        f"dashboard: {gateway.url}/dashboard (sign in with the key above to see the Shopify "
+        "demo shop's returns and review queue)"
+    )
+    console.print(
+        f"MCP: {gateway.url}/mcp for AI agents (docs/mcp.md); "
+        f"the Connectivity API: {gateway.url}/v1/connectors (docs/connectivity.md)"
+    )
     if once:
         ways_in.stop()
         for merchant in merchants:

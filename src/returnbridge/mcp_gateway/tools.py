@@ -157,8 +157,9 @@ def create_return(
     priced = _planned_total(runtime, connection, agent, canonical)
     with runtime.sessions.begin() as session:
         limits = guardrails.lock_tenant(session, agent.tenant_id)
-        refusal = _refusal(limits, guardrails.agent_returns(session, agent.tenant_id), priced)
-        hold = None if refusal else _hold(limits, priced)
+        usage = guardrails.agent_returns(session, agent.tenant_id)
+        refusal = guardrail_refusal(limits, usage, priced)
+        hold = None if refusal else guardrail_hold(limits, priced)
         entry = audit.Entry(
             channel="mcp",
             actor=agent.caller.actor,
@@ -204,7 +205,7 @@ def _money(minor: int, currency: str) -> str:
     return f"{format_minor(minor, currency)} {currency}"
 
 
-def _refusal(
+def guardrail_refusal(
     limits: guardrails.Limits, usage: guardrails.Usage, priced: tuple[int, str] | None
 ) -> str | None:
     if limits.calculate_only:
@@ -227,7 +228,7 @@ def _refusal(
     return None
 
 
-def _hold(limits: guardrails.Limits, priced: tuple[int, str] | None) -> str | None:
+def guardrail_hold(limits: guardrails.Limits, priced: tuple[int, str] | None) -> str | None:
     if priced is None:
         if limits.review_above or limits.max_refund_per_return:
             return "the agent's return could not be priced before filing (order not pinned down)"
