@@ -213,6 +213,7 @@ def test_every_action_runs_against_the_sandbox_and_writes_run_once(
     assert [r["id"] for r in refunds["refunds"]].count(first["id"]) == 1
 
     if "restock" not in schemas:
+        _check_health(world, platform)
         refused = world.act(platform, "restock", {"order_id": order_id, "lines": []}, "k")
         assert (refused.status_code, refused.json()["code"]) == (404, "ACTION_NOT_FOUND")
         return
@@ -228,6 +229,7 @@ def test_every_action_runs_against_the_sandbox_and_writes_run_once(
     assert (replay.status_code, replay.json()) == (201, restocked)
     assert world.effects(platform) == after_restock
 
+    _check_health(world, platform)
     audit = world.apis[platform].get("/v1/audit", params={"limit": 50}).json()
     outcomes = [(e["action"], e["outcome"], e["status_code"]) for e in reversed(audit)]
     assert ("create_refund", "error", 428) in outcomes
@@ -236,6 +238,18 @@ def test_every_action_runs_against_the_sandbox_and_writes_run_once(
     assert ("restock", "replayed", 201) in outcomes
     assert all(e["channel"] == "api" and e["actor"] == "api-key" for e in audit)
     assert {e["connection_id"] for e in audit} == {world.connection(platform)}
+
+
+def _check_health(world: World, platform: str) -> None:
+    """The connection's calls above are counted, with the limiter's headroom."""
+    health = (
+        world.apis[platform].get(f"/v1/connections/{world.connection(platform)}").json()["health"]
+    )
+    assert health["calls"] >= 5
+    assert 200 <= health["last_status"] < 300
+    assert health["last_call_at"] is not None
+    if platform != "woocommerce":  # WooCommerce publishes no rate limit
+        assert health["headroom"], health
 
 
 def test_concurrent_writes_with_one_key_refund_once(world: World) -> None:

@@ -55,6 +55,22 @@ class CredentialsIn(BaseModel):
     verify: bool = Field(default=True, description="make a live call with them before saving")
 
 
+class HealthOut(BaseModel):
+    """This process's view of the connection (each worker knows its own calls)."""
+
+    calls: int
+    failures: int
+    last_call_at: datetime | None
+    last_status: int | None = Field(description="HTTP status of the last answer")
+    last_error: str | None
+    last_error_at: datetime | None
+    headroom: str | None = Field(description="the rate limiter's room, in the platform's unit")
+
+
+class ConnectionHealthOut(ConnectionOut):
+    health: HealthOut
+
+
 class AuditOut(BaseModel):
     id: str
     at: datetime
@@ -109,10 +125,22 @@ async def connectors(_tenant: TenantDep) -> list[dict[str, Any]]:
     return catalog.catalog()
 
 
-@router.get("/v1/connections", summary="The tenant's connections (credentials never shown)")
-def connections(tenant: TenantDep, runtime: RuntimeDep) -> list[ConnectionOut]:
+def _with_health(runtime: Runtime, connection: Connection) -> ConnectionHealthOut:
+    health = runtime.connection_health(connection.id)
+    return ConnectionHealthOut(
+        **_out(connection).model_dump(),
+        health=HealthOut.model_validate(health, from_attributes=True),
+    )
+
+
+@router.get(
+    "/v1/connections",
+    summary="The tenant's connections with their health (credentials never shown)",
+)
+def connections(tenant: TenantDep, runtime: RuntimeDep) -> list[ConnectionHealthOut]:
     with runtime.sessions() as session:
-        return [_out(c) for c in list_connections(session, tenant.id, platform=None)]
+        rows = list_connections(session, tenant.id, platform=None)
+    return [_with_health(runtime, c) for c in rows]
 
 
 @router.post(
@@ -160,11 +188,11 @@ def new_connection(
     return _out(connection)
 
 
-@router.get("/v1/connections/{connection_id}", summary="One connection")
+@router.get("/v1/connections/{connection_id}", summary="One connection with its health")
 def one_connection(
     connection_id: ConnectionId, tenant: TenantDep, runtime: RuntimeDep
-) -> ConnectionOut:
-    return _out(_load(runtime, tenant.id, connection_id))
+) -> ConnectionHealthOut:
+    return _with_health(runtime, _load(runtime, tenant.id, connection_id))
 
 
 @router.post(

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from returnbridge.connectors.base.connector import OrderConnector
 from returnbridge.connectors.base.returns_system import ReturnsSystem
 from returnbridge.connectors.registry import build_connector, build_returns_system
+from returnbridge.engine.connection_health import HEALTH_KEY, Health, RecordingTransport, health_of
 from returnbridge.settings import Settings
 from returnbridge.store.connections import connection_credentials
 from returnbridge.store.crypto import CredentialCipher
@@ -71,10 +72,20 @@ class Runtime:
                 cached = (token, connection_credentials(connection, cipher=self.cipher))
                 state["credentials"] = cached
             if "http" not in state:
+                health = state.setdefault(HEALTH_KEY, Health())
+                transport = RecordingTransport(
+                    httpx.HTTPTransport(verify=self.tls_context()), health
+                )
                 state["http"] = httpx.Client(
-                    timeout=self.settings.http_timeout, verify=self.tls_context()
+                    timeout=self.settings.http_timeout, transport=transport
                 )
         return state, cached[1]
+
+    def connection_health(self, connection_id: str) -> Health:
+        """This process's view of the connection: last call, last error, headroom."""
+        with self._state_lock:
+            state = self.connection_state.get(connection_id) or {}
+        return health_of(state)
 
     def forget_connection(self, connection_id: str) -> None:
         """Drop a deleted connection's process-wide state (closing its HTTP client)."""

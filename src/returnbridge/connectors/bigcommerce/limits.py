@@ -88,6 +88,14 @@ class WindowLimiter:
         self._refill_at = 0.0
         self._last_retry_after = LOAD_SHEDDING_WAIT
 
+    def headroom(self) -> str:
+        """The store's window as its last answer gave it, for people (the dashboard)."""
+        with self._lock:
+            left = self._left
+        if left is None:
+            return "a fresh window (no answer since it refilled)"
+        return f"{left} requests left in the window"
+
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
         """Take in an answer's window headers (any status; a 429 empties the window)."""
         report = WindowReport.from_headers(headers)

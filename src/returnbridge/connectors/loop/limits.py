@@ -48,6 +48,11 @@ class MinuteBudget:
         self._lock = threading.Lock()
         self._resume_at = 0.0
 
+    def headroom(self, key: str = "loop") -> str:
+        """Requests left this minute, for people (the dashboard)."""
+        stats = self._limiter.get_window_stats(self._item, key)
+        return f"{stats.remaining} of {self._item.amount} requests left this minute"
+
     def hold(self, seconds: float) -> None:
         """Send nothing more for `seconds` (after a 429), whoever asks."""
         with self._lock:

@@ -195,6 +195,10 @@ class CostLimiter:
         self._actual: dict[str, float] = {}
         self._lock = threading.Lock()
 
+    def headroom(self) -> str:
+        """The bucket as this process sees it, for people (the dashboard)."""
+        return f"{self.bucket.available:.0f} of {self.bucket.maximum:.0f} cost points free"
+
     def expected_cost(self, operation: str) -> float:
         """The operation's requested cost, as last answered (what must be in the bucket); for
         an operation not yet answered, the largest of the others (a guess on the safe side)."""

@@ -52,6 +52,13 @@ class LeakyBucket:
         self._level = 0.0
         self._at = clock()
 
+    def headroom(self) -> str:
+        """Free room in the bucket as this process sees it, for people (the dashboard)."""
+        with self._lock:
+            self._drain(self._clock())
+            free = self.capacity - self._level
+        return f"{free:.0f} of {self.capacity} calls free"
+
     def _drain(self, now: float) -> None:
         if now <= self._at:
             return  # a 429's pause is still running: nothing drains before it ends
