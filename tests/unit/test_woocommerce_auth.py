@@ -104,10 +104,14 @@ def test_oauth_signature_is_the_one_woocommerce_checks() -> None:
     assert (sent["oauth_timestamp"], sent["oauth_nonce"]) == ("1767000000", "n" * 32)
     assert "oauth_version" not in sent
     store = Store(name="s", consumer_key=KEY, consumer_secret=SECRET, permissions="read", user_id=1)
-    sandbox_oauth.verify(store, method="GET", url=url, params=sent, now=1_767_000_000)
+    sandbox_oauth.verify(
+        store, secret=SECRET, method="GET", url=url, params=sent, now=1_767_000_000
+    )
     forged = {**sent, "page": "3"}
     with pytest.raises(sandbox_oauth.WooError):
-        sandbox_oauth.verify(store, method="GET", url=url, params=forged, now=1_767_000_000)
+        sandbox_oauth.verify(
+            store, secret=SECRET, method="GET", url=url, params=forged, now=1_767_000_000
+        )
 
 
 def test_each_oauth_request_gets_a_fresh_nonce() -> None:
