@@ -15,6 +15,7 @@ from returnbridge.api.schemas import (
     ConnectionOut,
     TenantCreated,
     TenantIn,
+    connection_out,
     reject_unstorable,
 )
 from returnbridge.connectors.registry import require_credentials, require_supported
@@ -115,12 +116,4 @@ def new_connection(
             cipher=runtime.cipher,
             settings=body.settings,
         )
-    return ConnectionOut(
-        id=connection.id,
-        tenant_id=connection.tenant_id,
-        platform=connection.platform,
-        name=connection.name,
-        base_url=connection.base_url,
-        settings=connection.settings,
-        created_at=connection.created_at,
-    )
+    return connection_out(connection)

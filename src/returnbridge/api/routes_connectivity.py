@@ -20,7 +20,12 @@ from starlette.concurrency import run_in_threadpool
 from returnbridge.api.deps import RuntimeDep, TenantDep
 from returnbridge.api.problems import ApiProblem
 from returnbridge.api.routing import TenantRoute
-from returnbridge.api.schemas import ConnectionIn, ConnectionOut, reject_unstorable
+from returnbridge.api.schemas import (
+    ConnectionIn,
+    ConnectionOut,
+    connection_out,
+    reject_unstorable,
+)
 from returnbridge.connectors.registry import require_credentials, require_supported
 from returnbridge.connectors.settings import check_settings
 from returnbridge.domain.returns import BoundedObject
@@ -94,18 +99,6 @@ def _failed(failure: ActionFailed) -> ApiProblem:
     return ApiProblem(failure.status, failure.code, failure.detail, headers=headers)
 
 
-def _out(connection: Connection) -> ConnectionOut:
-    return ConnectionOut(
-        id=connection.id,
-        tenant_id=connection.tenant_id,
-        platform=connection.platform,
-        name=connection.name,
-        base_url=connection.base_url,
-        settings=connection.settings,
-        created_at=connection.created_at,
-    )
-
-
 def _load(runtime: Runtime, tenant_id: str, connection_id: str) -> Connection:
     with runtime.sessions() as session:
         try:
@@ -128,7 +121,7 @@ async def connectors(_tenant: TenantDep) -> list[dict[str, Any]]:
 def _with_health(runtime: Runtime, connection: Connection) -> ConnectionHealthOut:
     health = runtime.connection_health(connection.id)
     return ConnectionHealthOut(
-        **_out(connection).model_dump(),
+        **connection_out(connection).model_dump(),
         health=HealthOut.model_validate(health, from_attributes=True),
     )
 
@@ -185,7 +178,7 @@ def new_connection(
             cipher=runtime.cipher,
             settings=body.settings,
         )
-    return _out(connection)
+    return connection_out(connection)
 
 
 @router.get("/v1/connections/{connection_id}", summary="One connection with its health")
@@ -243,7 +236,7 @@ def rotate_credentials(
             cipher=runtime.cipher,
             credentials=dict(body.credentials),
         )
-    return _out(updated)
+    return connection_out(updated)
 
 
 @router.delete(

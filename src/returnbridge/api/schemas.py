@@ -18,7 +18,7 @@ from returnbridge.domain.returns import (
     ReturnLine,
     StrictInt,
 )
-from returnbridge.store.tables import Refund, Return, TimelineEvent
+from returnbridge.store.tables import Connection, Refund, Return, TimelineEvent
 
 MAX_REVISION = 2**31 - 1
 """Revisions are stored as 32-bit integers (PostgreSQL `integer`)."""
@@ -228,6 +228,19 @@ class ConnectionOut(BaseModel):
     base_url: str
     settings: dict[str, Any]
     created_at: datetime
+
+
+def connection_out(connection: Connection) -> ConnectionOut:
+    """A connection as the API shows it: never its credentials."""
+    return ConnectionOut(
+        id=connection.id,
+        tenant_id=connection.tenant_id,
+        platform=connection.platform,
+        name=connection.name,
+        base_url=connection.base_url,
+        settings=connection.settings,
+        created_at=connection.created_at,
+    )
 
 
 def money_out(minor: int | None, currency: str | None) -> MoneyOut | None:
