@@ -66,7 +66,8 @@ def test_every_connections_client_shares_one_tls_context(tmp_path: Path) -> None
                 runtime.connector(connection)
                 clients.append(runtime.connection_state[connection.id]["http"])
         assert clients[0] is not clients[1]
-        contexts = [client._transport._pool._ssl_context for client in clients]
+        # each pooled client records its calls around the HTTP transport that holds the context
+        contexts = [client._transport.inner._pool._ssl_context for client in clients]
         assert contexts[0] is contexts[1] is runtime.tls_context()
     finally:
         close_runtime()

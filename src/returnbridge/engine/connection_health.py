@@ -36,13 +36,13 @@ class RecordingTransport(httpx.BaseTransport):
     """An HTTP transport that notes each call's outcome in `health` (thread-safe)."""
 
     def __init__(self, inner: httpx.BaseTransport, health: Health) -> None:
-        self._inner = inner
+        self.inner = inner
         self._health = health
         self._lock = threading.Lock()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         try:
-            response = self._inner.handle_request(request)
+            response = self.inner.handle_request(request)
         except httpx.TransportError as exc:
             self._note(None, _sentence(exc))
             raise
@@ -61,7 +61,7 @@ class RecordingTransport(httpx.BaseTransport):
                 health.last_error, health.last_error_at = error, now
 
     def close(self) -> None:
-        self._inner.close()
+        self.inner.close()
 
 
 def _sentence(exc: httpx.TransportError) -> str:
