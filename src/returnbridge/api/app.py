@@ -32,6 +32,7 @@ from returnbridge.api.deps import RuntimeDep, reject_nul_in_url
 from returnbridge.api.openapi import install_problem_openapi
 from returnbridge.api.problems import ApiProblem, install_problem_handlers
 from returnbridge.api.security_headers import SecurityHeaders
+from returnbridge.dashboard import routes as dashboard
 from returnbridge.engine.runtime import Runtime
 from returnbridge.mcp_gateway.server import MCP_PATH, McpEndpoint
 
@@ -71,6 +72,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(routes_connectivity.router)
     app.include_router(routes_agents.router)
     app.include_router(routes_returns_system_webhooks.router)
+    dashboard.install(app)
     app.include_router(routes_connect.router)
 
     # The MCP gateway (docs/mcp.md): an ASGI endpoint of the official SDK behind the tenant key.

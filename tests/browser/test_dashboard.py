@@ -1,0 +1,166 @@
+"""The dashboard in real Chromium: sign in, find a return, resolve one from the review queue
+and watch it complete; refusals (wrong key, missing CSRF token, another tenant's return); a
+phone-sized screen. Each page is photographed (see conftest `shots`)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from returnbridge.store.tenants import create_tenant, rotate_api_key
+from support.gateway import Gateway, Sandbox, simple_order
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _key(gateway: Gateway) -> str:
+    return str(gateway.api.headers["Authorization"]).removeprefix("Bearer ")
+
+
+def _seed(gateway: Gateway, sandbox: Sandbox) -> tuple[str, str]:
+    """One return that completes and one parked on an ambiguous order; their ids."""
+    sandbox.seed_order(simple_order(4001, email="kim@example.com"))
+    sandbox.seed_order(simple_order(4002, email="kim@example.com"))
+    sandbox.seed_order(simple_order(5001, email="ann@example.com"))
+    plain = {
+        "external_id": "TICKET-77",
+        "channel": "ticket",
+        "order": {"order_number": "#5001", "customer_email": "ann@example.com"},
+        "lines": [{"sku": "MUG-WHT", "quantity": 1}],
+    }
+    ambiguous = {
+        "external_id": "DM-1",
+        "channel": "social",
+        "order": {"customer_email": "kim@example.com"},
+        "lines": [{"sku": "MUG-WHT", "quantity": 2}],
+    }
+    done = gateway.wait_for(gateway.post_return(plain).json()["return"]["id"])
+    parked = gateway.wait_for(gateway.post_return(ambiguous).json()["return"]["id"])
+    assert (done["status"], parked["status"]) == ("completed", "needs_review")
+    return done["id"], parked["id"]
+
+
+def _sign_in(page: Page, gateway: Gateway, key: str) -> None:
+    page.goto(gateway.server.url + "/dashboard")
+    expect(page).to_have_url(re.compile(r"/dashboard/sign-in"))
+    page.get_by_label("Key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_sign_in_find_a_return_resolve_it_from_the_queue_and_see_it_complete(
+    gateway: Gateway, sandbox: Sandbox, browser: Browser, shots: Path
+) -> None:
+    done_id, parked_id = _seed(gateway, sandbox)
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    page.goto(gateway.server.url + "/dashboard/sign-in")
+    page.screenshot(path=str(shots / "sign-in.png"))
+    _sign_in(page, gateway, _key(gateway))
+
+    expect(page).to_have_url(re.compile(r"/dashboard/returns$"))
+    rows = page.locator("#returns tbody tr")
+    expect(rows).to_have_count(2)
+    expect(page.get_by_role("img", name=re.compile("Returns per day"))).to_be_visible()
+    page.screenshot(path=str(shots / "returns.png"), full_page=True)
+
+    page.get_by_label("Search").fill("TICKET-77")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(1)
+    page.get_by_role("link", name="TICKET-77").click()
+    expect(page.locator("#status")).to_have_text("completed")
+    expect(page.locator("table.breakdown tr.total")).to_contain_text("10.85 USD")
+    expect(page.locator(".timeline")).to_contain_text("refunded")
+    page.screenshot(path=str(shots / "return.png"), full_page=True)
+
+    page.get_by_role("link", name="Review queue").click()
+    item = page.locator(f"#r-{parked_id}")
+    expect(item).to_contain_text("order ambiguous")
+    page.screenshot(path=str(shots / "review-queue.png"), full_page=True)
+    item.get_by_label(re.compile(r"#4001")).check()
+    item.get_by_role("button", name="Resolve").click()
+
+    expect(page).to_have_url(re.compile(rf"/dashboard/returns/{parked_id}"))
+    expect(page.get_by_role("status")).to_contain_text("resolved")
+    expect(page.locator("#status")).to_have_text("completed", timeout=60_000)  # live refresh
+    expect(page.locator(".timeline")).to_contain_text("order resolved")
+    expect(page.locator(".timeline")).to_contain_text(re.compile(r"dashboard:tenant:"))
+    assert len(sandbox.refunds_created()) == 2
+    body = gateway.api.get(f"/v1/returns/{parked_id}").json()
+    assert body["matched_order_id"] == "gid://shopify/Order/4001"
+
+    pages = {"Connections": "connections", "Sources": "sources", "Emails & callbacks": "deliveries"}
+    for link, name in pages.items():
+        page.get_by_role("link", name=link).click()
+        expect(page).to_have_url(re.compile(rf"/dashboard/{name}$"))
+        page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    page.get_by_role("link", name="Connections").click()
+    health = page.locator("table tbody tr").first
+    expect(health).to_contain_text("shopify")
+    expect(health).to_contain_text("cost points free")
+    expect(health).to_contain_text("HTTP 200")
+    page.goto(f"{gateway.server.url}/dashboard/returns/{done_id}")
+    expect(page.locator("#status")).to_have_text("completed")
+
+
+def test_wrong_keys_missing_tokens_and_other_tenants_are_refused(
+    gateway: Gateway, sandbox: Sandbox, browser: Browser
+) -> None:
+    _done_id, parked_id = _seed(gateway, sandbox)
+    page = browser.new_page()
+    _sign_in(page, gateway, "rbk_not-a-key")
+    expect(page.get_by_role("alert")).to_contain_text("not a tenant's API key")
+    expect(page).to_have_url(re.compile(r"/dashboard/sign-in"))
+
+    _sign_in(page, gateway, _key(gateway))
+    expect(page).to_have_url(re.compile(r"/dashboard/returns"))
+    cookie = next(c for c in page.context.cookies() if c["name"] == "rb_dashboard")
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Strict"
+    assert _key(gateway) not in cookie["value"]
+
+    # A form posted without the page's token (a cross-site request) does nothing.
+    jar = {"rb_dashboard": cookie["value"]}
+    forged = httpx.post(
+        f"{gateway.server.url}/dashboard/returns/{parked_id}/cancel", cookies=jar, data={}
+    )
+    assert forged.status_code == 403
+    assert gateway.api.get(f"/v1/returns/{parked_id}").json()["status"] == "needs_review"
+
+    # Another tenant signed in sees none of Acme's returns.
+    with gateway.runtime.sessions.begin() as session:
+        _other, other_key = create_tenant(session, "Other shop")
+    other = browser.new_page()
+    _sign_in(other, gateway, other_key)
+    expect(other.locator("#returns tbody")).to_contain_text("No returns match")
+    other.goto(f"{gateway.server.url}/dashboard/returns/{parked_id}")
+    expect(other.get_by_role("heading", name="Not found")).to_be_visible()
+
+    # Signing out ends the session; so does rotating the key.
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/sign-in"))
+    page.goto(gateway.server.url + "/dashboard/returns")
+    expect(page).to_have_url(re.compile(r"/dashboard/sign-in"))
+    expect(other.locator("#returns")).to_have_count(0)  # (still on the 404 page)
+    with gateway.runtime.sessions.begin() as session:
+        rotate_api_key(session, _other.id)
+    other.goto(gateway.server.url + "/dashboard/returns")
+    expect(other).to_have_url(re.compile(r"/dashboard/sign-in"))
+
+
+def test_the_dashboard_fits_a_phone(
+    gateway: Gateway, sandbox: Sandbox, browser: Browser, shots: Path
+) -> None:
+    _seed(gateway, sandbox)
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    _sign_in(phone, gateway, _key(gateway))
+    expect(phone.get_by_role("link", name="Review queue")).to_be_visible()
+    expect(phone.locator("#returns tbody tr")).to_have_count(2)
+    overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1  # tables scroll inside their box, the page does not
+    phone.screenshot(path=str(shots / "phone-returns.png"), full_page=True)
+    phone.get_by_role("link", name="Review queue").click()
+    expect(phone.get_by_role("button", name="Resolve")).to_be_visible()
+    phone.screenshot(path=str(shots / "phone-review-queue.png"), full_page=True)
