@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit install clean load mutation cost fuzz browser
+.PHONY: run test lint typecheck unit install clean load mutation cost fuzz browser screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test: lint typecheck browser
 # the package when it is missing.
 browser:
 	scripts/ensure-chromium
+
+# Photographs of every dashboard page against the demo, into docs/screenshots (a minute).
+screenshots: $(STAMP) browser
+	$(BIN)/python scripts/dashboard_screenshots.py docs/screenshots
 
 # The OpenAPI fuzz at eight times the examples of `make test` (not part of it; several
 # minutes): schemathesis on SQLite and PostgreSQL (127.0.0.1:5432).
