@@ -38,7 +38,7 @@ def start_demo(data_dir: Path) -> tuple[subprocess.Popen[str], str, str]:
         *("--sandbox-port", str(free_ports(5))),
     ]
     env = {**os.environ, "COLUMNS": "200"}
-    demo = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    demo = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)  # noqa: S603 - our own CLI
     assert demo.stdout is not None
     deadline = time.monotonic() + 300
     for line in demo.stdout:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from returnbridge.cli.demo import DEMO_MARKER
@@ -159,3 +161,44 @@ def test_demo_runs_again_on_the_data_dir_it_made(
     second = run_demo_command(data_dir, "--timeout", "120", timeout=280)
     assert second.returncode == 0, (second.stdout + second.stderr)[-4000:]
     assert "all 25 sample returns on 5 platforms ended as expected" in second.stdout
+
+
+def test_the_serving_demo_shows_its_returns_on_the_dashboard(tmp_path: Path) -> None:
+    """What `make run` does: the demo keeps serving and prints the dashboard's address; signed
+    in with the key it prints, the dashboard lists the demo's returns and its review queue."""
+    data_dir = tmp_path / "demo"
+    command = [
+        *(sys.executable, "-m", "returnbridge.cli.main", "demo", "--data-dir", str(data_dir)),
+        *("--port", str(free_port()), "--sandbox-port", str(free_ports(5))),
+    ]
+    env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    demo = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    try:
+        assert demo.stdout is not None
+        seen: list[str] = []
+        key = dashboard = None
+        for line in demo.stdout:
+            seen.append(line)
+            if found := re.search(r"Bearer (rbk_\S+)'", line):
+                key = found.group(1)
+            if found := re.search(r"dashboard: (http://\S+/dashboard)", line):
+                dashboard = found.group(1)
+            if "serving; press Ctrl-C" in line:
+                break
+        assert key, "".join(seen)[-3000:]
+        assert dashboard, "".join(seen)[-3000:]
+        with httpx.Client(base_url=dashboard.removesuffix("/dashboard"), timeout=30) as browser:
+            signed_in = browser.post("/dashboard/sign-in", data={"key": key})
+            assert signed_in.status_code == 303
+            assert browser.cookies.get("rb_dashboard")
+            page = browser.get("/dashboard/returns")
+            assert page.status_code == 200
+            for external_id in ("TCK-5001", "EML-7002", "CHAT-3003", "SHOP-1030", "TEL-6006"):
+                assert external_id in page.text
+            queue = browser.get("/dashboard/review")
+            assert "TEL-6006" in queue.text  # the demo's ambiguous order waits there
+    finally:
+        demo.terminate()
+        demo.wait(timeout=60)
