@@ -326,5 +326,28 @@ def test_a_tenant_creates_verifies_rotates_and_deletes_its_connections(world: Wo
     )
     assert api.post(f"/v1/connections/{new_id}/verify").json()["ok"] is True
 
+    naming = {**body, "name": "third", "credentials": good, "settings": {"returns_system": new_id}}
+    third = api.post("/v1/connections", params={"verify": "false"}, json=naming).json()["id"]
+    in_use = api.delete(f"/v1/connections/{new_id}")
+    assert (in_use.status_code, in_use.json()["code"]) == (409, "CONNECTION_IN_USE")
+    assert third in in_use.json()["detail"]
+    assert api.delete(f"/v1/connections/{third}").status_code == 204
     assert api.delete(f"/v1/connections/{new_id}").status_code == 204
     assert api.get(f"/v1/connections/{new_id}").status_code == 404
+    log = [
+        (e["action"], e["outcome"], e["status_code"]) for e in reversed(api.get("/v1/audit").json())
+    ]
+    assert log == [
+        ("create_connection", "error", 502),
+        ("create_connection", "ok", 201),
+        ("verify_connection", "ok", 200),
+        ("rotate_credentials", "error", 502),
+        ("verify_connection", "ok", 200),
+        ("rotate_credentials", "ok", 200),
+        ("verify_connection", "error", 502),
+        ("rotate_credentials", "ok", 200),
+        ("verify_connection", "ok", 200),
+        ("create_connection", "ok", 201),
+        ("delete_connection", "ok", 204),
+        ("delete_connection", "ok", 204),
+    ]

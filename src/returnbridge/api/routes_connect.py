@@ -40,6 +40,7 @@ from returnbridge.connectors.woocommerce import key_delivery
 from returnbridge.connectors.woocommerce.client import site_base_url
 from returnbridge.domain.errors import ConnectorError, DomainError, TransientError
 from returnbridge.engine.runtime import Runtime
+from returnbridge.store import audit
 from returnbridge.store.connections import create_connection, list_connections
 from returnbridge.store.errors import RecordNotFoundError
 from returnbridge.store.tenants import get_tenant
@@ -208,6 +209,16 @@ def _store_connection(
             credentials=credentials,
             cipher=runtime.cipher,
         )
+        entry = audit.Entry(
+            channel="api",
+            actor=f"connect-flow:{state.platform}",
+            action="connect",
+            outcome="ok",
+            connection_id=connection.id,
+            status_code=201,
+            summary={"platform": state.platform, "name": state.name},
+        )
+        audit.record(session, state.tenant_id, entry)
         return connection.id
 
 

@@ -109,6 +109,40 @@ def _load(runtime: Runtime, tenant_id: str, connection_id: str) -> Connection:
             ) from exc
 
 
+def _log(
+    runtime: Runtime,
+    tenant_id: str,
+    action: str,
+    *,
+    connection_id: str | None,
+    failure: ActionFailed | None = None,
+    status: int = 200,
+) -> None:
+    """Connection management on the audit log, beside the actions."""
+    entry = audit.Entry(
+        channel="api",
+        actor="api-key",
+        action=action,
+        outcome="error" if failure else "ok",
+        connection_id=connection_id,
+        status_code=failure.status if failure else status,
+        detail=failure.detail if failure else None,
+    )
+    with runtime.sessions.begin() as session:
+        audit.record(session, tenant_id, entry)
+
+
+def _tried(
+    runtime: Runtime, tenant_id: str, action: str, connection_id: str | None, **check: Any
+) -> dict[str, Any]:
+    """A live call with credentials (`verify_credentials`), audited when it fails."""
+    try:
+        return verify_credentials(runtime, **check)
+    except ActionFailed as failure:
+        _log(runtime, tenant_id, action, connection_id=connection_id, failure=failure)
+        raise _failed(failure) from failure
+
+
 def _count(session: Session, column: InstrumentedAttribute[str], connection_id: str) -> int:
     return int(session.scalar(select(func.count()).where(column == connection_id)) or 0)
 
@@ -152,12 +186,16 @@ def new_connection(
     require_credentials(body.platform, body.credentials)
     check_settings(body.settings)
     if verify:
-        try:
-            verify_credentials(
-                runtime, body.platform, body.base_url, body.credentials, body.settings
-            )
-        except ActionFailed as failure:
-            raise _failed(failure) from failure
+        _tried(
+            runtime,
+            tenant.id,
+            "create_connection",
+            None,
+            platform=body.platform,
+            base_url=body.base_url,
+            credentials=body.credentials,
+            settings=body.settings,
+        )
     with runtime.sessions.begin() as session:
         clash = session.scalar(
             select(Connection.id).where(
@@ -178,6 +216,7 @@ def new_connection(
             cipher=runtime.cipher,
             settings=body.settings,
         )
+    _log(runtime, tenant.id, "create_connection", connection_id=connection.id, status=201)
     return connection_out(connection)
 
 
@@ -196,13 +235,17 @@ def verify_connection(
     connection_id: ConnectionId, tenant: TenantDep, runtime: RuntimeDep
 ) -> Verified:
     connection = _load(runtime, tenant.id, connection_id)
-    credentials = connection_credentials(connection, cipher=runtime.cipher)
-    try:
-        result = verify_credentials(
-            runtime, connection.platform, connection.base_url, credentials, connection.settings
-        )
-    except ActionFailed as failure:
-        raise _failed(failure) from failure
+    result = _tried(
+        runtime,
+        tenant.id,
+        "verify_connection",
+        connection.id,
+        platform=connection.platform,
+        base_url=connection.base_url,
+        credentials=connection_credentials(connection, cipher=runtime.cipher),
+        settings=connection.settings,
+    )
+    _log(runtime, tenant.id, "verify_connection", connection_id=connection.id)
     return Verified.model_validate(result)
 
 
@@ -218,16 +261,16 @@ def rotate_credentials(
     connection = _load(runtime, tenant.id, connection_id)
     require_credentials(connection.platform, body.credentials)
     if body.verify:
-        try:
-            verify_credentials(
-                runtime,
-                connection.platform,
-                connection.base_url,
-                body.credentials,
-                connection.settings,
-            )
-        except ActionFailed as failure:
-            raise _failed(failure) from failure
+        _tried(
+            runtime,
+            tenant.id,
+            "rotate_credentials",
+            connection.id,
+            platform=connection.platform,
+            base_url=connection.base_url,
+            credentials=body.credentials,
+            settings=connection.settings,
+        )
     with runtime.sessions.begin() as session:
         updated = update_connection(
             session,
@@ -236,6 +279,7 @@ def rotate_credentials(
             cipher=runtime.cipher,
             credentials=dict(body.credentials),
         )
+    _log(runtime, tenant.id, "rotate_credentials", connection_id=connection_id)
     return connection_out(updated)
 
 
@@ -280,6 +324,7 @@ def delete_connection(
             )
         session.delete(connection)
     runtime.forget_connection(connection_id)
+    _log(runtime, tenant.id, "delete_connection", connection_id=connection_id, status=204)
     return Response(status_code=204)
 
 
