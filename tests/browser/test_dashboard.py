@@ -1,6 +1,7 @@
 """The dashboard in real Chromium: sign in, find a return, resolve one from the review queue
-and watch it complete; refusals (wrong key, missing CSRF token, another tenant's return); a
-phone-sized screen. Each page is photographed (see conftest `shots`)."""
+and watch it complete; approve a requested return and cancel another; refusals (wrong key,
+missing CSRF token, a post from another site, another tenant's return); a phone-sized screen.
+Each page is photographed (see conftest `shots`)."""
 
 from __future__ import annotations
 
@@ -101,6 +102,8 @@ def test_sign_in_find_a_return_resolve_it_from_the_queue_and_see_it_complete(
     expect(health).to_contain_text("shopify")
     expect(health).to_contain_text("cost points free")
     expect(health).to_contain_text("HTTP 200")
+    expect(health.locator("td").nth(7)).to_have_text("2")  # its returns, from the database
+    expect(health.locator("td").nth(8)).to_contain_text(sandbox.refunds_created()[-1]["refund_id"])
     page.goto(f"{gateway.server.url}/dashboard/returns/{done_id}")
     expect(page.locator("#status")).to_have_text("completed")
 
@@ -123,11 +126,25 @@ def test_wrong_keys_missing_tokens_and_other_tenants_are_refused(
 
     # A form posted without the page's token (a cross-site request) does nothing.
     jar = {"rb_dashboard": cookie["value"]}
-    forged = httpx.post(
-        f"{gateway.server.url}/dashboard/returns/{parked_id}/cancel", cookies=jar, data={}
-    )
+    cancel = f"{gateway.server.url}/dashboard/returns/{parked_id}/cancel"
+    forged = httpx.post(cancel, cookies=jar, data={})
     assert forged.status_code == 403
+    # Nor does one with the token that a browser says came from another site.
+    token = page.locator("input[name=csrf]").first.get_attribute("value")
+    assert token
+    for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        elsewhere = httpx.post(cancel, cookies=jar, data={"csrf": token}, headers=headers)
+        assert elsewhere.status_code == 403
+        assert "another site" in elsewhere.text
     assert gateway.api.get(f"/v1/returns/{parked_id}").json()["status"] == "needs_review"
+    # The sign-in form (no session token yet) refuses another site's post too: no login CSRF.
+    planted = httpx.post(
+        f"{gateway.server.url}/dashboard/sign-in",
+        data={"key": _key(gateway)},
+        headers={"Origin": "http://evil.example"},
+    )
+    assert planted.status_code == 403
+    assert "rb_dashboard" not in planted.cookies
 
     # Another tenant signed in sees none of Acme's returns.
     with gateway.runtime.sessions.begin() as session:
@@ -164,3 +181,61 @@ def test_the_dashboard_fits_a_phone(
     phone.get_by_role("link", name="Review queue").click()
     expect(phone.get_by_role("button", name="Resolve")).to_be_visible()
     phone.screenshot(path=str(shots / "phone-review-queue.png"), full_page=True)
+
+
+def test_a_requested_return_is_approved_and_an_ambiguous_one_cancelled(
+    gateway: Gateway, sandbox: Sandbox, browser: Browser
+) -> None:
+    sandbox.seed_order(simple_order(6001, email="lee@example.com"))
+    sandbox.seed_order(simple_order(4001, email="kim@example.com"))
+    sandbox.seed_order(simple_order(4002, email="kim@example.com"))
+    requested = {
+        "external_id": "REQ-9",
+        "channel": "email",
+        "status": "requested",
+        "order": {"order_number": "#6001", "customer_email": "lee@example.com"},
+        "lines": [{"sku": "MUG-WHT", "quantity": 1}],
+    }
+    ambiguous = {
+        "external_id": "DM-2",
+        "channel": "social",
+        "order": {"customer_email": "kim@example.com"},
+        "lines": [{"sku": "MUG-WHT", "quantity": 1}],
+    }
+    waiting_id = gateway.wait_for(gateway.post_return(requested).json()["return"]["id"])["id"]
+    parked_id = gateway.wait_for(gateway.post_return(ambiguous).json()["return"]["id"])["id"]
+    page = browser.new_page()
+    _sign_in(page, gateway, _key(gateway))
+
+    # The search reads the order reference the vendor sent, not only matched orders.
+    page.get_by_label("Search").fill("KIM@example")
+    page.get_by_role("button", name="Filter").click()
+    rows = page.locator("#returns tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text("DM-2")
+    page.locator("select[name=status]").select_option("completed")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_contain_text("No returns match")
+
+    page.get_by_role("link", name="Review queue").click()
+    expect(page.locator("h1 .count")).to_have_text("2")
+    item = page.locator(f"#r-{waiting_id}")
+    expect(item).to_contain_text("awaiting approval")
+    expect(item.get_by_role("button", name="Resolve")).to_have_count(0)
+    item.get_by_role("button", name="Approve").click()
+    expect(page).to_have_url(re.compile(rf"/dashboard/returns/{waiting_id}"))
+    expect(page.locator("#status")).to_have_text("completed", timeout=60_000)  # live refresh
+    expect(page.locator(".timeline")).to_contain_text("approved")
+
+    page.get_by_role("link", name="Review queue").click()
+    expect(page.locator("h1 .count")).to_have_text("1")
+    page.locator(f"#r-{parked_id}").get_by_role("button", name="Cancel return").click()
+    expect(page.get_by_role("status")).to_have_text("cancelled")
+    expect(page.locator("#status")).to_have_text("cancelled")
+    page.get_by_role("link", name="Review queue").click()
+    expect(page.get_by_text("Nothing is waiting for a decision.")).to_be_visible()
+
+    assert len(sandbox.refunds_created()) == 1
+    approved = gateway.api.get(f"/v1/returns/{waiting_id}").json()
+    assert approved["matched_order_id"] == "gid://shopify/Order/6001"
+    assert gateway.api.get(f"/v1/returns/{parked_id}").json()["status"] == "cancelled"

@@ -1,13 +1,13 @@
 """What the dashboard reads, always for one tenant: returns filtered and searched, the charts'
-figures, and a return's refund rows."""
+figures, a return's refund rows, and each connection's history as the database keeps it."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from returnbridge.store.tables import Connection, Refund, Return, TimelineEvent
@@ -20,7 +20,14 @@ class ReturnFilter:
     status: str | None = None
     platform: str | None = None
     text: str | None = None
-    """Part of the external id, the order reference or the matched order's name."""
+    """Part of the return id, the external id, the matched order's name or the order
+    reference the vendor sent (number, email, ...)."""
+
+
+def _contains(text: str) -> str:
+    """A LIKE pattern for `text` anywhere, its own `%`, `_` and `\\` taken literally."""
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def find_returns(
@@ -37,12 +44,13 @@ def find_returns(
     if wanted.platform:
         query = query.where(Connection.platform == wanted.platform)
     if wanted.text:
-        pattern = f"%{wanted.text.strip().lower()}%"
+        pattern = _contains(wanted.text)
         query = query.where(
             or_(
-                func.lower(Return.external_id).like(pattern),
-                func.lower(Return.matched_order_name).like(pattern),
-                func.lower(Return.id).like(pattern),
+                func.lower(Return.external_id).like(pattern, escape="\\"),
+                func.lower(Return.matched_order_name).like(pattern, escape="\\"),
+                func.lower(Return.id).like(pattern, escape="\\"),
+                func.lower(cast(Return.order_ref, String)).like(pattern, escape="\\"),
             )
         )
     query = query.order_by(Return.created_at.desc(), Return.id.desc()).limit(limit)
@@ -138,3 +146,56 @@ def figures(session: Session, tenant_id: str, *, now: datetime, days: int = 14) 
         refunded=refunded,
         to_refund=to_refund,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionHistory:
+    """A connection's health as the database remembers it (it outlives the process, unlike
+    the connector's own state): its returns, its last refund, its last failed return."""
+
+    returns: int = 0
+    last_return_at: datetime | None = None
+    last_refund_at: datetime | None = None
+    last_refund: str | None = None
+    """The platform's id of the last refund made through the connection."""
+    last_failure_at: datetime | None = None
+    last_failure: str | None = None
+    """Why the last of its returns failed (the timeline's sentence)."""
+
+
+def connection_history(session: Session, tenant_id: str) -> dict[str, ConnectionHistory]:
+    """connection id -> its history, for the tenant's connections that have any."""
+    found: dict[str, ConnectionHistory] = {}
+    counted = session.execute(
+        select(Return.connection_id, func.count(), func.max(Return.created_at))
+        .where(Return.tenant_id == tenant_id)
+        .group_by(Return.connection_id)
+    )
+    for connection_id, count, last_at in counted:
+        found[connection_id] = ConnectionHistory(returns=int(count), last_return_at=last_at)
+    refunds = session.execute(
+        select(Refund.connection_id, Refund.platform_refund_id, Refund.updated_at)
+        .where(Refund.tenant_id == tenant_id, Refund.status == "succeeded")
+        .order_by(Refund.updated_at.desc())
+        .limit(500)
+    )
+    for connection_id, refund_id, at in refunds:
+        known = found.get(connection_id, ConnectionHistory())
+        if known.last_refund_at is None:  # the newest comes first
+            found[connection_id] = replace(known, last_refund_at=at, last_refund=refund_id)
+    failures = session.execute(
+        select(Return.connection_id, TimelineEvent.at, TimelineEvent.reason)
+        .join(Return, Return.id == TimelineEvent.return_id)
+        .where(
+            TimelineEvent.tenant_id == tenant_id,
+            Return.tenant_id == tenant_id,
+            TimelineEvent.to_status == "failed",
+        )
+        .order_by(TimelineEvent.at.desc())
+        .limit(500)
+    )
+    for connection_id, at, reason in failures:
+        known = found.get(connection_id, ConnectionHistory())
+        if known.last_failure_at is None:
+            found[connection_id] = replace(known, last_failure_at=at, last_failure=reason)
+    return found

@@ -7,12 +7,15 @@ does, so they carry the same guarantees. Pages are HTML with a strict Content-Se
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
@@ -23,27 +26,60 @@ from returnbridge.api.schemas import return_out
 from returnbridge.connectors.registry import platforms as known_platforms
 from returnbridge.dashboard import charts, queries, session
 from returnbridge.dashboard.session import Session, SignInRefused
-from returnbridge.domain.errors import DomainError, TransientError
+from returnbridge.domain.errors import ConnectorError, DomainError, TransientError
 from returnbridge.domain.money import format_minor
 from returnbridge.domain.returns import ReturnStatus
 from returnbridge.engine import review
 from returnbridge.engine.runtime import Runtime
+from returnbridge.observability import get_logger
 from returnbridge.store import callbacks as callback_store
 from returnbridge.store import decisions
 from returnbridge.store import email as email_store
 from returnbridge.store import returns as return_store
 from returnbridge.store.clock import utc_now
 from returnbridge.store.connections import list_connections
-from returnbridge.store.errors import RecordNotFoundError
+from returnbridge.store.errors import CredentialsUnreadableError, RecordNotFoundError
 from returnbridge.store.sources import list_sources
 from returnbridge.store.tables import Tenant
 
 HERE = Path(__file__).parent
+log = get_logger(__name__)
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["money"] = lambda minor, currency: (
     f"{format_minor(int(minor), currency)} {currency}" if minor is not None and currency else "—"
 )
-router = APIRouter(prefix="/dashboard", include_in_schema=False)
+
+
+class DashboardRoute(APIRoute):
+    """Answers in HTML with our own sentence, never an exception's text or problem+json: a
+    form that does not validate, a post from another site, anything unexpected (logged)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            if request.method == "POST" and not session.same_site(_runtime(request), request):
+                return _forbidden(request, "This form was sent from another site: refused.")
+            try:
+                return await handler(request)
+            except RequestValidationError:
+                return _message(
+                    request, 400, "Not accepted", "The form was not filled in as expected."
+                )
+            except Exception:
+                log.exception("dashboard_error", path=request.url.path, method=request.method)
+                return _message(
+                    request,
+                    500,
+                    "Something went wrong",
+                    "The dashboard could not finish this; the gateway's log has the details. "
+                    "Reload the page to see where things stand.",
+                )
+
+        return answer
+
+
+router = APIRouter(prefix="/dashboard", include_in_schema=False, route_class=DashboardRoute)
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -65,7 +101,7 @@ def _runtime(request: Request) -> Runtime:
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    return session.secure(_runtime(request), request)
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -167,15 +203,17 @@ async def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Respo
     return response
 
 
-def _forbidden(request: Request) -> HTMLResponse:
-    return _page(
+def _forbidden(request: Request, message: str | None = None) -> HTMLResponse:
+    return _message(
         request,
-        "message.html",
         403,
-        who=None,
-        title="Refused",
-        message="The form's security token is missing or stale: reload the page and try again.",
+        "Refused",
+        message or "The form's security token is missing or stale: reload the page and try again.",
     )
+
+
+def _message(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+    return _page(request, "message.html", status, who=None, title=title, message=message)
 
 
 @router.get("/tenants", response_class=HTMLResponse)
@@ -398,6 +436,12 @@ async def decide(
             f"/returns/{return_id}",
             problem="the platform could not confirm the order just now; try again shortly",
         )
+    except (ConnectorError, CredentialsUnreadableError):
+        return _to(
+            f"/returns/{return_id}",
+            problem="the platform refused to look the order up: check the connection's "
+            "credentials on the Connections page",
+        )
     done = {
         "resolve": "resolved: it resumes",
         "approve": "approved: it resumes",
@@ -415,9 +459,14 @@ async def connections_page(request: Request) -> Response:
     if isinstance(viewer, Response):
         return viewer
     runtime = _runtime(request)
+    tenant_id = str(viewer.tenant_id)
     with runtime.reads() as db:
-        rows = list_connections(db, str(viewer.tenant_id), platform=None)
-    items = [(c, runtime.connection_health(c.id)) for c in rows]
+        rows = list_connections(db, tenant_id, platform=None)
+        history = queries.connection_history(db, tenant_id)
+    items = [
+        (c, runtime.connection_health(c.id), history.get(c.id, queries.ConnectionHistory()))
+        for c in rows
+    ]
     return _page(request, "connections.html", **_context(request, viewer, items=items))
 
 

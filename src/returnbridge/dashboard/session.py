@@ -1,20 +1,27 @@
 """Dashboard sign-in: a tenant's or the admin's key, exchanged for a signed session cookie.
 
 The cookie (HttpOnly, SameSite=Strict, Secure over https, path /dashboard, 8 hours) holds the
-tenant id, a fingerprint of the key's stored hash (rotating or revoking the key ends the
+tenant id, a keyed fingerprint of the key's stored hash (rotating or revoking the key ends the
 session) and the CSRF token every form must echo. The key itself is never stored.
+
+Every form post must also come from our own pages by the browser's word: a post whose
+`Origin` (or `Sec-Fetch-Site`) names another site is refused, the sign-in form included,
+which has no session token yet to check.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from returnbridge.api.auth import FailedAuthThrottle
+from returnbridge.api.auth import _configured_admin_key as configured_admin_key
 from returnbridge.engine.runtime import Runtime
 from returnbridge.store.errors import RecordNotFoundError
 from returnbridge.store.tenants import get_tenant, tenant_by_api_key
@@ -47,15 +54,17 @@ def _serializer(runtime: Runtime) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(runtime.settings.resolved_secret_key, salt=_SALT)
 
 
-def _fingerprint(key_hash: str) -> str:
-    return key_hash[:16]
+def _fingerprint(runtime: Runtime, key_hash: str) -> str:
+    """Names the key without revealing anything about it (the cookie is signed, not secret)."""
+    secret = runtime.settings.resolved_secret_key.encode()
+    return hmac.new(secret, f"{_SALT}:{key_hash}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def sign_in(runtime: Runtime, throttle: FailedAuthThrottle, client: str, key: str) -> Session:
     """A session for `key`: the admin key, or a tenant's API key."""
     throttle.check(client)
     key = key.strip()
-    admin_key = _admin_key(runtime)
+    admin_key = configured_admin_key(runtime.settings)
     if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
         return Session(csrf=secrets.token_urlsafe(24), admin=True)
     with runtime.reads() as db:
@@ -66,15 +75,8 @@ def sign_in(runtime: Runtime, throttle: FailedAuthThrottle, client: str, key: st
     return Session(
         csrf=secrets.token_urlsafe(24),
         tenant_id=tenant.id,
-        key_fp=_fingerprint(tenant.api_key_hash),
+        key_fp=_fingerprint(runtime, tenant.api_key_hash),
     )
-
-
-def _admin_key(runtime: Runtime) -> str:
-    try:
-        return runtime.settings.resolved_admin_key.strip()
-    except Exception:  # no usable admin key: it matches nothing
-        return ""
 
 
 def save(runtime: Runtime, response: Response, session: Session, *, secure: bool) -> None:
@@ -103,22 +105,53 @@ def load(runtime: Runtime, request: Request) -> Session | None:
         return None
     try:
         data = _serializer(runtime).loads(raw, max_age=MAX_AGE)
-    except BadSignature:
+        session = Session(
+            csrf=str(data["c"]), tenant_id=data["t"], admin=bool(data["a"]), key_fp=data["f"]
+        )
+    except (BadSignature, KeyError, TypeError):  # not ours, expired, or an older layout
         return None
-    session = Session(
-        csrf=str(data["c"]), tenant_id=data["t"], admin=bool(data["a"]), key_fp=data["f"]
-    )
     if session.admin:
-        return session if _admin_key(runtime) else None
+        return session if configured_admin_key(runtime.settings) else None
     with runtime.reads() as db:
         try:
             tenant = get_tenant(db, str(session.tenant_id))
         except RecordNotFoundError:
             return None
-    if not hmac.compare_digest(_fingerprint(tenant.api_key_hash), str(session.key_fp)):
+    if not hmac.compare_digest(_fingerprint(runtime, tenant.api_key_hash), str(session.key_fp)):
         return None  # the key was rotated or revoked since
     return session
 
 
 def csrf_ok(session: Session, token: str | None) -> bool:
     return bool(token) and hmac.compare_digest(session.csrf.encode(), str(token).encode())
+
+
+def same_site(runtime: Runtime, request: Request) -> bool:
+    """Whether a form post comes from our own pages, as far as the browser tells: its
+    `Sec-Fetch-Site` is not cross-site and its `Origin`, when sent, is the gateway's public
+    address or the address the request was made to. Clients other than browsers send
+    neither header and are judged by the session token alone."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    ours = {_origin(runtime.settings.resolved_public_url), _origin(str(request.base_url))}
+    return _origin(origin) in ours
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url.strip().lower())
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    try:
+        port = parts.port or default
+    except ValueError:
+        return "invalid"
+    return f"{parts.scheme}://{parts.hostname}:{port}"
+
+
+def secure(runtime: Runtime, request: Request) -> bool:
+    """Cookies only over https: the request's own scheme, or the public address behind a
+    proxy that ends TLS."""
+    public = runtime.settings.resolved_public_url.lower()
+    return request.url.scheme == "https" or public.startswith("https://")
