@@ -90,6 +90,8 @@ def test_an_agent_finds_previews_files_and_follows_a_return(db_gateway: Gateway)
                 assert tool.description
                 assert len(tool.description) > 60
                 assert tool.input_schema["type"] == "object"
+            vague = _refused(await client.call_tool("find_order", {}))
+            assert "give order_id, or at least one of" in vague
             found = _ok(await client.call_tool("find_order", {"order_number": "#1001"}))
             (order,) = found["orders"]
             assert order["email"] == "jane@example.com"
@@ -112,12 +114,22 @@ def test_an_agent_finds_previews_files_and_follows_a_return(db_gateway: Gateway)
 
     asyncio.run(scenario())
     assert len(db_gateway.sandbox.refunds_created()) == 1
-    audit = db_gateway.api.get("/v1/audit").json()
-    assert {e["actor"] for e in audit} == {"mcp:helpdesk-bot"}
-    assert {e["channel"] for e in audit} == {"mcp"}
-    actions = [e["action"] for e in reversed(audit)]
-    assert actions[:2] == ["find_orders", "preview_refund"]
-    assert actions.count("create_return") == 2
+
+    def logged(action: str) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = db_gateway.api.get(
+            "/v1/audit", params={"action": action, "limit": 500}
+        ).json()
+        return entries
+
+    assert [e["outcome"] for e in logged("find_order")] == ["refused"]
+    assert [e["outcome"] for e in logged("find_orders")] == ["ok"]
+    assert [e["outcome"] for e in logged("preview_refund")] == ["ok"]
+    assert logged("get_return")  # every tool call, reads too
+    audit = logged("create_return")
+    assert len(audit) == 2
+    everything = db_gateway.api.get("/v1/audit", params={"limit": 500}).json()
+    assert {e["actor"] for e in everything} == {"mcp:helpdesk-bot"}
+    assert {e["channel"] for e in everything} == {"mcp"}
     filed_entry = next(e for e in audit if e["action"] == "create_return")
     assert filed_entry["return_id"].startswith("ret_")
 

@@ -89,10 +89,12 @@ def _agent(ctx: Context[Any, Any]) -> Agent:
     return agent
 
 
-async def _run(call: Callable[[], T]) -> T:
+async def _run(runtime: Runtime, agent: Agent, tool: str, call: Callable[[], T]) -> T:
+    """Run a tool off the event loop; a refusal becomes a tool error, on the audit log."""
     try:
         return await anyio.to_thread.run_sync(call)
     except ToolRefused as refused:
+        await anyio.to_thread.run_sync(tools.audit_refusal, runtime, agent, tool, refused)
         raise ToolError(str(refused)) from refused
 
 
@@ -121,6 +123,9 @@ def build_server(runtime: Runtime) -> MCPServer:
     ) -> dict[str, Any]:
         agent = _agent(ctx)
         return await _run(
+            runtime,
+            agent,
+            "find_order",
             lambda: tools.find_order(
                 runtime,
                 agent,
@@ -129,7 +134,7 @@ def build_server(runtime: Runtime) -> MCPServer:
                 sku=sku,
                 order_id=order_id,
                 connection_id=connection_id,
-            )
+            ),
         )
 
     @server.tool(
@@ -143,9 +148,12 @@ def build_server(runtime: Runtime) -> MCPServer:
         agent = _agent(ctx)
         request = question.model_dump(mode="json", exclude_none=True)
         return await _run(
+            runtime,
+            agent,
+            "preview_refund",
             lambda: tools.preview_refund(
                 runtime, agent, connection_id=connection_id, request=request
-            )
+            ),
         )
 
     @server.tool(
@@ -161,7 +169,10 @@ def build_server(runtime: Runtime) -> MCPServer:
         agent = _agent(ctx)
         event = new_return.model_dump(mode="json", exclude_none=True)
         return await _run(
-            lambda: tools.create_return(runtime, agent, connection_id=connection_id, event=event)
+            runtime,
+            agent,
+            "create_return",
+            lambda: tools.create_return(runtime, agent, connection_id=connection_id, event=event),
         )
 
     @server.tool(
@@ -174,7 +185,12 @@ def build_server(runtime: Runtime) -> MCPServer:
         return_id: Annotated[str, Field(min_length=1, max_length=40, description="ret_...")],
     ) -> dict[str, Any]:
         agent = _agent(ctx)
-        return await _run(lambda: tools.get_return(runtime, agent, return_id=return_id))
+        return await _run(
+            runtime,
+            agent,
+            "get_return",
+            lambda: tools.get_return(runtime, agent, return_id=return_id),
+        )
 
     @server.tool(
         description="The returns waiting for a decision (needs_review), oldest first, each "
@@ -184,7 +200,12 @@ def build_server(runtime: Runtime) -> MCPServer:
         ctx: Context[Any, Any], limit: Annotated[int, Field(ge=1, le=100)] = 20
     ) -> dict[str, Any]:
         agent = _agent(ctx)
-        return await _run(lambda: tools.list_review_queue(runtime, agent, limit=limit))
+        return await _run(
+            runtime,
+            agent,
+            "list_review_queue",
+            lambda: tools.list_review_queue(runtime, agent, limit=limit),
+        )
 
     @server.tool(
         description="Decide a return waiting in needs_review: 'resolve' picks its order (an "
@@ -201,9 +222,12 @@ def build_server(runtime: Runtime) -> MCPServer:
     ) -> dict[str, Any]:
         agent = _agent(ctx)
         return await _run(
+            runtime,
+            agent,
+            "resolve_return",
             lambda: tools.resolve_return(
                 runtime, agent, return_id=return_id, decision=decision, order=order, note=note
-            )
+            ),
         )
 
     return server

@@ -30,7 +30,12 @@ from returnbridge.store.errors import RecordNotFoundError
 
 
 class ToolRefused(Exception):
-    """A tool call refused or failed, in a sentence for the agent (and its user)."""
+    """A tool call refused or failed, in a sentence for the agent (and its user); `audited`
+    once the refusal is on the audit log (else the transport records it)."""
+
+    def __init__(self, sentence: str, *, audited: bool = False) -> None:
+        super().__init__(sentence)
+        self.audited = audited
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +66,7 @@ def _act(
     try:
         return perform(runtime, agent.caller, connection_id, action, args).body
     except ActionFailed as failure:
-        raise ToolRefused(failure.detail) from failure
+        raise ToolRefused(failure.detail, audited=True) from failure
 
 
 def _audit(runtime: Runtime, agent: Agent, action: str, outcome: str, **extra: Any) -> None:
@@ -73,6 +78,13 @@ def _audit(runtime: Runtime, agent: Agent, action: str, outcome: str, **extra: A
                 channel="mcp", actor=agent.caller.actor, action=action, outcome=outcome, **extra
             ),
         )
+
+
+def audit_refusal(runtime: Runtime, agent: Agent, tool: str, refused: ToolRefused) -> None:
+    """Put a refusal no lower layer recorded on the audit log."""
+    if not refused.audited:
+        _audit(runtime, agent, tool, "refused", detail=str(refused))
+        refused.audited = True
 
 
 def find_order(
@@ -172,7 +184,7 @@ def create_return(
         )
         event_id = audit.record(session, agent.tenant_id, entry).id
     if refusal:
-        raise ToolRefused(refusal)
+        raise ToolRefused(refusal, audited=True)
     if hold:
         metadata = {**canonical.metadata, HOLD_KEY: hold}
         canonical = canonical.model_copy(update={"status": "requested", "metadata": metadata})
@@ -244,6 +256,12 @@ def guardrail_hold(limits: guardrails.Limits, priced: tuple[int, str] | None) ->
 
 
 def get_return(runtime: Runtime, agent: Agent, *, return_id: str) -> dict[str, Any]:
+    body = _return_body(runtime, agent, return_id)
+    _audit(runtime, agent, "get_return", "ok", return_id=return_id)
+    return body
+
+
+def _return_body(runtime: Runtime, agent: Agent, return_id: str) -> dict[str, Any]:
     with runtime.reads() as session:
         try:
             record = return_store.get_return(session, return_id, tenant_id=agent.tenant_id)
@@ -278,6 +296,7 @@ def list_review_queue(runtime: Runtime, agent: Agent, *, limit: int) -> dict[str
                 "review": out.review.model_dump(mode="json") if out.review else None,
             }
         )
+    _audit(runtime, agent, "list_review_queue", "ok", summary={"returns": len(items)})
     return {"returns": items, "more": page.next_cursor is not None}
 
 
@@ -293,7 +312,6 @@ def resolve_return(
     with runtime.sessions.begin() as session:
         limits = guardrails.read(session, agent.tenant_id)
     if limits.calculate_only:
-        _audit(runtime, agent, "resolve_return", "refused", return_id=return_id)
         raise ToolRefused("this merchant allows agents to calculate only: a person decides")
     actor = agent.caller.actor
     try:
@@ -315,7 +333,7 @@ def resolve_return(
     except TransientError as exc:
         raise ToolRefused("the platform could not confirm the order just now; try again") from exc
     _audit(runtime, agent, "resolve_return", "ok", return_id=return_id, detail=decision)
-    return get_return(runtime, agent, return_id=return_id)
+    return _return_body(runtime, agent, return_id)
 
 
 def _refuse_held(runtime: Runtime, agent: Agent, return_id: str) -> None:
@@ -326,7 +344,6 @@ def _refuse_held(runtime: Runtime, agent: Agent, return_id: str) -> None:
         except RecordNotFoundError as exc:
             raise ToolRefused(f"return {return_id} not found") from exc
     if canonical.metadata.get(HOLD_KEY):
-        _audit(runtime, agent, "resolve_return", "refused", return_id=return_id)
         raise ToolRefused(
             f"return {return_id} is held for a person: {canonical.metadata[HOLD_KEY]}"
         )
