@@ -30,7 +30,7 @@ from returnbridge.connectors.registry import require_credentials, require_suppor
 from returnbridge.connectors.settings import check_settings
 from returnbridge.domain.returns import BoundedObject
 from returnbridge.engine.actions import catalog
-from returnbridge.engine.actions.perform import Caller, perform
+from returnbridge.engine.actions.perform import Caller, perform, tenant_connection
 from returnbridge.engine.actions.run import ActionFailed
 from returnbridge.engine.actions.verify import verify_credentials
 from returnbridge.engine.runtime import Runtime
@@ -100,13 +100,10 @@ def _failed(failure: ActionFailed) -> ApiProblem:
 
 
 def _load(runtime: Runtime, tenant_id: str, connection_id: str) -> Connection:
-    with runtime.sessions() as session:
-        try:
-            return get_connection(session, connection_id, tenant_id=tenant_id)
-        except RecordNotFoundError as exc:
-            raise ApiProblem(
-                404, "CONNECTION_NOT_FOUND", f"connection {connection_id} not found"
-            ) from exc
+    try:
+        return tenant_connection(runtime, tenant_id, connection_id)
+    except ActionFailed as failure:
+        raise _failed(failure) from failure
 
 
 def _log(

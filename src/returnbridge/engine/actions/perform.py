@@ -49,7 +49,8 @@ def platform_key(tenant_id: str, key: str) -> str:
     return f"rbx-{digest[:24]}"
 
 
-def _connection(runtime: Runtime, tenant_id: str, connection_id: str) -> Connection:
+def tenant_connection(runtime: Runtime, tenant_id: str, connection_id: str) -> Connection:
+    """The tenant's connection; `ActionFailed` 404 when it has none of that id."""
     with runtime.sessions() as session:
         try:
             return get_connection(session, connection_id, tenant_id=tenant_id)
@@ -90,7 +91,7 @@ def perform(
         )
 
     try:
-        connection = _connection(runtime, caller.tenant_id, connection_id)
+        connection = tenant_connection(runtime, caller.tenant_id, connection_id)
         action = catalog.find_action(connection.platform, action_name)
         if action is None:
             raise ActionFailed(
