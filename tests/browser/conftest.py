@@ -8,9 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, Playwright, expect, sync_playwright
 
 CHROMIUM = os.environ.get("RETURNBRIDGE_CHROMIUM", "/usr/bin/chromium")
+
+# Assertions wait for the page up to this long: a loaded 2-core machine running the suite in
+# three processes can take seconds to answer; nothing here asserts how fast.
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture
