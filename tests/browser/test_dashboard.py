@@ -12,6 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from returnbridge.dashboard import queries
 from returnbridge.store.tenants import create_tenant, rotate_api_key
 from support.gateway import Gateway, Sandbox, simple_order
 
@@ -155,6 +156,15 @@ def test_wrong_keys_missing_tokens_and_other_tenants_are_refused(
     other.goto(f"{gateway.server.url}/dashboard/returns/{parked_id}")
     expect(other.get_by_role("heading", name="Not found")).to_be_visible()
 
+    # Words on our pages come from us: a made-up notice in a link is not shown.
+    page.goto(f"{gateway.server.url}/dashboard/returns?flash=call-0800-scam&problem=x&done=y")
+    expect(page.locator("#returns")).to_be_visible()
+    expect(page.locator(".flash")).to_have_count(0)
+    # A malformed request answers a page in our words, not problem+json.
+    page.goto(f"{gateway.server.url}/dashboard/returns?page=0")
+    expect(page.get_by_role("heading", name="Not accepted")).to_be_visible()
+    page.goto(f"{gateway.server.url}/dashboard/returns")
+
     # Signing out ends the session; so does rotating the key.
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/dashboard/sign-in"))
@@ -183,8 +193,8 @@ def test_the_dashboard_fits_a_phone(
     phone.screenshot(path=str(shots / "phone-review-queue.png"), full_page=True)
 
 
-def test_a_requested_return_is_approved_and_an_ambiguous_one_cancelled(
-    gateway: Gateway, sandbox: Sandbox, browser: Browser
+def test_a_requested_return_is_approved_one_retried_and_an_ambiguous_one_cancelled(
+    gateway: Gateway, sandbox: Sandbox, browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sandbox.seed_order(simple_order(6001, email="lee@example.com"))
     sandbox.seed_order(simple_order(4001, email="kim@example.com"))
@@ -202,15 +212,35 @@ def test_a_requested_return_is_approved_and_an_ambiguous_one_cancelled(
         "order": {"customer_email": "kim@example.com"},
         "lines": [{"sku": "MUG-WHT", "quantity": 1}],
     }
+    unknown = {
+        "external_id": "TEL-3",
+        "channel": "phone",
+        "order": {"order_number": "#7001"},
+        "lines": [{"sku": "MUG-WHT", "quantity": 1}],
+    }
+    missing_id = gateway.wait_for(gateway.post_return(unknown).json()["return"]["id"])["id"]
     waiting_id = gateway.wait_for(gateway.post_return(requested).json()["return"]["id"])["id"]
     parked_id = gateway.wait_for(gateway.post_return(ambiguous).json()["return"]["id"])["id"]
     page = browser.new_page()
     _sign_in(page, gateway, _key(gateway))
 
+    # Pages of returns, newest first (one a page here), the filters kept from page to page.
+    monkeypatch.setattr(queries, "PAGE", 1)
+    page.goto(gateway.server.url + "/dashboard/returns?status=needs_review")
+    rows = page.locator("#returns tbody tr")
+    expect(rows).to_contain_text("DM-2")
+    page.get_by_role("link", name="Older").click()
+    expect(rows).to_contain_text("REQ-9")
+    page.get_by_role("link", name="Older").click()
+    expect(rows).to_contain_text("TEL-3")
+    expect(page.get_by_role("link", name="Older")).to_have_count(0)
+    expect(page.locator("select[name=status]")).to_have_value("needs_review")
+    monkeypatch.undo()
+
     # The search reads the order reference the vendor sent, not only matched orders.
+    page.goto(gateway.server.url + "/dashboard/returns")
     page.get_by_label("Search").fill("KIM@example")
     page.get_by_role("button", name="Filter").click()
-    rows = page.locator("#returns tbody tr")
     expect(rows).to_have_count(1)
     expect(rows).to_contain_text("DM-2")
     page.locator("select[name=status]").select_option("completed")
@@ -218,7 +248,7 @@ def test_a_requested_return_is_approved_and_an_ambiguous_one_cancelled(
     expect(rows).to_contain_text("No returns match")
 
     page.get_by_role("link", name="Review queue").click()
-    expect(page.locator("h1 .count")).to_have_text("2")
+    expect(page.locator("h1 .count")).to_have_text("3")
     item = page.locator(f"#r-{waiting_id}")
     expect(item).to_contain_text("awaiting approval")
     expect(item.get_by_role("button", name="Resolve")).to_have_count(0)
@@ -226,6 +256,15 @@ def test_a_requested_return_is_approved_and_an_ambiguous_one_cancelled(
     expect(page).to_have_url(re.compile(rf"/dashboard/returns/{waiting_id}"))
     expect(page.locator("#status")).to_have_text("completed", timeout=60_000)  # live refresh
     expect(page.locator(".timeline")).to_contain_text("approved")
+
+    # Not found until the order exists; then a retry takes it through.
+    page.get_by_role("link", name="Review queue").click()
+    expect(page.locator(f"#r-{missing_id}")).to_contain_text("order not found")
+    sandbox.seed_order(simple_order(7001, email="max@example.com"))
+    page.locator(f"#r-{missing_id}").get_by_role("button", name="Retry").click()
+    expect(page.get_by_role("status")).to_contain_text("again")
+    expect(page.locator("#status")).to_have_text("completed", timeout=60_000)
+    expect(page.locator(".timeline")).to_contain_text("retry requested")
 
     page.get_by_role("link", name="Review queue").click()
     expect(page.locator("h1 .count")).to_have_text("1")
@@ -235,7 +274,7 @@ def test_a_requested_return_is_approved_and_an_ambiguous_one_cancelled(
     page.get_by_role("link", name="Review queue").click()
     expect(page.get_by_text("Nothing is waiting for a decision.")).to_be_visible()
 
-    assert len(sandbox.refunds_created()) == 1
+    assert len(sandbox.refunds_created()) == 2
     approved = gateway.api.get(f"/v1/returns/{waiting_id}").json()
     assert approved["matched_order_id"] == "gid://shopify/Order/6001"
     assert gateway.api.get(f"/v1/returns/{parked_id}").json()["status"] == "cancelled"

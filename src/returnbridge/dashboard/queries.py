@@ -31,9 +31,10 @@ def _contains(text: str) -> str:
 
 
 def find_returns(
-    session: Session, tenant_id: str, wanted: ReturnFilter, *, limit: int = PAGE
+    session: Session, tenant_id: str, wanted: ReturnFilter, *, limit: int = PAGE, skip: int = 0
 ) -> list[tuple[Return, str]]:
-    """The tenant's returns, newest first, with their connection's platform."""
+    """The tenant's returns, newest first, with their connection's platform; `skip` the
+    newest ones (the pages before)."""
     query = (
         select(Return, Connection.platform)
         .join(Connection, Connection.id == Return.connection_id)
@@ -53,7 +54,7 @@ def find_returns(
                 func.lower(cast(Return.order_ref, String)).like(pattern, escape="\\"),
             )
         )
-    query = query.order_by(Return.created_at.desc(), Return.id.desc()).limit(limit)
+    query = query.order_by(Return.created_at.desc(), Return.id.desc()).offset(skip).limit(limit)
     return [(row[0], row[1]) for row in session.execute(query)]
 
 

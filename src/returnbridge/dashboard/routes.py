@@ -29,7 +29,7 @@ from returnbridge.dashboard.session import Session, SignInRefused
 from returnbridge.domain.errors import ConnectorError, DomainError, TransientError
 from returnbridge.domain.money import format_minor
 from returnbridge.domain.returns import ReturnStatus
-from returnbridge.engine import review
+from returnbridge.engine import retries, review
 from returnbridge.engine.runtime import Runtime
 from returnbridge.observability import get_logger
 from returnbridge.store import callbacks as callback_store
@@ -86,6 +86,13 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 STATUSES = [s.value for s in ReturnStatus]
+DONE = {
+    "resolve": "resolved: it resumes",
+    "approve": "approved: it resumes",
+    "cancel": "cancelled",
+    "retry": "sent through its workflow again",
+}
+"""The decisions a form may post, and what the page says once one is taken."""
 TERMINAL = {"completed", "failed", "cancelled"}
 
 
@@ -112,8 +119,19 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTM
     return response
 
 
-def _to(path: str, **query: str | None) -> RedirectResponse:
-    wanted = {k: v for k, v in query.items() if v}
+def _to(
+    path: str,
+    request: Request | None = None,
+    *,
+    next: str | None = None,
+    done: str | None = None,
+    problem: str | None = None,
+) -> RedirectResponse:
+    """See other: one of our pages, with what to tell the reader there (signed, so a link
+    from elsewhere cannot put words on our pages)."""
+    wanted = {"next": next} if next else {}
+    if request is not None and (done or problem):
+        wanted["flash"] = session.flash(_runtime(request), done=done, problem=problem)
     suffix = f"?{urlencode(wanted)}" if wanted else ""
     return RedirectResponse(f"/dashboard{path}{suffix}", status_code=303)
 
@@ -130,12 +148,13 @@ def _tenant_name(runtime: Runtime, tenant_id: str) -> str:
 
 def _context(request: Request, who: Session, **extra: Any) -> dict[str, Any]:
     runtime = _runtime(request)
+    done, problem = session.read_flash(runtime, request.query_params.get("flash"))
     return {
         "who": who,
         "tenant_name": _tenant_name(runtime, str(who.tenant_id)) if who.tenant_id else None,
         "csrf": who.csrf,
-        "done": request.query_params.get("done"),
-        "problem": request.query_params.get("problem"),
+        "done": done,
+        "problem": problem,
         **extra,
     }
 
@@ -242,7 +261,7 @@ async def choose_tenant(
     runtime = _runtime(request)
     with runtime.reads() as db:
         if db.get(Tenant, tenant_id) is None:
-            return _to("/tenants", problem=f"no tenant {tenant_id}")
+            return _to("/tenants", request, problem=f"no tenant {tenant_id}")
     response = _to("/returns")
     chosen = Session(csrf=who.csrf, tenant_id=tenant_id, admin=True)
     session.save(runtime, response, chosen, secure=_secure(request))
@@ -258,6 +277,7 @@ async def returns_page(
     status: Annotated[str | None, Query(max_length=32)] = None,
     platform: Annotated[str | None, Query(max_length=32)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     viewer = await _viewer(request)
     if isinstance(viewer, Response):
@@ -272,10 +292,16 @@ async def returns_page(
 
     def read() -> tuple[list[Any], queries.Figures]:
         with runtime.reads() as db:
-            rows = queries.find_returns(db, tenant_id, wanted)
+            rows = queries.find_returns(
+                db, tenant_id, wanted, limit=queries.PAGE + 1, skip=(page - 1) * queries.PAGE
+            )
             return rows, queries.figures(db, tenant_id, now=utc_now())
 
     rows, figures = await run_in_threadpool(read)
+    more = len(rows) > queries.PAGE
+    rows = rows[: queries.PAGE]
+    kept = {"status": wanted.status, "platform": wanted.platform, "q": wanted.text}
+    kept = {k: v for k, v in kept.items() if v}
     return _page(
         request,
         "returns.html",
@@ -283,6 +309,9 @@ async def returns_page(
             request,
             viewer,
             rows=rows,
+            page=page,
+            newer=urlencode({**kept, "page": page - 1}) if page > 1 else None,
+            older=urlencode({**kept, "page": page + 1}) if more else None,
             live=[r.id for r, _platform in rows if r.status not in TERMINAL],
             wanted=wanted,
             statuses=STATUSES,
@@ -397,14 +426,14 @@ async def decide(
     order: Annotated[str, Form(max_length=200)] = "",
     note: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    """resolve (with an order), approve or cancel, as the review API does."""
+    """resolve (with an order), approve, cancel or retry, as the review API does."""
     viewer = await _viewer(request)
     if isinstance(viewer, Response):
         return viewer
     if not session.csrf_ok(viewer, csrf):
         return _forbidden(request)
-    if decision not in ("resolve", "approve", "cancel"):
-        return _to(f"/returns/{return_id}", problem=f"no decision {decision!r}")
+    if decision not in DONE:
+        return _to(f"/returns/{return_id}", request, problem=f"no decision {decision!r}")
     runtime = _runtime(request)
     tenant_id = str(viewer.tenant_id)
     actor = f"dashboard:{viewer.who}"
@@ -412,7 +441,9 @@ async def decide(
     chosen = order.replace("\x00", "").strip()
 
     def act() -> None:
-        if decision == "approve":
+        if decision == "retry":
+            retries.retry_return(runtime, tenant_id, return_id, actor=actor, reason=reason)
+        elif decision == "approve":
             review.approve(runtime, tenant_id, return_id, actor=actor, note=reason)
         elif decision == "cancel":
             review.cancel(runtime, tenant_id, return_id, actor=actor, note=reason)
@@ -428,26 +459,23 @@ async def decide(
     try:
         await run_in_threadpool(act)
     except RecordNotFoundError:
-        return _to("/review", problem=f"return {return_id} not found")
+        return _to("/review", request, problem=f"return {return_id} not found")
     except DomainError as exc:
-        return _to(f"/returns/{return_id}", problem=exc.message)
+        return _to(f"/returns/{return_id}", request, problem=exc.message)
     except TransientError:
         return _to(
             f"/returns/{return_id}",
+            request,
             problem="the platform could not confirm the order just now; try again shortly",
         )
     except (ConnectorError, CredentialsUnreadableError):
         return _to(
             f"/returns/{return_id}",
+            request,
             problem="the platform refused to look the order up: check the connection's "
             "credentials on the Connections page",
         )
-    done = {
-        "resolve": "resolved: it resumes",
-        "approve": "approved: it resumes",
-        "cancel": "cancelled",
-    }
-    return _to(f"/returns/{return_id}", done=done[decision])
+    return _to(f"/returns/{return_id}", request, done=DONE[decision])
 
 
 # ----------------------------------------------------------------------------- the rest

@@ -155,3 +155,26 @@ def secure(runtime: Runtime, request: Request) -> bool:
     proxy that ends TLS."""
     public = runtime.settings.resolved_public_url.lower()
     return request.url.scheme == "https" or public.startswith("https://")
+
+
+_FLASH_SALT = "returnbridge-dashboard-flash"
+_FLASH_AGE = 600
+
+
+def flash(runtime: Runtime, *, done: str | None, problem: str | None) -> str:
+    """What the next page should tell the reader, signed for the query string."""
+    serializer = URLSafeTimedSerializer(runtime.settings.resolved_secret_key, salt=_FLASH_SALT)
+    return str(serializer.dumps({"d": done, "p": problem}))
+
+
+def read_flash(runtime: Runtime, token: str | None) -> tuple[str | None, str | None]:
+    """(done, problem) from a `flash` we signed in the last ten minutes; nothing otherwise."""
+    if not token:
+        return None, None
+    serializer = URLSafeTimedSerializer(runtime.settings.resolved_secret_key, salt=_FLASH_SALT)
+    try:
+        data = serializer.loads(token, max_age=_FLASH_AGE)
+        done, problem = data["d"], data["p"]
+    except (BadSignature, KeyError, TypeError):
+        return None, None
+    return (str(done) if done else None), (str(problem) if problem else None)
