@@ -54,6 +54,8 @@ def test_demo_once_processes_every_sample_return_and_exits_zero(
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert "all 25 sample returns on 5 platforms ended as expected" in output
+    assert "Connectivity API: preview of 1 × " in output
+    assert "MCP gateway: 6 tools (find_order, preview_refund, create_return" in output
     for external_id in ("TCK-5001", "EML-7002", "CHAT-3003", "IG-4004", "MKT-5005", "TEL-6006"):
         assert external_id in output
     # a merchant on each platform; the same order refunds the same on all four

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from returnbridge.cli import demo_agents as agents
 from returnbridge.cli import demo_outbound as outbound
 from returnbridge.cli import demo_scenarios as scenarios
 from returnbridge.cli.demo_platforms import DEMO_PLATFORMS, OTHER_STORES, DemoStore, refund_keys
@@ -387,6 +388,7 @@ def run_demo(
         loop_url=loop.url,
         shopify_url=shopify.url,
     )
+    problems += agents.report(console, gateway_url=gateway.url, api_key=api_key)
     for problem in problems:
         console.print(f"[red]✗[/] {problem}")
     if not problems:
