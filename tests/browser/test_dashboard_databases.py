@@ -1,0 +1,70 @@
+"""The dashboard's own queries on both databases (SQLite and PostgreSQL), over plain HTTP with
+a whole gateway: the search through the vendor's order reference (a JSON column read as
+text), the charts' figures, a return's refund, the connections' history from the database."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from support.gateway import Gateway, simple_order
+
+
+def _key(gateway: Gateway) -> str:
+    return str(gateway.api.headers["Authorization"]).removeprefix("Bearer ")
+
+
+def test_search_charts_refund_and_connection_history_on_each_database(
+    db_gateway: Gateway,
+) -> None:
+    gateway = db_gateway
+    gateway.sandbox.seed_order(simple_order(8001, email="pat@example.com"))
+    gateway.sandbox.seed_order(simple_order(8002, email="ida_100%@example.com"))
+    gateway.sandbox.seed_order(simple_order(8003, email="ida_100%@example.com"))
+    done = gateway.wait_for(
+        gateway.post_return(
+            {
+                "external_id": "WEB-81",
+                "channel": "web",
+                "order": {"order_number": "#8001"},
+                "lines": [{"sku": "MUG-WHT", "quantity": 1}],
+            }
+        ).json()["return"]["id"]
+    )
+    parked = gateway.wait_for(
+        gateway.post_return(
+            {
+                "external_id": "DM-82",
+                "channel": "social",
+                "order": {"customer_email": "ida_100%@example.com"},
+                "lines": [{"sku": "MUG-WHT", "quantity": 1}],
+            }
+        ).json()["return"]["id"]
+    )
+    assert (done["status"], parked["status"]) == ("completed", "needs_review")
+
+    with httpx.Client(base_url=gateway.server.url, timeout=30) as browser:
+        signed = browser.post("/dashboard/sign-in", data={"key": _key(gateway)})
+        assert signed.status_code == 303
+
+        # The order reference the vendor sent is searched, its % and _ taken literally.
+        found = browser.get("/dashboard/returns", params={"q": "IDA_100%"})
+        assert "DM-82" in found.text
+        assert "WEB-81" not in found.text
+        assert "DM-82" not in browser.get("/dashboard/returns", params={"q": "ida%pat"}).text
+        assert "WEB-81" in browser.get("/dashboard/returns", params={"q": "#8001"}).text
+
+        listing = browser.get("/dashboard/returns").text
+        assert "2 returns in the last 14 days" in listing
+        assert "1 refunded returns" in listing
+        assert re.search(r"Refunded per day, USD.*10\.85 USD refunded", listing, re.S)
+
+        one = browser.get(f"/dashboard/returns/{done['id']}").text
+        assert "10.85 USD" in one
+        assert done["refunds"][0]["platform_refund_id"] in one
+
+        connections = browser.get("/dashboard/connections").text
+        row = connections[connections.index("<tbody>") :]
+        assert re.search(r'<td class="num">2</td>', row)
+        assert done["refunds"][0]["platform_refund_id"] in row
