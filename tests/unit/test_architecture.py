@@ -56,11 +56,35 @@ def test_sandbox_imports_nothing_of_ours_outside_itself() -> None:
 
 @pytest.mark.parametrize("layer", ["domain", "connectors", "store"])
 def test_inner_layers_never_import_outer_ones(layer: str) -> None:
-    outer = ("returnbridge.engine", "returnbridge.api", "returnbridge.cli", "returnbridge.sandbox")
+    outer = (
+        "returnbridge.engine",
+        "returnbridge.api",
+        "returnbridge.cli",
+        "returnbridge.sandbox",
+        "returnbridge.dashboard",
+        "returnbridge.mcp_gateway",
+    )
     offending = [
         f"{path.relative_to(SRC)}: {module}"
         for path, module in _imports(layer)
         if module.startswith(outer)
+    ]
+    assert offending == []
+
+
+@pytest.mark.parametrize("layer", ["engine", "notify"])
+def test_the_engine_never_imports_a_way_in(layer: str) -> None:
+    """The API, the dashboard, the MCP gateway and the CLI call the engine, never the reverse."""
+    ways_in = (
+        "returnbridge.api",
+        "returnbridge.cli",
+        "returnbridge.dashboard",
+        "returnbridge.mcp_gateway",
+    )
+    offending = [
+        f"{path.relative_to(SRC)}: {module}"
+        for path, module in _imports(layer)
+        if module.startswith(ways_in)
     ]
     assert offending == []
 
