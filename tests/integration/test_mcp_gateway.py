@@ -90,6 +90,11 @@ def test_an_agent_finds_previews_files_and_follows_a_return(db_gateway: Gateway)
                 assert tool.description
                 assert len(tool.description) > 60
                 assert tool.input_schema["type"] == "object"
+            schemas = {t.name: t.input_schema for t in listed.tools}
+            decision = schemas["resolve_return"]["properties"]["decision"]
+            assert decision["enum"] == ["resolve", "approve", "cancel"]
+            assert schemas["create_return"]["required"] == ["new_return"]
+            assert "external_id" in str(schemas["create_return"])
             vague = _refused(await client.call_tool("find_order", {}))
             assert "give order_id, or at least one of" in vague
             found = _ok(await client.call_tool("find_order", {"order_number": "#1001"}))

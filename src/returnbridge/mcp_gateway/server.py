@@ -8,7 +8,7 @@ itself with an `X-Agent-Name` header (else its User-Agent); that name is on the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
@@ -216,7 +216,10 @@ def build_server(runtime: Runtime) -> MCPServer:
     async def resolve_return(
         ctx: Context[Any, Any],
         return_id: Annotated[str, Field(min_length=1, max_length=40)],
-        decision: Annotated[str, Field(pattern="^(resolve|approve|cancel)$")],
+        decision: Annotated[
+            Literal["resolve", "approve", "cancel"],
+            Field(description="resolve (with order), approve, or cancel"),
+        ],
         order: Annotated[str | None, Field(max_length=200, description="for resolve")] = None,
         note: Annotated[str | None, Field(max_length=500)] = None,
     ) -> dict[str, Any]:
