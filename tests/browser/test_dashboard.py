@@ -283,3 +283,29 @@ def test_a_requested_return_is_approved_one_retried_and_an_ambiguous_one_cancell
     approved = gateway.api.get(f"/v1/returns/{waiting_id}").json()
     assert approved["matched_order_id"] == "gid://shopify/Order/6001"
     assert gateway.api.get(f"/v1/returns/{parked_id}").json()["status"] == "cancelled"
+
+
+def test_the_admin_opens_a_tenant_decides_as_admin_and_a_new_admin_key_ends_it(
+    gateway: Gateway, sandbox: Sandbox, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _done_id, parked_id = _seed(gateway, sandbox)
+    settings = gateway.runtime.settings
+    page = browser.new_page()
+    _sign_in(page, gateway, settings.resolved_admin_key)
+    expect(page).to_have_url(re.compile(r"/dashboard/tenants$"))
+    expect(page.get_by_role("link", name="Review queue")).to_have_count(0)  # no tenant yet
+    page.locator("tr", has_text=gateway.tenant_id).get_by_role("button", name="Open").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/returns$"))
+    expect(page.locator(".who")).to_contain_text("Acme (admin")
+    expect(page.locator("#returns tbody tr")).to_have_count(2)
+
+    page.goto(f"{gateway.server.url}/dashboard/returns/{parked_id}")
+    page.get_by_role("button", name="Cancel return").click()
+    expect(page.locator("#status")).to_have_text("cancelled")
+    expect(page.locator(".timeline")).to_contain_text("dashboard:admin")
+    assert len(sandbox.refunds_created()) == 1  # the completed return's, none for the cancelled
+
+    # Another admin key (the old one leaked, say) ends the admin's sessions.
+    monkeypatch.setitem(settings.__dict__, "resolved_admin_key", "another-admin-key-" + "x" * 30)
+    page.goto(f"{gateway.server.url}/dashboard/returns")
+    expect(page).to_have_url(re.compile(r"/dashboard/sign-in"))

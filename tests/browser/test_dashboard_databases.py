@@ -1,13 +1,16 @@
 """The dashboard's own queries on both databases (SQLite and PostgreSQL), over plain HTTP with
 a whole gateway: the search through the vendor's order reference (a JSON column read as
-text), the charts' figures, a return's refund, the connections' history from the database."""
+text), the charts' figures, a return's refund, the connections' history from the database,
+a push source's deliveries."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
 
+from returnbridge.cli.push_cmd import send_push
 from support.gateway import Gateway, simple_order
 
 
@@ -68,3 +71,27 @@ def test_search_charts_refund_and_connection_history_on_each_database(
         row = connections[connections.index("<tbody>") :]
         assert re.search(r'<td class="num">2</td>', row)
         assert done["refunds"][0]["platform_refund_id"] in row
+
+
+def test_a_push_source_shows_its_deliveries_on_each_database(db_gateway: Gateway) -> None:
+    gateway = db_gateway
+    gateway.sandbox.seed_order(simple_order(8101))
+    created = gateway.api.post("/v1/push-sources", json={"name": "helpdesk-push"})
+    assert created.status_code == 201, created.text
+    source = created.json()
+    event = {
+        "external_id": "PUSH-1",
+        "channel": "ticket",
+        "order": {"platform_order_id": "gid://shopify/Order/8101"},
+        "lines": [{"sku": "MUG-WHT", "quantity": 1}],
+    }
+    with httpx.Client(base_url=gateway.server.url, timeout=30) as vendor:
+        path = f"/v1/push-sources/{source['id']}/deliveries"
+        sent = send_push(vendor, path, json.dumps(event).encode(), secret=source["secret"])
+        assert sent.status_code == 202, sent.text
+        browser = vendor
+        assert browser.post("/dashboard/sign-in", data={"key": _key(gateway)}).status_code == 303
+        before = browser.get("/dashboard/sources").text
+        row = before[before.index("helpdesk-push") :]
+        row = row[: row.index("</tr>")]
+        assert re.search(r"<td>1, last \d{4}-\d\d-\d\d \d\d:\d\d:\d\d</td>", row), row

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from returnbridge.store.tables import Connection, Refund, Return, TimelineEvent
+from returnbridge.store.tables import Connection, Refund, Return, SourceDelivery, TimelineEvent
 
 PAGE = 50
 
@@ -200,3 +200,21 @@ def connection_history(session: Session, tenant_id: str) -> dict[str, Connection
         if known.last_failure_at is None:
             found[connection_id] = replace(known, last_failure_at=at, last_failure=reason)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Deliveries:
+    """A push source's signed deliveries still on record (they are forgotten after a while)."""
+
+    count: int
+    last_at: datetime | None
+
+
+def push_deliveries(session: Session, tenant_id: str) -> dict[str, Deliveries]:
+    """source id -> its deliveries, for the tenant's push sources that received any."""
+    rows = session.execute(
+        select(SourceDelivery.source_id, func.count(), func.max(SourceDelivery.received_at))
+        .where(SourceDelivery.tenant_id == tenant_id)
+        .group_by(SourceDelivery.source_id)
+    )
+    return {source_id: Deliveries(int(n), last_at) for source_id, n, last_at in rows}

@@ -140,18 +140,23 @@ async def _signed_in(request: Request) -> Session | None:
     return await run_in_threadpool(session.load, _runtime(request), request)
 
 
-def _tenant_name(runtime: Runtime, tenant_id: str) -> str:
+def _tenant_name(runtime: Runtime, tenant_id: str) -> str | None:
     with runtime.reads() as db:
         tenant = db.get(Tenant, tenant_id)
-    return tenant.name if tenant else tenant_id
+    return tenant.name if tenant else None
 
 
-def _context(request: Request, who: Session, **extra: Any) -> dict[str, Any]:
+async def _context(request: Request, who: Session, **extra: Any) -> dict[str, Any]:
     runtime = _runtime(request)
     done, problem = session.read_flash(runtime, request.query_params.get("flash"))
+    name = (
+        await run_in_threadpool(_tenant_name, runtime, str(who.tenant_id))
+        if who.tenant_id
+        else None
+    )
     return {
         "who": who,
-        "tenant_name": _tenant_name(runtime, str(who.tenant_id)) if who.tenant_id else None,
+        "tenant_name": name,
         "csrf": who.csrf,
         "done": done,
         "problem": problem,
@@ -242,9 +247,13 @@ async def tenants(request: Request) -> Response:
         return _to("/sign-in")
     if not who.admin:
         return _to("/returns")
-    with _runtime(request).reads() as db:
-        rows = list(db.scalars(select(Tenant).order_by(Tenant.name)))
-    return _page(request, "tenants.html", **_context(request, who, tenants=rows))
+
+    def read() -> list[Tenant]:
+        with _runtime(request).reads() as db:
+            return list(db.scalars(select(Tenant).order_by(Tenant.name)))
+
+    rows = await run_in_threadpool(read)
+    return _page(request, "tenants.html", **await _context(request, who, tenants=rows))
 
 
 @router.post("/tenants")
@@ -259,11 +268,10 @@ async def choose_tenant(
     if not session.csrf_ok(who, csrf):
         return _forbidden(request)
     runtime = _runtime(request)
-    with runtime.reads() as db:
-        if db.get(Tenant, tenant_id) is None:
-            return _to("/tenants", request, problem=f"no tenant {tenant_id}")
+    if await run_in_threadpool(_tenant_name, runtime, tenant_id) is None:
+        return _to("/tenants", request, problem=f"no tenant {tenant_id}")
     response = _to("/returns")
-    chosen = Session(csrf=who.csrf, tenant_id=tenant_id, admin=True)
+    chosen = Session(csrf=who.csrf, tenant_id=tenant_id, admin=True, key_fp=who.key_fp)
     session.save(runtime, response, chosen, secure=_secure(request))
     return response
 
@@ -305,7 +313,7 @@ async def returns_page(
     return _page(
         request,
         "returns.html",
-        **_context(
+        **await _context(
             request,
             viewer,
             rows=rows,
@@ -333,9 +341,13 @@ async def live_status(
     if who is None or who.tenant_id is None:
         return JSONResponse({"signed_in": False}, status_code=401)
     wanted = [i for i in ids.split(",") if i][:200]
-    with _runtime(request).reads() as db:
-        found = queries.statuses_of(db, who.tenant_id, wanted)
-    return JSONResponse({"statuses": found})
+    tenant_id = who.tenant_id
+
+    def read() -> dict[str, str]:
+        with _runtime(request).reads() as db:
+            return queries.statuses_of(db, tenant_id, wanted)
+
+    return JSONResponse({"statuses": await run_in_threadpool(read)})
 
 
 def _platform_link(platform: str, base_url: str, order_id: str | None) -> str | None:
@@ -387,9 +399,13 @@ async def return_page(request: Request, return_id: str) -> Response:
             request,
             "message.html",
             404,
-            **_context(request, viewer, title="Not found", message=f"No return {return_id} here."),
+            **await _context(
+                request, viewer, title="Not found", message=f"No return {return_id} here."
+            ),
         )
-    return _page(request, "return.html", **_context(request, viewer, terminal=TERMINAL, **found))
+    return _page(
+        request, "return.html", **await _context(request, viewer, terminal=TERMINAL, **found)
+    )
 
 
 # ----------------------------------------------------------------------------- review
@@ -413,7 +429,7 @@ async def review_page(request: Request) -> Response:
         return [return_out(r, base_url=base, parked=parked.get(r.id)) for r in page.items]
 
     waiting = await run_in_threadpool(read)
-    return _page(request, "review.html", **_context(request, viewer, waiting=waiting))
+    return _page(request, "review.html", **await _context(request, viewer, waiting=waiting))
 
 
 @router.post("/returns/{return_id}/{decision}")
@@ -488,14 +504,18 @@ async def connections_page(request: Request) -> Response:
         return viewer
     runtime = _runtime(request)
     tenant_id = str(viewer.tenant_id)
-    with runtime.reads() as db:
-        rows = list_connections(db, tenant_id, platform=None)
-        history = queries.connection_history(db, tenant_id)
-    items = [
-        (c, runtime.connection_health(c.id), history.get(c.id, queries.ConnectionHistory()))
-        for c in rows
-    ]
-    return _page(request, "connections.html", **_context(request, viewer, items=items))
+
+    def read() -> list[Any]:
+        with runtime.reads() as db:
+            rows = list_connections(db, tenant_id, platform=None)
+            history = queries.connection_history(db, tenant_id)
+        return [
+            (c, runtime.connection_health(c.id), history.get(c.id, queries.ConnectionHistory()))
+            for c in rows
+        ]
+
+    items = await run_in_threadpool(read)
+    return _page(request, "connections.html", **await _context(request, viewer, items=items))
 
 
 @router.get("/sources", response_class=HTMLResponse)
@@ -503,9 +523,16 @@ async def sources_page(request: Request) -> Response:
     viewer = await _viewer(request)
     if isinstance(viewer, Response):
         return viewer
-    with _runtime(request).reads() as db:
-        rows = list_sources(db, str(viewer.tenant_id))
-    return _page(request, "sources.html", **_context(request, viewer, sources=rows))
+    tenant_id = str(viewer.tenant_id)
+
+    def read() -> tuple[list[Any], dict[str, queries.Deliveries]]:
+        with _runtime(request).reads() as db:
+            return list_sources(db, tenant_id), queries.push_deliveries(db, tenant_id)
+
+    rows, pushed = await run_in_threadpool(read)
+    return _page(
+        request, "sources.html", **await _context(request, viewer, sources=rows, pushed=pushed)
+    )
 
 
 @router.get("/deliveries", response_class=HTMLResponse)
@@ -514,9 +541,15 @@ async def deliveries_page(request: Request) -> Response:
     if isinstance(viewer, Response):
         return viewer
     tenant_id = str(viewer.tenant_id)
-    with _runtime(request).reads() as db:
-        emails = email_store.list_deliveries(db, tenant_id, limit=100)
-        callbacks = callback_store.list_deliveries(db, tenant_id, limit=100)
+
+    def read() -> tuple[list[Any], list[Any]]:
+        with _runtime(request).reads() as db:
+            emails = email_store.list_deliveries(db, tenant_id, limit=100)
+            return emails, callback_store.list_deliveries(db, tenant_id, limit=100)
+
+    emails, callbacks = await run_in_threadpool(read)
     return _page(
-        request, "deliveries.html", **_context(request, viewer, emails=emails, callbacks=callbacks)
+        request,
+        "deliveries.html",
+        **await _context(request, viewer, emails=emails, callbacks=callbacks),
     )

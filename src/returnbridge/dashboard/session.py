@@ -1,8 +1,9 @@
 """Dashboard sign-in: a tenant's or the admin's key, exchanged for a signed session cookie.
 
 The cookie (HttpOnly, SameSite=Strict, Secure over https, path /dashboard, 8 hours) holds the
-tenant id, a keyed fingerprint of the key's stored hash (rotating or revoking the key ends the
-session) and the CSRF token every form must echo. The key itself is never stored.
+tenant id, a keyed fingerprint of the key (of a tenant's key, its stored hash: rotating or
+revoking the key ends the session; of the admin key, the key: changing it ends the session)
+and the CSRF token every form must echo. The key itself is never stored.
 
 Every form post must also come from our own pages by the browser's word: a post whose
 `Origin` (or `Sec-Fetch-Site`) names another site is refused, the sign-in form included,
@@ -30,6 +31,7 @@ COOKIE = "rb_dashboard"
 MAX_AGE = 8 * 3600
 PATH = "/dashboard"
 _SALT = "returnbridge-dashboard-session"
+_ADMIN = "admin-key:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +68,9 @@ def sign_in(runtime: Runtime, throttle: FailedAuthThrottle, client: str, key: st
     key = key.strip()
     admin_key = configured_admin_key(runtime.settings)
     if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
-        return Session(csrf=secrets.token_urlsafe(24), admin=True)
+        return Session(
+            csrf=secrets.token_urlsafe(24), admin=True, key_fp=_fingerprint(runtime, _ADMIN + key)
+        )
     with runtime.reads() as db:
         tenant = tenant_by_api_key(db, key)
     if tenant is None:
@@ -111,7 +115,10 @@ def load(runtime: Runtime, request: Request) -> Session | None:
     except (BadSignature, KeyError, TypeError):  # not ours, expired, or an older layout
         return None
     if session.admin:
-        return session if configured_admin_key(runtime.settings) else None
+        admin_key = configured_admin_key(runtime.settings)
+        now = _fingerprint(runtime, _ADMIN + admin_key) if admin_key else ""
+        # a changed (or removed) admin key ends the admin's sessions
+        return session if now and hmac.compare_digest(now, str(session.key_fp)) else None
     with runtime.reads() as db:
         try:
             tenant = get_tenant(db, str(session.tenant_id))
