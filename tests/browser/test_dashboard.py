@@ -160,6 +160,16 @@ def test_wrong_keys_missing_tokens_and_other_tenants_are_refused(
     page.goto(f"{gateway.server.url}/dashboard/returns?flash=call-0800-scam&problem=x&done=y")
     expect(page.locator("#returns")).to_be_visible()
     expect(page.locator(".flash")).to_have_count(0)
+    # An unknown address, too; the page's own files are still served.
+    missing = page.goto(f"{gateway.server.url}/dashboard/no-such-page")
+    assert missing is not None
+    assert missing.status == 404
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    css = page.request.get(f"{gateway.server.url}/dashboard/static/dashboard.css")
+    assert css.ok
+    assert "text/css" in css.headers["content-type"]
+    page.goto(f"{gateway.server.url}/dashboard/")
+    expect(page).to_have_url(re.compile(r"/dashboard/returns$"))
     # A malformed request answers a page in our words, not problem+json.
     page.goto(f"{gateway.server.url}/dashboard/returns?page=0")
     expect(page.get_by_role("heading", name="Not accepted")).to_be_visible()

@@ -98,8 +98,9 @@ TERMINAL = {"completed", "failed", "cancelled"}
 
 def install(app: FastAPI) -> None:
     """Serve the dashboard on `app`: its pages and its static files."""
-    app.include_router(router)
+    # the files first: the router ends with a catch-all page for unknown addresses
     app.mount("/dashboard/static", StaticFiles(directory=HERE / "static"), name="dashboard-static")
+    app.include_router(router)
 
 
 def _runtime(request: Request) -> Runtime:
@@ -553,3 +554,15 @@ async def deliveries_page(request: Request) -> Response:
         "deliveries.html",
         **await _context(request, viewer, emails=emails, callbacks=callbacks),
     )
+
+
+@router.get("/{unknown:path}", response_class=HTMLResponse)
+async def no_such_page(request: Request, unknown: str) -> Response:
+    """Any other address under /dashboard: a page in our words, not the API's 404."""
+    if not unknown.strip("/"):
+        return await home(request)
+    who = await _signed_in(request)
+    if who is None:
+        return _message(request, 404, "Not found", "There is no such page.")
+    context = await _context(request, who, title="Not found", message="There is no such page.")
+    return _page(request, "message.html", 404, **context)
