@@ -244,3 +244,27 @@ def test_stdio_bridge_serves_the_same_tools(gateway: Gateway) -> None:
     asyncio.run(scenario())
     audit = gateway.api.get("/v1/audit").json()
     assert [(e["actor"], e["action"]) for e in audit] == [("mcp:desk", "find_orders")]
+
+
+def test_an_unexpected_failure_reaches_the_agent_in_our_words(db_gateway: Gateway) -> None:
+    """Whatever breaks inside a tool, the agent reads our sentence, never the exception's."""
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    from returnbridge.mcp_gateway.server import _run
+    from returnbridge.mcp_gateway.tools import Agent
+
+    agent_id = Agent(db_gateway.tenant_id, "probe")
+
+    def broken() -> None:
+        raise RuntimeError("psycopg: relation secret_internal_table does not exist")
+
+    with pytest.raises(ToolError) as raised:
+        asyncio.run(_run(db_gateway.runtime, agent_id, "get_return", broken))
+    assert str(raised.value) == "an unexpected error occurred; it has been logged"
+    (entry,) = db_gateway.api.get("/v1/audit").json()
+    assert (entry["action"], entry["outcome"], entry["actor"]) == (
+        "get_return",
+        "refused",
+        "mcp:probe",
+    )
+    assert "secret_internal_table" not in str(entry)

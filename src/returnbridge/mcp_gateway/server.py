@@ -25,8 +25,10 @@ from returnbridge.domain.returns import OrderReference, RefundInstruction, Retur
 from returnbridge.engine.runtime import Runtime
 from returnbridge.mcp_gateway import tools
 from returnbridge.mcp_gateway.tools import Agent, ToolRefused
+from returnbridge.observability import get_logger
 
 MCP_PATH = "/mcp"
+log = get_logger(__name__)
 AGENT_KEY = "returnbridge.agent"
 T = TypeVar("T")
 
@@ -96,6 +98,11 @@ async def _run(runtime: Runtime, agent: Agent, tool: str, call: Callable[[], T])
     except ToolRefused as refused:
         await anyio.to_thread.run_sync(tools.audit_refusal, runtime, agent, tool, refused)
         raise ToolError(str(refused)) from refused
+    except Exception as exc:  # never an internal message to the agent: ours, and a log entry
+        log.exception("mcp tool failed", tool=tool, tenant_id=agent.tenant_id)
+        unexpected = ToolRefused("an unexpected error occurred; it has been logged")
+        await anyio.to_thread.run_sync(tools.audit_refusal, runtime, agent, tool, unexpected)
+        raise ToolError(str(unexpected)) from exc
 
 
 def build_server(runtime: Runtime) -> MCPServer:
