@@ -76,7 +76,8 @@ def main() -> None:
                     # the long logs: the first screenful is enough to show them
                     whole = name not in ("deliveries",)
                     desk.screenshot(path=str(out / f"{name}.png"), full_page=whole)
-                desk.goto(url + "/dashboard/returns?status=completed")
+                # the demo's restocking-fee return: items, tax, shipping, a fee, tenders
+                desk.goto(url + "/dashboard/returns?q=TCK-1010")
                 desk.locator("#returns tbody a").first.click()
                 desk.screenshot(path=str(out / "return.png"), full_page=True)
                 phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)

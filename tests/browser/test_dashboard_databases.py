@@ -32,6 +32,7 @@ def test_search_charts_refund_and_connection_history_on_each_database(
                 "channel": "web",
                 "order": {"order_number": "#8001"},
                 "lines": [{"sku": "MUG-WHT", "quantity": 1}],
+                "refund": {"restocking_fee": {"type": "fixed", "amount": "1.50"}},
             }
         ).json()["return"]["id"]
     )
@@ -61,10 +62,19 @@ def test_search_charts_refund_and_connection_history_on_each_database(
         listing = browser.get("/dashboard/returns").text
         assert "2 returns in the last 14 days" in listing
         assert "1 refunded returns" in listing
-        assert re.search(r"Refunded per day, USD.*10\.85 USD refunded", listing, re.S)
+        assert re.search(r"Refunded per day, USD.*9\.35 USD refunded", listing, re.S)
 
         one = browser.get(f"/dashboard/returns/{done['id']}").text
-        assert "10.85 USD" in one
+        fee = re.search(
+            r'<tr class="fee"><td colspan="5">Restocking fee kept back</td>'
+            r'<td class="num">(-?[\d.]+) USD</td>',
+            one,
+        )
+        assert fee
+        assert fee.group(1) == "-1.50"
+        total = re.search(r'<tr class="total">.*?<td class="num">([\d.]+) USD</td>', one, re.S)
+        assert total
+        assert total.group(1) == "9.35"
         assert done["refunds"][0]["platform_refund_id"] in one
 
         connections = browser.get("/dashboard/connections").text
