@@ -351,3 +351,35 @@ def test_a_tenant_creates_verifies_rotates_and_deletes_its_connections(world: Wo
         ("delete_connection", "ok", 204),
         ("delete_connection", "ok", 204),
     ]
+
+
+def test_a_stock_adjustment_whose_answer_was_lost_is_never_sent_twice(world: World) -> None:
+    """BigCommerce's inventory adjustments carry no key: when the answer is lost the outcome
+    is unknown, and the key answers so from then on instead of adjusting again."""
+    platform = "bigcommerce"
+    order = world.act(platform, "get_order", {"order_id": "3001"}).json()
+    body = {"order_id": "3001", "lines": [{"line_id": order["line_items"][0]["id"], "quantity": 1}]}
+    control = world.sandboxes[platform].url + "/_sandbox"
+    adjustments = f"{control}/stores/{platforms.BC_STORE}/adjustments"
+    httpx.post(
+        f"{control}/faults",
+        json={
+            "kind": "timeout_after_commit",
+            "count": 1,
+            "operation": "post-relative-adjustment",
+            "delay": 7.0,  # longer than the gateway's 5 s HTTP timeout
+        },
+        timeout=10,
+    ).raise_for_status()
+    key = f"restock-{uuid.uuid4()}"
+    lost = world.act(platform, "restock", body, key)
+    assert (lost.status_code, lost.json()["code"]) == (409, "OUTCOME_UNKNOWN"), lost.text
+    assert "check the stock" in lost.json()["detail"]
+    assert len(httpx.get(adjustments, timeout=10).json()) == 1  # applied once, answer lost
+    again = world.act(platform, "restock", body, key)
+    assert (again.status_code, again.json()["code"]) == (409, "OUTCOME_UNKNOWN")
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(httpx.get(adjustments, timeout=10).json()) == 1
+    fresh = world.act(platform, "restock", body, f"restock-{uuid.uuid4()}")
+    assert fresh.status_code == 201, fresh.text
+    assert len(httpx.get(adjustments, timeout=10).json()) == 2

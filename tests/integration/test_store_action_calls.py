@@ -52,7 +52,7 @@ def test_a_key_is_claimed_once_then_replayed_refused_or_taken_over(
     assert claim("k2").kind == "running"
     clock.advance(action_calls.STALE_AFTER + timedelta(seconds=1))
     taken = claim("k2")
-    assert taken.kind == "new"
+    assert taken.kind == "stale"
     assert taken.call.id == stuck.call.id  # the same claim, taken over
     assert claim("k2").kind == "running"  # and fresh again
 

@@ -34,10 +34,12 @@ def request_hash(connection_id: str, action: str, payload: dict[str, Any]) -> st
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """What `claim` found: `new` (go ahead), `done` (replay `call`'s answer), `running`
-    (another request holds the key), or `mismatch` (the key was used for another request)."""
+    """What `claim` found: `new` (go ahead), `stale` (a claim left running by a request that
+    never finished, now this one's: the platform may or may not have acted), `done` (replay
+    `call`'s answer), `running` (another request holds the key), or `mismatch` (the key was
+    used for another request)."""
 
-    kind: Literal["new", "done", "running", "mismatch"]
+    kind: Literal["new", "stale", "done", "running", "mismatch"]
     call: ActionCall
 
 
@@ -85,7 +87,7 @@ def claim(
     if now - existing.updated_at < STALE_AFTER:
         return Claim("running", existing)
     existing.updated_at = now  # stale: this request takes it over
-    return Claim("new", existing)
+    return Claim("stale", existing)
 
 
 def finish(

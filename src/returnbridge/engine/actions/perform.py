@@ -13,8 +13,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from returnbridge.connectors import registry
 from returnbridge.engine.actions import catalog
-from returnbridge.engine.actions.run import ActionFailed, execute, parse_input
+from returnbridge.engine.actions.run import (
+    ActionFailed,
+    execute,
+    parse_input,
+    uncertain_after_failure,
+)
 from returnbridge.engine.runtime import Runtime
 from returnbridge.observability import get_logger
 from returnbridge.store import action_calls, audit
@@ -160,6 +166,9 @@ def _write(
         )
     if claim.kind == "done":
         return Performed(kept[0] or 200, dict(kept[1] or {}), replayed=True)
+    uncertain = uncertain_after_failure(action.name, registry.capabilities(connection.platform))
+    if claim.kind == "stale" and uncertain:
+        raise _unknown_outcome(runtime, call_id)
     try:
         body = execute(
             runtime.connector(connection),
@@ -169,6 +178,8 @@ def _write(
             platform_key(caller.tenant_id, key),
         )
     except ActionFailed as failure:
+        if uncertain and failure.status == 503:  # sent, perhaps applied: never twice
+            raise _unknown_outcome(runtime, call_id) from failure
         with runtime.sessions.begin() as session:
             if failure.retryable:
                 action_calls.release(session, call_id)
@@ -181,6 +192,21 @@ def _write(
     with runtime.sessions.begin() as session:
         action_calls.finish(session, call_id, status_code=201, response=body)
     return Performed(201, body)
+
+
+def _unknown_outcome(runtime: Runtime, call_id: str) -> ActionFailed:
+    """Keep, for this key, that the write's outcome is unknown (a stock adjustment that may
+    have been applied): retrying it could apply it twice."""
+    failure = ActionFailed(
+        409,
+        "OUTCOME_UNKNOWN",
+        "the platform did not confirm this stock adjustment, so it may have been applied: "
+        "check the stock; to send it again, use a new Idempotency-Key",
+    )
+    refusal = {"code": failure.code, "detail": failure.detail, "status": failure.status}
+    with runtime.sessions.begin() as session:
+        action_calls.finish(session, call_id, status_code=409, response={"error": refusal})
+    return failure
 
 
 def _summary(payload: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from returnbridge.connectors.base.connector import (
     RefundCommand,
     RestockCommand,
 )
-from returnbridge.connectors.base.dedupe import NOTE_PREFIX
+from returnbridge.connectors.base.dedupe import NOTE_PREFIX, find_by_key
 from returnbridge.domain.errors import (
     AuthError,
     ConnectorError,
@@ -187,8 +187,20 @@ def _create_refund(c: OrderConnector, conn: Connection, data: m.RefundIn, key: s
             "refund.issue is false: no money would move; use the restock action for goods",
             field="refund.issue",
         )
+    if Capability.IDEMPOTENT_REFUNDS not in c.capabilities:
+        # The platform keeps no key of ours but the note: look there first, so a request
+        # retried after its answer was lost (or its claim went stale) refunds once.
+        made = find_by_key(c.list_refunds(data.order_id), key)
+        if made is not None:
+            return made
     _order, _plan, command = _planned(c, conn, data, key)
     return c.create_refund(command)
+
+
+def uncertain_after_failure(action: str, capabilities: frozenset[Capability]) -> bool:
+    """Whether a write of `action` that failed midway may have acted with nothing to find
+    it by afterwards: a stock adjustment (BigCommerce) has no key and no note."""
+    return action == "restock" and Capability.RESTOCK in capabilities
 
 
 def _list_refunds(
