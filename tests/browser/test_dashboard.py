@@ -80,6 +80,7 @@ def test_sign_in_find_a_return_resolve_it_from_the_queue_and_see_it_complete(
     page.get_by_role("link", name="Review queue").click()
     item = page.locator(f"#r-{parked_id}")
     expect(item).to_contain_text("order ambiguous")
+    expect(item.locator(f'[data-return="{parked_id}"]')).to_have_text("needs review")
     page.screenshot(path=str(shots / "review-queue.png"), full_page=True)
     item.get_by_label(re.compile(r"#4001")).check()
     item.get_by_role("button", name="Resolve").click()
@@ -208,7 +209,7 @@ def test_the_dashboard_fits_a_phone(
         assert sideways <= 1, path
 
 
-def test_a_requested_return_is_approved_one_retried_and_an_ambiguous_one_cancelled(
+def test_approve_retry_and_a_queue_that_follows_a_decision_made_elsewhere(
     gateway: Gateway, sandbox: Sandbox, browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sandbox.seed_order(simple_order(6001, email="lee@example.com"))
@@ -283,16 +284,22 @@ def test_a_requested_return_is_approved_one_retried_and_an_ambiguous_one_cancell
 
     page.get_by_role("link", name="Review queue").click()
     expect(page.locator("h1 .count")).to_have_text("1")
+    # Decided elsewhere (the API) while the queue is open: the queue shows it by itself.
+    elsewhere = gateway.api.post(f"/v1/returns/{parked_id}/resolve", json={"order": "#4002"})
+    assert elsewhere.status_code == 202, elsewhere.text
+    badge = page.locator(f'#r-{parked_id} [data-return="{parked_id}"]')
+    expect(badge).to_have_text("completed", timeout=60_000)
+    # Its buttons are stale now: the engine refuses, the page says why in our words.
     page.locator(f"#r-{parked_id}").get_by_role("button", name="Cancel return").click()
-    expect(page.get_by_role("status")).to_have_text("cancelled")
-    expect(page.locator("#status")).to_have_text("cancelled")
+    expect(page.get_by_role("alert")).to_contain_text("needs_review")
+    expect(page.locator("#status")).to_have_text("completed")
     page.get_by_role("link", name="Review queue").click()
     expect(page.get_by_text("Nothing is waiting for a decision.")).to_be_visible()
 
-    assert len(sandbox.refunds_created()) == 2
+    assert len(sandbox.refunds_created()) == 3
     approved = gateway.api.get(f"/v1/returns/{waiting_id}").json()
     assert approved["matched_order_id"] == "gid://shopify/Order/6001"
-    assert gateway.api.get(f"/v1/returns/{parked_id}").json()["status"] == "cancelled"
+    assert gateway.api.get(f"/v1/returns/{parked_id}").json()["status"] == "completed"
 
 
 def test_the_admin_opens_a_tenant_decides_as_admin_and_a_new_admin_key_ends_it(

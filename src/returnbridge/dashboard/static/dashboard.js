@@ -1,4 +1,5 @@
-// Live status: the page names the returns still moving (data-live); their statuses are
+// Live status: the page (the returns list, the review queue, a return) names the returns
+// still moving (data-live); their statuses are
 // polled every two seconds until each rests, less often (up to every 30 s) while nothing
 // changes, as for a return waiting in the review queue. A return's own page reloads when its
 // status changes, to show the new timeline.
@@ -6,7 +7,7 @@
   "use strict";
   var TERMINAL = { completed: true, failed: true, cancelled: true };
   var single = document.querySelector("#status[data-live]");
-  var table = document.querySelector("table[data-live]");
+  var table = document.querySelector("table[data-live], #queue[data-live]");
   var ids = [];
   var FAST = 2000, SLOW = 30000, wait = FAST;
   if (single) { ids = [single.getAttribute("data-live")]; }
