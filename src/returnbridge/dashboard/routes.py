@@ -22,6 +22,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from returnbridge.api.problems import ApiProblem
+from returnbridge.api.review_queue import waiting_returns
 from returnbridge.api.schemas import return_out
 from returnbridge.connectors.registry import platforms as known_platforms
 from returnbridge.dashboard import charts, queries, session
@@ -33,7 +34,6 @@ from returnbridge.engine import retries, review
 from returnbridge.engine.runtime import Runtime
 from returnbridge.observability import get_logger
 from returnbridge.store import callbacks as callback_store
-from returnbridge.store import decisions
 from returnbridge.store import email as email_store
 from returnbridge.store import returns as return_store
 from returnbridge.store.clock import utc_now
@@ -421,13 +421,7 @@ async def review_page(request: Request) -> Response:
     tenant_id = str(viewer.tenant_id)
 
     def read() -> list[Any]:
-        with runtime.reads() as db:
-            page = return_store.list_returns(
-                db, tenant_id, status=[ReturnStatus.NEEDS_REVIEW.value], limit=100
-            )
-            parked = decisions.parked_events(db, tenant_id, [r.id for r in page.items])
-        base = runtime.settings.resolved_public_url
-        return [return_out(r, base_url=base, parked=parked.get(r.id)) for r in page.items]
+        return waiting_returns(runtime, tenant_id, limit=100)[0]
 
     waiting = await run_in_threadpool(read)
     return _page(request, "review.html", **await _context(request, viewer, waiting=waiting))

@@ -11,10 +11,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from returnbridge.api.review_queue import waiting_returns
 from returnbridge.api.schemas import return_out, unstorable
 from returnbridge.domain.errors import DomainError, TransientError
 from returnbridge.domain.money import format_minor
-from returnbridge.domain.returns import CanonicalReturn, ReturnStatus
+from returnbridge.domain.returns import CanonicalReturn
 from returnbridge.engine import review
 from returnbridge.engine.actions import catalog
 from returnbridge.engine.actions.perform import Caller, perform
@@ -23,7 +24,7 @@ from returnbridge.engine.admission import HOLD_KEY
 from returnbridge.engine.ingest import submit_return
 from returnbridge.engine.runtime import Runtime
 from returnbridge.engine.step_records import load_return
-from returnbridge.store import audit, decisions, guardrails
+from returnbridge.store import audit, guardrails
 from returnbridge.store import returns as return_store
 from returnbridge.store.connections import chosen_connection_id, get_connection
 from returnbridge.store.errors import RecordNotFoundError
@@ -279,15 +280,9 @@ def _return_body(runtime: Runtime, agent: Agent, return_id: str) -> dict[str, An
 
 
 def list_review_queue(runtime: Runtime, agent: Agent, *, limit: int) -> dict[str, Any]:
-    with runtime.reads() as session:
-        page = return_store.list_returns(
-            session, agent.tenant_id, status=[ReturnStatus.NEEDS_REVIEW.value], limit=limit
-        )
-        parked = decisions.parked_events(session, agent.tenant_id, [r.id for r in page.items])
-    base = runtime.settings.resolved_public_url
+    waiting, more = waiting_returns(runtime, agent.tenant_id, limit=limit)
     items = []
-    for record in page.items:
-        out = return_out(record, base_url=base, parked=parked.get(record.id))
+    for out in waiting:
         items.append(
             {
                 "return_id": out.id,
@@ -297,7 +292,7 @@ def list_review_queue(runtime: Runtime, agent: Agent, *, limit: int) -> dict[str
             }
         )
     _audit(runtime, agent, "list_review_queue", "ok", summary={"returns": len(items)})
-    return {"returns": items, "more": page.next_cursor is not None}
+    return {"returns": items, "more": more}
 
 
 def resolve_return(
