@@ -383,3 +383,22 @@ def test_a_stock_adjustment_whose_answer_was_lost_is_never_sent_twice(world: Wor
     fresh = world.act(platform, "restock", body, f"restock-{uuid.uuid4()}")
     assert fresh.status_code == 201, fresh.text
     assert len(httpx.get(adjustments, timeout=10).json()) == 2
+
+
+def test_wrong_woocommerce_keys_are_refused_although_locations_need_no_call(world: World) -> None:
+    """WooCommerce's one stock location is known without a call; the check still reaches the
+    site (an order search) with the keys."""
+    store = STORES["woocommerce"]
+    body = {
+        "platform": "woocommerce",
+        "name": "second",
+        "base_url": world.sandboxes["woocommerce"].url + store.base_path,
+        "credentials": {**store.credentials, "consumer_secret": "cs_not_the_secret"},
+    }
+    refused = world.apis["woocommerce"].post("/v1/connections", json=body)
+    assert refused.status_code == 502, refused.text
+    assert refused.json()["code"] == "PLATFORM_AUTH"
+    good = world.apis["woocommerce"].post(
+        "/v1/connections", json={**body, "credentials": store.credentials}
+    )
+    assert good.status_code == 201, good.text

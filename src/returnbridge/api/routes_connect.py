@@ -34,11 +34,12 @@ from returnbridge.api.deps import RuntimeDep, TenantDep
 from returnbridge.api.problems import ApiProblem
 from returnbridge.api.routing import TenantRoute
 from returnbridge.api.schemas import reject_unstorable
-from returnbridge.connectors.registry import build_connector
 from returnbridge.connectors.shopify import install as shopify_install
 from returnbridge.connectors.woocommerce import key_delivery
 from returnbridge.connectors.woocommerce.client import site_base_url
 from returnbridge.domain.errors import ConnectorError, DomainError, TransientError
+from returnbridge.engine.actions.run import ActionFailed
+from returnbridge.engine.actions.verify import verify_credentials
 from returnbridge.engine.runtime import Runtime
 from returnbridge.store import audit
 from returnbridge.store.connections import create_connection, list_connections
@@ -368,16 +369,18 @@ def shopify_callback(request: Request, runtime: RuntimeDep) -> Response:
 
 
 def _verify_shopify(base_url: str, credentials: dict[str, Any], runtime: Runtime) -> None:
-    """One read with the new token (the shop's locations) before anything is stored."""
-    connector = build_connector(
-        "shopify", base_url, credentials, timeout=runtime.settings.http_timeout, state={}
-    )
+    """One live check with the new token before anything is stored."""
+    _verify(runtime, "shopify", base_url, credentials)
+
+
+def _verify(runtime: Runtime, platform: str, base_url: str, credentials: dict[str, Any]) -> None:
     try:
-        connector.list_locations()
-    except ConnectorError as exc:
-        raise _platform_problem("CREDENTIALS_CHECK", exc) from None
-    finally:
-        connector.close()
+        verify_credentials(runtime, platform, base_url, credentials)
+    except ActionFailed as failure:
+        status = 503 if failure.retryable else 502
+        raise ApiProblem(
+            status, "CREDENTIALS_CHECK_FAILED", f"credentials check: {failure.detail}"
+        ) from None
 
 
 # -- WooCommerce --------------------------------------------------------------------------------
@@ -440,10 +443,7 @@ def _connect_woocommerce(runtime: Runtime, key: key_delivery.DeliveredKey) -> st
             f"the key must allow read_write; it allows {key.permissions}",
         )
     _require_tenant(runtime, state.tenant_id)
-    try:
-        key_delivery.verify_key(state.store, key, timeout=runtime.settings.http_timeout)
-    except ConnectorError as exc:
-        raise _platform_problem("CREDENTIALS_CHECK", exc) from None
+    _verify(runtime, "woocommerce", state.store, key.credentials)
     return _store_connection(runtime, state, base_url=state.store, credentials=key.credentials)
 
 

@@ -9,9 +9,13 @@ from typing import Any
 import httpx
 
 from returnbridge.connectors import registry
+from returnbridge.connectors.base.connector import OrderQuery
 from returnbridge.engine.actions.run import platform_errors
 from returnbridge.engine.runtime import Runtime
 from returnbridge.store.clock import utc_now
+
+PROBE_EMAIL = "connection-check@returnbridge.invalid"
+"""Searched for by a credentials check: no order has it (`.invalid` is reserved)."""
 
 
 def verify_credentials(
@@ -23,8 +27,9 @@ def verify_credentials(
 ) -> dict[str, Any]:
     """Read something small with these credentials; `ActionFailed` says why it failed.
 
-    A store lists its locations; a returns system reads its returns changed in the last
-    minute. The client is private to this call, so nothing is cached for unsaved credentials.
+    A store lists its locations and searches its orders; a returns system reads its returns
+    changed in the last minute. The client is private to this call, so nothing is cached for
+    unsaved credentials.
     """
     http = httpx.Client(timeout=runtime.settings.http_timeout, verify=runtime.tls_context())
     state: dict[str, Any] = {"http": http}
@@ -42,6 +47,12 @@ def verify_credentials(
                 platform, base_url, credentials, timeout=timeout, state=state, settings=settings
             )
             locations = connector.list_locations()
-            return {"ok": True, "checked": f"read {len(locations)} location(s)"}
+            # Some platforms answer locations without a call (WooCommerce has one): a search
+            # of the orders always reaches the platform with these credentials.
+            connector.find_orders(OrderQuery(email=PROBE_EMAIL, limit=1))
+            return {
+                "ok": True,
+                "checked": f"read {len(locations)} location(s) and searched the orders",
+            }
     finally:
         http.close()
