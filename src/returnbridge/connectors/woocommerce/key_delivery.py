@@ -13,10 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
-
-from returnbridge.connectors.woocommerce.auth import Credentials
-from returnbridge.connectors.woocommerce.client import WooCommerceClient, site_base_url
+from returnbridge.connectors.woocommerce.client import site_base_url
 from returnbridge.domain.errors import DomainError
 
 SCOPE = "read_write"
@@ -81,23 +78,3 @@ def parse_delivery(body: Any) -> DeliveredKey:
         permissions=_text(body, "key_permissions"),
         key_id=key_id if isinstance(key_id, int) and not isinstance(key_id, bool) else None,
     )
-
-
-def verify_key(
-    store_url: str,
-    key: DeliveredKey,
-    *,
-    timeout: float = 10.0,
-    http: httpx.Client | None = None,
-) -> None:
-    """One live read of the site's orders with the key; its ConnectorError if refused."""
-    client = WooCommerceClient(
-        store_url,
-        Credentials(key.consumer_key, key.consumer_secret),
-        http=http,
-        timeout=timeout,
-    )
-    try:
-        client.page("orders", page=1, per_page=1)
-    finally:
-        client.close()
